@@ -1,0 +1,256 @@
+"""Step 5: find the vertical axis and the walking (facing) direction from the data, and detect
+left/right labels that are mirrored relative to the body's geometry.
+
+Nothing about the sensor's axes is assumed; it works for a y-up camera (Kinect v2), a y-down camera
+(Azure depth camera: x right, y down, z forward), a z-up floor frame, and a camera that pans with
+the walker (yaws about the vertical).
+
+* Vertical ("up"): see ``estimate_up``: walking -> (direction the stance feet slide relative to the
+  pelvis) x (lateral hip/shoulder axis), both horizontal; otherwise the median trunk direction
+  (pelvis -> neck/chest). Sign: feet -> head.
+* Facing direction: per frame, the label-derived lateral vector (left minus right hips and
+  shoulders) projected on the horizontal plane; forward = left x up (right-handed). Smoothed over
+  1 s. If the smoothed heading varies by less than ``PAN_DEG`` (5-95 % range) over the recording, one
+  fixed heading is used ("fixed"); otherwise each frame is rotated by its own heading ("per_frame":
+  panning camera or a turning walker; the pelvis path is then expressed assuming straight walking).
+* Mirror check: independent geometric evidence of where the body faces -- toes ahead of ankles,
+  nose ahead of the head, and the direction of travel of the pelvis (static camera only) -- is
+  compared with the label-derived forward. If it points backwards (score < -``MIRROR_SCORE``), the
+  left/right labels are mirrored relative to the geometry (or the source frame is left-handed) and are
+  swapped. Without any evidence the check says "undetermined" and changes nothing.
+
+Output frame ("body frame"): x forward (AP), y left (ML), z up (vertical), millimetres; z = 0 at the
+level of the lowest foot joint (1st percentile); x, y = 0 at the first tracked pelvis position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..schemas import AZURE32, mirror_index
+
+_J = {n: i for i, n in enumerate(AZURE32.joints)}
+PAN_DEG = 15.0
+MIRROR_SCORE = 0.2
+MIRROR_PERM = mirror_index(AZURE32)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return v / n
+
+
+def _nanmean_vec(vs: list[np.ndarray]) -> np.ndarray:
+    s = np.stack(vs)  # [K, T, 3]
+    ok = np.isfinite(s).all(axis=2)
+    tot = np.where(ok[..., None], s, 0.0).sum(axis=0)
+    cnt = ok.sum(axis=0)
+    out = tot / np.maximum(cnt, 1)[:, None]
+    out[cnt == 0] = np.nan
+    return out
+
+
+def _smooth(v: np.ndarray, n: int) -> np.ndarray:
+    """Centred moving average over ``n`` frames ignoring NaN rows. v: [T, 3]."""
+    ok = np.isfinite(v).all(axis=1)
+    x = np.where(ok[:, None], v, 0.0)
+    c = np.concatenate([np.zeros((1, 3)), np.cumsum(x, axis=0)])
+    k = np.concatenate([[0], np.cumsum(ok)])
+    T = v.shape[0]
+    lo = np.clip(np.arange(T) - n // 2, 0, T)
+    hi = np.clip(np.arange(T) + n // 2 + 1, 0, T)
+    cnt = (k[hi] - k[lo])[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, (c[hi] - c[lo]) / cnt, np.nan)
+
+
+def _up_from_trunk(P: np.ndarray) -> np.ndarray:
+    pel = P[:, _J["PELVIS"]]
+    upper = _nanmean_vec([P[:, _J["NECK"]], P[:, _J["SPINE_CHEST"]]])
+    per = _unit(upper - pel)
+    ok = np.isfinite(per).all(axis=1)
+    if not ok.any():
+        per = _unit(P[:, _J["HEAD"]] - _nanmean_vec([P[:, _J["ANKLE_LEFT"]], P[:, _J["ANKLE_RIGHT"]]]))
+        ok = np.isfinite(per).all(axis=1)
+    if not ok.any():
+        raise ValueError("cannot find the vertical: no frame with trunk or leg joints tracked")
+    return _unit(np.median(per[ok], axis=0))
+
+
+def estimate_up(P: np.ndarray) -> tuple[np.ndarray, str]:
+    """Unit vertical vector (3,) in sensor coordinates from NaN-masked positions P [T, 32, 3].
+
+    First guess: the median trunk direction (pelvis -> neck/chest). Refinement when the subject
+    walks: the feet in stance move along the floor relative to the pelvis (treadmill belt, or the
+    pelvis passing over a planted foot), so the principal direction of the stance ankles' motion
+    relative to the pelvis is horizontal, and so is the lateral hip/shoulder axis: up = walk x lateral.
+    Returns (up, method) with method "walking" or "trunk".
+    """
+    up0 = _up_from_trunk(P)
+    lat = _nanmean_vec([
+        _unit(P[:, _J["HIP_LEFT"]] - P[:, _J["HIP_RIGHT"]]),
+        _unit(P[:, _J["SHOULDER_LEFT"]] - P[:, _J["SHOULDER_RIGHT"]]),
+    ])
+    okl = np.isfinite(lat).all(axis=1)
+    if not okl.any():
+        return up0, "trunk"
+    L = np.median(lat[okl], axis=0)
+    L = _unit(L - (L @ up0) * up0)
+    pts = []
+    pel = P[:, _J["PELVIS"]]
+    for side in ("LEFT", "RIGHT"):
+        rel = P[:, _J[f"ANKLE_{side}"]] - pel
+        h = rel @ up0
+        ok = np.isfinite(h)
+        if ok.sum() < 20:
+            continue
+        stance = ok & (h <= np.percentile(h[ok], 40))
+        r = rel[stance]
+        pts.append(r - r.mean(axis=0))
+    if not pts:
+        return up0, "trunk"
+    X = np.concatenate(pts)
+    if X.shape[0] < 20:
+        return up0, "trunk"
+    w, V = np.linalg.eigh(X.T @ X / X.shape[0])
+    W = V[:, 2]
+    if not (np.sqrt(w[2]) > 50.0 and w[2] > 6.0 * w[1]):
+        return up0, "trunk"
+    up = _unit(np.cross(W, L))
+    if up @ up0 < 0:
+        up = -up
+    if up @ up0 < np.cos(np.radians(35)):
+        return up0, "trunk"
+    return up, "walking"
+
+
+def _horizontal(v: np.ndarray, up: np.ndarray) -> np.ndarray:
+    return v - (v @ up)[..., None] * up
+
+
+@dataclass
+class BodyFrame:
+    """Where the body is in sensor space. ``rotation`` [T, 3, 3]: rows = forward, left, up (sensor
+    coordinates); ``origin`` (3,) sensor coordinates of the body-frame origin (mm)."""
+
+    up: np.ndarray
+    rotation: np.ndarray
+    origin: np.ndarray
+    heading_mode: str
+    heading_range_deg: float
+    mirrored: bool
+    mirror_score: float | None
+    evidence: dict = field(default_factory=dict)
+    up_method: str = "trunk"
+
+    def record(self) -> dict:
+        return {
+            "up_in_sensor": [round(float(x), 4) for x in self.up],
+            "up_method": self.up_method,
+            "forward_in_sensor": [round(float(x), 4) for x in np.nanmean(self.rotation[:, 0], axis=0)],
+            "heading_mode": self.heading_mode,
+            "heading_range_deg": round(self.heading_range_deg, 1),
+            "mirrored_labels_fixed": self.mirrored,
+            "mirror_score": None if self.mirror_score is None else round(self.mirror_score, 3),
+            "mirror_evidence": {k: round(v, 3) for k, v in self.evidence.items()},
+        }
+
+
+def _median_cos(v: np.ndarray, fwd: np.ndarray, up: np.ndarray, min_mm: float) -> float | None:
+    h = _horizontal(v, up)
+    n = np.linalg.norm(h, axis=1)
+    ok = np.isfinite(n) & (n > min_mm) & np.isfinite(fwd).all(axis=1)
+    if ok.sum() < 5:
+        return None
+    return float(np.median(np.einsum("ij,ij->i", h[ok] / n[ok, None], fwd[ok])))
+
+
+def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) -> tuple[BodyFrame, np.ndarray]:
+    """Find the body frame of NaN-masked positions P [T, 32, 3] (sensor space, mm).
+
+    Returns the frame and the positions with left/right labels fixed if they were mirrored (a
+    permuted copy of P, or P itself).
+    """
+    up, up_method = estimate_up(P)
+    lat = _nanmean_vec([
+        _unit(P[:, _J["HIP_LEFT"]] - P[:, _J["HIP_RIGHT"]]),
+        _unit(P[:, _J["SHOULDER_LEFT"]] - P[:, _J["SHOULDER_RIGHT"]]),
+    ])
+    lat = _unit(_horizontal(lat, up))
+    fwd = _unit(np.cross(lat, up))  # [T, 3], NaN where no lateral joints
+    fwd_s = _unit(_smooth(fwd, int(fs) | 1))
+    ok = np.isfinite(fwd_s).all(axis=1)
+    if not ok.any():
+        raise ValueError("cannot find the facing direction: hips and shoulders never tracked")
+    e1 = _unit(np.mean(fwd_s[ok], axis=0))
+    if not np.isfinite(e1).all():  # opposite headings cancelled out
+        e1 = fwd_s[ok][0]
+    e2 = np.cross(up, e1)
+    theta = np.unwrap(np.arctan2(fwd_s[ok] @ e2, fwd_s[ok] @ e1))
+    hrange = float(np.degrees(np.percentile(theta, 95) - np.percentile(theta, 5)))
+    if hrange <= PAN_DEG:
+        mode = "fixed"
+        F = np.broadcast_to(e1, P.shape[:1] + (3,)).copy()
+    else:
+        mode = "per_frame"
+        th = np.interp(np.arange(P.shape[0]), np.flatnonzero(ok), theta)
+        F = np.cos(th)[:, None] * e1 + np.sin(th)[:, None] * e2
+    # mirror evidence: cosines between geometric forward cues and the label-derived forward
+    ev: dict[str, float] = {}
+    toes = [
+        _median_cos(P[:, _J[f"FOOT_{s}"]] - P[:, _J[f"ANKLE_{s}"]], F, up, 20.0) for s in ("LEFT", "RIGHT")
+    ]
+    toes = [t for t in toes if t is not None]
+    if toes:
+        ev["toes"] = float(np.mean(toes))
+    nose = _median_cos(P[:, _J["NOSE"]] - P[:, _J["HEAD"]], F, up, 20.0)
+    if nose is not None:
+        ev["nose"] = nose
+    if mode == "fixed":
+        pel = P[:, _J["PELVIS"]]
+        k = max(int(fs // 2), 1)
+        if pel.shape[0] > k:
+            vel = (pel[k:] - pel[:-k]) * (fs / k)
+            speed = np.linalg.norm(_horizontal(vel, up), axis=1)
+            moving = np.isfinite(speed) & (speed > 300.0)
+            if moving.sum() > 0.5 * len(speed):
+                tr = _median_cos(vel[moving], F[k:][moving], up, 1.0)
+                if tr is not None:
+                    ev["travel"] = tr
+    weights = {"toes": 1.0, "nose": 1.0, "travel": 2.0}
+    score = None
+    mirrored = False
+    if ev:
+        score = sum(weights[k] * v for k, v in ev.items()) / sum(weights[k] for k in ev)
+        if check_mirror and score < -MIRROR_SCORE:
+            mirrored = True
+            P = P[:, MIRROR_PERM]
+            F = -F  # the label-derived lateral flips, so does the forward derived from it
+            score = -score
+    L = np.cross(up, F)
+    R = np.stack([F, L, np.broadcast_to(up, F.shape)], axis=1)  # [T, 3, 3]
+    # origin: first tracked pelvis (horizontal) and the lowest foot level (vertical)
+    pel = P[:, _J["PELVIS"]]
+    first = np.flatnonzero(np.isfinite(pel).all(axis=1))
+    o = pel[first[0]] if first.size else np.zeros(3)
+    feet = P[:, [_J["ANKLE_LEFT"], _J["ANKLE_RIGHT"], _J["FOOT_LEFT"], _J["FOOT_RIGHT"]]] @ up
+    floor = float(np.nanpercentile(feet, 1)) if np.isfinite(feet).any() else float(np.nanmin(P @ up))
+    origin = o - (o @ up) * up + floor * up
+    return BodyFrame(up, R, origin, mode, hrange, mirrored, score, ev, up_method), P
+
+
+def to_body(P: np.ndarray, frame: BodyFrame) -> np.ndarray:
+    """Rotate/translate positions [T, J, 3] (sensor space) into the body frame: x fwd, y left, z up.
+
+    In per-frame mode each frame is rotated about the sensor origin (a camera panning about its own
+    vertical axis), so the pelvis path stays meaningful for a walker who walks straight.
+    """
+    Rt = np.swapaxes(frame.rotation, 1, 2)
+    if frame.heading_mode == "fixed":
+        return (P - frame.origin) @ Rt[0]
+    out = np.matmul(P, Rt)
+    o = np.matmul(frame.origin, Rt[0])  # origin expressed with the first frame's rotation
+    return out - o
