@@ -1,0 +1,107 @@
+"""Azure Kinect Body Tracking ``offline_processor`` JSON.
+
+Top level: ``k4abt_sdk_version``, ``source_file``, ``joint_names`` (32 upper-case names), ``bone_list``,
+``frames``; each frame ``{timestamp_usec, frame_id, num_bodies, bodies: [{body_id, joint_positions:
+32 x [x, y, z] (mm), joint_orientations: 32 x [w, x, y, z]}]}``. ``frame_id`` may have gaps (timestamps
+are used). The format carries no confidence: every joint present gets MEDIUM. Several bodies: see
+:mod:`gaitcore.importers._bodies`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..errors import ValidationError
+from ..schemas import AZURE32
+from ..validation import RawRecording
+from ._bodies import BodyTrack, choose_body
+from ._common import Parsed, decode_text
+
+
+def parse(data: bytes, file: str) -> Parsed:
+    try:
+        doc = json.loads(decode_text(data, file))
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"not valid JSON: {exc}", code="parse_error", file=file) from exc
+    if not isinstance(doc, dict) or "frames" not in doc:
+        raise ValidationError("not an offline_processor JSON (no 'frames')", code="parse_error", file=file)
+    frames = doc.get("frames") or []
+    if not isinstance(frames, list):
+        raise ValidationError("'frames' is not a list", code="parse_error", file=file)
+    if not frames:
+        raise ValidationError("empty recording: 'frames' is empty", code="empty", file=file)
+    warnings: list[str] = []
+
+    # joint order of the file (normally AZURE32's)
+    names = doc.get("joint_names")
+    perm = None
+    if names is not None:
+        if len(names) != AZURE32.size:
+            raise ValidationError(
+                f"wrong joint count: joint_names lists {len(names)} joints, Azure Kinect has {AZURE32.size}",
+                code="joint_count", file=file,
+            )
+        upper = [str(n).upper() for n in names]
+        if upper != list(AZURE32.joints):
+            try:
+                perm = [AZURE32.index(n) for n in upper]
+            except ValueError as exc:
+                raise ValidationError(f"unknown joint name in joint_names: {exc}", code="parse_error", file=file) from exc
+
+    timestamps = np.empty(len(frames), np.int64)
+    per_body: dict[int, tuple[list[int], list]] = {}
+    for f, fr in enumerate(frames):
+        try:
+            timestamps[f] = int(fr["timestamp_usec"])
+            bodies = fr.get("bodies") or []
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError(f"frame without a valid timestamp_usec ({exc})", code="parse_error", file=file, frame=f) from exc
+        for b in bodies:
+            jp = b.get("joint_positions")
+            if jp is None or len(jp) != AZURE32.size:
+                raise ValidationError(
+                    f"wrong joint count: body {b.get('body_id')} has {0 if jp is None else len(jp)} joint positions, "
+                    f"expected {AZURE32.size}",
+                    code="joint_count", file=file, frame=f,
+                )
+            ids, pos = per_body.setdefault(int(b.get("body_id", 0)), ([], []))
+            ids.append(f)
+            pos.append(jp)
+    if not per_body:
+        raise ValidationError("empty recording: no body was tracked in any frame", code="empty", file=file)
+
+    tracks = []
+    for body_id, (ids, pos) in per_body.items():
+        try:
+            arr = np.array(pos, dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise ValidationError(f"body {body_id}: joint_positions are not 32 x [x, y, z] numbers",
+                                  code="parse_error", file=file, frame=ids[0]) from exc
+        if arr.ndim != 3 or arr.shape[2] != 3:
+            raise ValidationError(f"body {body_id}: joint_positions are not 32 x [x, y, z]",
+                                  code="parse_error", file=file, frame=ids[0])
+        if perm is not None:
+            out = np.empty_like(arr)
+            out[:, perm] = arr
+            arr = out
+        tracks.append(BodyTrack(body_id, np.array(ids), arr, None))
+    kept, msg = choose_body(tracks, len(frames))
+    if msg:
+        warnings.append(msg)
+    if len(kept.frames) < len(frames):
+        warnings.append(f"body {kept.body_id} absent from {len(frames) - len(kept.frames)} of {len(frames)} frames: "
+                        "those frames are dropped")
+    raw = RawRecording(
+        positions=kept.positions, schema=AZURE32, file=file, timestamps_us=timestamps[kept.frames]
+    )
+    meta = {
+        "azure_kinect": {
+            "k4abt_sdk_version": str(doc.get("k4abt_sdk_version", "")),
+            "source_file": str(doc.get("source_file", "")),
+            "body_id": kept.body_id,
+            "bodies_in_view": len(tracks),
+        }
+    }
+    return Parsed(raw=raw, sensor="azure_kinect", warnings=warnings, metadata=meta)
