@@ -1,0 +1,207 @@
+"""Django settings of the gait platform. All inputs come from ``gaitsite.config.CONFIG``.
+
+Read ``config.py`` for every variable, its default and its meaning.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from .config import REPO_ROOT, Config
+
+CONFIG = Config()
+PRODUCTION = CONFIG.production
+
+BASE_DIR = REPO_ROOT
+VAR_DIR = Path(CONFIG.get("GAIT_VAR_DIR")).resolve()
+if not PRODUCTION:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # embedded SQLite files, media and logs live here
+
+# --- Core ------------------------------------------------------------------------------------------
+_DEV_SECRET = "django-insecure-development-only-key-never-use-in-production-0123456789"
+SECRET_KEY = CONFIG.get("GAIT_SECRET_KEY") or _DEV_SECRET
+if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5):
+    raise ImproperlyConfigured("GAIT_SECRET_KEY must be at least 50 random characters in production")
+DEBUG = False if PRODUCTION else CONFIG.flag("GAIT_DEBUG", default=True)
+ALLOWED_HOSTS = CONFIG.list("GAIT_ALLOWED_HOSTS")
+if PRODUCTION and (not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS):
+    raise ImproperlyConfigured("GAIT_ALLOWED_HOSTS must list the site's host names in production (no '*')")
+CSRF_TRUSTED_ORIGINS = CONFIG.list("GAIT_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "gaitsite",
+    "tenancy",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gaitsite.urls"
+WSGI_APPLICATION = "gaitsite.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- Database --------------------------------------------------------------------------------------
+_db_default = f"sqlite:///{VAR_DIR / 'gait.sqlite3'}"
+if PRODUCTION:
+    _db_url = CONFIG.url("DATABASE_URL", ("postgres", "postgresql", "pgsql", "postgis"))
+else:
+    _db_url = CONFIG.url("DATABASE_URL", ("sqlite", "postgres", "postgresql", "pgsql", "postgis"), _db_default)
+DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Storage ---------------------------------------------------------------------------------------
+STORAGE_BACKEND = CONFIG.choice("GAIT_STORAGE", ("local", "s3"))
+if PRODUCTION and STORAGE_BACKEND != "s3":
+    raise ImproperlyConfigured("GAIT_STORAGE must be 's3' in production (set GAIT_S3_BUCKET and credentials)")
+MEDIA_ROOT = Path(CONFIG.get("GAIT_MEDIA_ROOT") or VAR_DIR / "media").resolve()
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+if STORAGE_BACKEND == "s3":
+    _bucket = CONFIG.get("GAIT_S3_BUCKET")
+    if not _bucket:
+        raise ImproperlyConfigured("GAIT_S3_BUCKET is required when GAIT_STORAGE=s3")
+    _endpoint = CONFIG.get("GAIT_S3_ENDPOINT_URL")
+    if _endpoint:
+        CONFIG.url("GAIT_S3_ENDPOINT_URL", ("http", "https"))
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket,
+            "endpoint_url": _endpoint or None,
+            "region_name": CONFIG.get("GAIT_S3_REGION"),
+            "access_key": CONFIG.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": CONFIG.get("AWS_SECRET_ACCESS_KEY") or None,
+            "default_acl": None,
+            "file_overwrite": False,
+            "querystring_auth": True,
+            "signature_version": "s3v4",
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Celery (read by workers/celery_app.py with namespace CELERY) ----------------------------------
+if PRODUCTION:
+    CELERY_BROKER_URL = CONFIG.url("GAIT_BROKER_URL", ("redis", "rediss", "amqp", "amqps"))
+else:
+    CELERY_BROKER_URL = CONFIG.url(
+        "GAIT_BROKER_URL", ("redis", "rediss", "amqp", "amqps", "sqla+sqlite", "filesystem"),
+        f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}",
+    )
+_result_default = (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis")
+    else "rpc://" if CELERY_BROKER_URL.startswith("amqp")
+    else f"db+sqlite:///{VAR_DIR / 'results.sqlite3'}"
+)
+CELERY_RESULT_BACKEND = CONFIG.get("GAIT_RESULT_BACKEND") or _result_default
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_RESULT_EXPIRES = 7 * 24 * 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+
+# --- Inference -------------------------------------------------------------------------------------
+INFERENCE_BACKEND = CONFIG.choice("GAIT_INFERENCE_BACKEND", ("inprocess", "torchserve"))
+if PRODUCTION and INFERENCE_BACKEND != "torchserve":
+    raise ImproperlyConfigured("GAIT_INFERENCE_BACKEND must be 'torchserve' in production")
+TORCHSERVE_URL = (
+    CONFIG.url("GAIT_TORCHSERVE_URL", ("http", "https")) if INFERENCE_BACKEND == "torchserve" else ""
+)
+TORCHSERVE_TOKEN_FILE = CONFIG.get("GAIT_TORCHSERVE_TOKEN_FILE")
+MODEL_CHECKPOINT = CONFIG.get("GAIT_MODEL_CHECKPOINT")
+
+# --- Auth, API -------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Gait platform API", "VERSION": "0.1.0"}
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Security (production) -------------------------------------------------------------------------
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes from inside the cluster speak plain HTTP
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        name: {"level": CONFIG.get("GAIT_LOG_LEVEL").upper(), "handlers": ["console"], "propagate": False}
+        for name in ("gaitsite", "tenancy", "workers", "serving")
+    },
+}
