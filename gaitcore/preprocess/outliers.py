@@ -93,8 +93,12 @@ def bone_outliers(positions: np.ndarray, valid: np.ndarray, rel_tol: float = 0.4
     bad = np.zeros(valid.shape, dtype=bool)
     bad[:, child] = bad_b
     child_bad = (bad.astype(np.float32) @ _CHILD) > 0  # [T, J]: any bone to a child is bad
-    # a joint is rejected if its parent bone is bad and (it is a leaf or one of its child bones is bad)
-    return bad & (child_bad | _IS_LEAF[None, :]), med
+    # an inner joint is rejected if its parent bone and one of its child bones are bad; a leaf is
+    # rejected if its bone is bad and its parent was not itself rejected (then the parent moved)
+    inner = bad & child_bad & ~_IS_LEAF[None, :]
+    leaf = bad & _IS_LEAF[None, :]
+    leaf[:, child] &= ~inner[:, parent]
+    return inner | leaf, med
 
 
 def leg_swaps(positions: np.ndarray, valid: np.ndarray, ratio: float = 0.5,

@@ -1,0 +1,117 @@
+"""Gait events (heel strike, toe off) from foot kinematics.
+
+Two methods, chosen from the data:
+
+* ``zeni`` (walking: overground or treadmill; Zeni et al. 2008, Gait & Posture 27:710): in the body
+  frame, heel strike = local maximum of the ANKLE's anterior-posterior position relative to the
+  pelvis (the foot is furthest forward), toe off = local minimum of the FOOT (toe) joint's AP position
+  relative to the pelvis (furthest back). Used when both ankles move >= 150 mm AP relative to the
+  pelvis. Works on a treadmill (the pelvis stays put, the feet move back with the belt) and
+  overground alike.
+* ``vertical`` (walking in place): the ankle height crosses a threshold (30 % of its 2.5-97.5
+  percentile range above its low level): upward crossing = toe off, downward crossing = heel strike.
+
+Signals are low-passed at 6 Hz; peaks must be >= 0.4 s apart and have a prominence >= 30 % of the
+signal's range; peak times are refined to sub-frame precision. Events in or next to masked stretches
+(NaN) are dropped. Event times are in frames (float) from the start of the task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..schemas import AZURE32
+from .signals import find_peaks, interp_nan, lowpass, prange, refine_peak
+
+_J = {n: i for i, n in enumerate(AZURE32.joints)}
+MIN_AP_RANGE_MM = 150.0
+MIN_LIFT_MM = 30.0
+
+
+@dataclass
+class GaitEvents:
+    """Heel strikes (hs) and toe offs (to) per side, in frames (float), sorted."""
+
+    method: str
+    hs: dict[str, np.ndarray] = field(default_factory=dict)
+    to: dict[str, np.ndarray] = field(default_factory=dict)
+    reason: str = ""
+
+    def count(self) -> int:
+        return sum(len(v) for v in self.hs.values())
+
+
+def _clean(events: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Drop events within 1 frame of missing samples."""
+    if ok.all() or events.size == 0:
+        return events
+    bad = ~ok
+    near = bad | np.r_[bad[1:], False] | np.r_[False, bad[:-1]]
+    i = np.clip(np.round(events).astype(int), 0, ok.size - 1)
+    return events[~near[i]]
+
+
+def _extrema(x: np.ndarray, fs: float, sign: float) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of sign*x: located on the 6 Hz low-passed signal, then moved to the raw signal's maximum
+    within +-2 frames and refined there (low-passing an asymmetric peak shifts it)."""
+    raw, ok = interp_nan(x)
+    xf = lowpass(raw, fs, 6.0)
+    rng = prange(xf, 5, 95)
+    y = sign * xf
+    pk = find_peaks(y, distance=int(0.4 * fs), prominence=0.3 * rng)
+    if pk.size:
+        r = sign * raw
+        off = np.arange(-2, 3)
+        win = np.clip(pk[:, None] + off, 0, r.size - 1)
+        pk = win[np.arange(pk.size), np.argmax(r[win], axis=1)]
+        return _clean(refine_peak(r, pk), ok), ok
+    return pk.astype(float), ok
+
+
+def _crossings(h: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    hf, ok = interp_nan(h)
+    hf = lowpass(hf, fs, 6.0)
+    lo, hi = np.percentile(hf, [2.5, 97.5])
+    thr = lo + 0.3 * (hi - lo)
+    above = hf > thr
+    d = np.diff(above.astype(np.int8))
+    # sub-frame crossing position by linear interpolation
+    def at(i):
+        a, b = hf[i], hf[i + 1]
+        return i + np.clip((thr - a) / np.where(b != a, b - a, 1.0), 0, 1)
+    up = at(np.flatnonzero(d == 1))
+    down = at(np.flatnonzero(d == -1))
+    # enforce a minimum distance between same-type events (debounce noise around the threshold)
+    def debounce(e):
+        if e.size < 2:
+            return e
+        keep = np.r_[True, np.diff(e) >= 0.25 * fs]
+        return e[keep]
+    return _clean(debounce(up), ok), _clean(debounce(down), ok)
+
+
+def detect_events(pos: np.ndarray, fs: float = 30.0) -> GaitEvents:
+    """Gait events from body-frame positions pos [T, 32, 3] (mm, x forward, y left, z up, NaN masked)."""
+    pel = pos[:, _J["PELVIS"]]
+    ap = {s: pos[:, _J[f"ANKLE_{s}"], 0] - pel[:, 0] for s in ("LEFT", "RIGHT")}
+    toe = {s: pos[:, _J[f"FOOT_{s}"], 0] - pel[:, 0] for s in ("LEFT", "RIGHT")}
+    if min(np.isfinite(v).sum() for v in ap.values()) < fs:
+        return GaitEvents("none", reason="ankles tracked for less than 1 s")
+    ranges = {s: prange(ap[s], 5, 95) for s in ap}
+    if all(r >= MIN_AP_RANGE_MM for r in ranges.values()):
+        ev = GaitEvents("zeni")
+        for s in ("LEFT", "RIGHT"):
+            ev.hs[s], _ = _extrema(ap[s], fs, +1.0)
+            t = toe[s] if np.isfinite(toe[s]).sum() >= fs else ap[s]
+            ev.to[s], _ = _extrema(t, fs, -1.0)
+        return ev
+    lift = {s: pos[:, _J[f"ANKLE_{s}"], 2] for s in ("LEFT", "RIGHT")}
+    if all(prange(v) >= MIN_LIFT_MM for v in lift.values()):
+        ev = GaitEvents("vertical")
+        for s in ("LEFT", "RIGHT"):
+            ev.to[s], ev.hs[s] = _crossings(lift[s], fs)
+        return ev
+    return GaitEvents("none", reason=f"feet hardly move (AP range {min(ranges.values()):.0f} mm, "
+                                     f"lift {min(prange(v) for v in lift.values()):.0f} mm)")

@@ -1,0 +1,208 @@
+"""Spatio-temporal gait features from gait events (see events.py) and walking speed.
+
+Every function fills ``values`` (feature -> float) and ``missing`` (feature -> reason) dicts and
+never writes a placeholder value: too few events means missing, with the counts in the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..schemas import AZURE32
+from .events import GaitEvents
+from .signals import moving_average
+
+_J = {n: i for i, n in enumerate(AZURE32.joints)}
+SIDES = ("LEFT", "RIGHT")
+TREADMILL_TASKS = ("treadmill_3kmh", "treadmill_self_selected")
+PROTOCOL_BELT_SPEED = {"treadmill_3kmh": 3.0 / 3.6}  # m/s
+
+
+def _at(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Linear interpolation of x [T, ...] at fractional frames t."""
+    i0 = np.clip(np.floor(t).astype(int), 0, x.shape[0] - 1)
+    i1 = np.clip(i0 + 1, 0, x.shape[0] - 1)
+    w = (t - i0).reshape((-1,) + (1,) * (x.ndim - 1))
+    return x[i0] * (1 - w) + x[i1] * w
+
+
+def steps_from_events(ev: GaitEvents) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Alternating heel strikes -> steps. Returns (t_start, t_end, side_of_end) for each step whose two
+    heel strikes are of different feet; side 0 = left (a left step ends with a left heel strike)."""
+    t = np.concatenate([ev.hs.get("LEFT", np.empty(0)), ev.hs.get("RIGHT", np.empty(0))])
+    side = np.concatenate([np.zeros(len(ev.hs.get("LEFT", ())), int), np.ones(len(ev.hs.get("RIGHT", ())), int)])
+    o = np.argsort(t)
+    t, side = t[o], side[o]
+    alt = side[1:] != side[:-1]
+    return t[:-1][alt], t[1:][alt], side[1:][alt]
+
+
+def temporal(ev: GaitEvents, fs: float, values: dict, missing: dict, details: dict) -> None:
+    """Cadence, step/stride time, stride CV, step-time asymmetry, stance/swing/support %."""
+    names = ("cadence_steps_min", "step_time_s", "step_time_asymmetry_pct", "stride_time_s",
+             "stride_time_cv_pct", "stance_pct", "swing_pct", "single_support_pct", "double_support_pct")
+    if ev.method == "none":
+        for n in names:
+            missing[n] = f"no gait events: {ev.reason}"
+        return
+    details["event_method"] = ev.method
+    details["heel_strikes"] = {s.lower(): len(ev.hs.get(s, ())) for s in SIDES}
+    details["toe_offs"] = {s.lower(): len(ev.to.get(s, ())) for s in SIDES}
+    t0, t1, side = steps_from_events(ev)
+    dt = (t1 - t0) / fs
+    # a "step" longer than 2 s means an event was missed in between: not a step
+    keep = (dt > 0.2) & (dt < 2.0)
+    dt, side = dt[keep], side[keep]
+    details["steps"] = int(dt.size)
+    if dt.size >= 1:
+        values["step_time_s"] = float(dt.mean())
+        values["cadence_steps_min"] = 60.0 / float(dt.mean())
+    else:
+        for n in ("step_time_s", "cadence_steps_min"):
+            missing[n] = f"no complete step (need a heel strike of each foot in turn; have {details['heel_strikes']})"
+    if (side == 0).any() and (side == 1).any():
+        l, r = dt[side == 0].mean(), dt[side == 1].mean()
+        values["step_time_asymmetry_pct"] = float(abs(l - r) / ((l + r) / 2) * 100)
+    else:
+        missing["step_time_asymmetry_pct"] = f"needs at least one left and one right step (have {dt.size} steps)"
+    strides, stance = [], {}
+    for s in SIDES:
+        hs, to = ev.hs.get(s, np.empty(0)), ev.to.get(s, np.empty(0))
+        st = np.diff(hs) / fs
+        ok = (st > 0.4) & (st < 3.0)
+        strides.append(st[ok])
+        # stance: first toe off after each heel strike, before the next heel strike of the same foot
+        if hs.size >= 2 and to.size:
+            j = np.searchsorted(to, hs[:-1])
+            has = j < to.size
+            j = np.minimum(j, to.size - 1)
+            good = ok & has & (to[j] < hs[1:])
+            if good.any():
+                stance[s] = float(np.mean((to[j][good] - hs[:-1][good]) / np.diff(hs)[good]) * 100)
+    all_st = np.concatenate(strides)
+    details["strides"] = int(all_st.size)
+    if all_st.size >= 1:
+        values["stride_time_s"] = float(all_st.mean())
+    else:
+        missing["stride_time_s"] = "no complete stride (need two heel strikes of the same foot)"
+    if all_st.size >= 3:
+        values["stride_time_cv_pct"] = float(all_st.std(ddof=1) / all_st.mean() * 100)
+    else:
+        missing["stride_time_cv_pct"] = f"needs >= 3 strides, have {all_st.size}"
+    if len(stance) == 2:
+        sl, sr = stance["LEFT"], stance["RIGHT"]
+        m = (sl + sr) / 2
+        values["stance_pct"] = m
+        values["swing_pct"] = 100.0 - m
+        values["single_support_pct"] = 100.0 - m
+        values["double_support_pct"] = sl + sr - 100.0
+    else:
+        why = (f"needs a full stride with its toe off on both feet (have stance on "
+               f"{[s.lower() for s in stance] or 'neither'} foot)")
+        for n in ("stance_pct", "swing_pct", "single_support_pct", "double_support_pct"):
+            missing[n] = why
+
+
+def spatial(pos: np.ndarray, ev: GaitEvents, values: dict, missing: dict, details: dict,
+            fs: float = 30.0) -> None:
+    """Step length, stride length, step width, step-length asymmetry (metres)."""
+    names = ("step_length_m", "stride_length_m", "step_width_m", "step_length_asymmetry_pct")
+    if ev.method != "zeni":
+        for n in names:
+            missing[n] = (f"no gait events: {ev.reason}" if ev.method == "none"
+                          else "feet do not travel (walking in place): no step length")
+        return
+    la, ra = pos[:, _J["ANKLE_LEFT"], :2], pos[:, _J["ANKLE_RIGHT"], :2]
+    lengths, widths, sides = [], [], []
+    for k, s in enumerate(SIDES):
+        hs = ev.hs.get(s, np.empty(0))
+        if hs.size == 0:
+            continue
+        a, b = (la, ra) if s == "LEFT" else (ra, la)
+        # (AP, ML) of the striking foot minus the other, through the double-support phase that follows
+        # heel strike (both feet on the ground, so the difference is constant there): the median over
+        # [HS, HS + 0.1 s] is insensitive to a frame of heel-strike timing error.
+        k = max(int(round(0.1 * fs)), 1)
+        tt = hs[:, None] + np.arange(k + 1)[None, :]
+        tt = np.clip(tt, 0, a.shape[0] - 1)
+        dd = (_at(a, tt.ravel()) - _at(b, tt.ravel())).reshape(tt.shape + (2,))
+        d = np.median(dd, axis=1)  # [n, 2]
+        ok = np.isfinite(d).all(axis=1)
+        lengths.append(d[ok, 0])
+        widths.append(np.abs(d[ok, 1]))
+        sides.append(np.full(ok.sum(), k))
+    if not lengths or sum(x.size for x in lengths) == 0:
+        for n in names:
+            missing[n] = "no heel strike with both ankles tracked"
+        return
+    L = np.concatenate(lengths) / 1000.0
+    W = np.concatenate(widths) / 1000.0
+    S = np.concatenate(sides)
+    good = (L > 0.05) & (L < 2.0)  # the striking foot must be in front
+    details["steps_with_length"] = int(good.sum())
+    if not good.any():
+        for n in names:
+            missing[n] = "no heel strike with the striking foot in front of the other"
+        return
+    values["step_length_m"] = float(L[good].mean())
+    values["step_width_m"] = float(W[good].mean())
+    if (S[good] == 0).any() and (S[good] == 1).any():
+        l, r = L[good & (S == 0)].mean(), L[good & (S == 1)].mean()
+        values["step_length_asymmetry_pct"] = float(abs(l - r) / ((l + r) / 2) * 100)
+        values["stride_length_m"] = float(l + r)
+    else:
+        why = f"needs steps of both feet (have {int((S[good] == 0).sum())} left, {int((S[good] == 1).sum())} right)"
+        missing["step_length_asymmetry_pct"] = why
+        missing["stride_length_m"] = why
+
+
+def pelvis_speed(pos: np.ndarray, fs: float) -> tuple[float, str]:
+    """Walking speed (m/s) from the horizontal pelvis path. Returns (speed or NaN, method/reason)."""
+    p = pos[:, _J["PELVIS"], :2].astype(np.float64)
+    ok = np.isfinite(p).all(axis=1)
+    n_ok = int(ok.sum())
+    if n_ok < fs:
+        return float("nan"), f"pelvis tracked for {n_ok / fs:.1f} s (< 1 s)"
+    T = p.shape[0]
+    if T >= 3 * fs:
+        # path length of the 1 s-smoothed trajectory, using only the frames with a full window
+        sm = moving_average(np.where(ok[:, None], p, np.nan), int(fs) | 1)
+        h = int(fs) // 2
+        seg = sm[h:T - h]
+        d = np.linalg.norm(np.diff(seg, axis=0), axis=1)
+        good = np.isfinite(d)
+        if good.sum() >= fs:
+            return float(d[good].sum() / (good.sum() / fs) / 1000.0), "pelvis_path"
+    # short clip: least-squares slope of the pelvis position over time
+    t = np.flatnonzero(ok) / fs
+    A = np.vstack([t, np.ones_like(t)]).T
+    coef, *_ = np.linalg.lstsq(A, p[ok], rcond=None)
+    return float(np.linalg.norm(coef[0]) / 1000.0), "pelvis_linear_fit"
+
+
+def walking_speed(pos: np.ndarray, fs: float, task: str, metadata: dict, values: dict, missing: dict,
+                  details: dict) -> None:
+    name = "walking_speed_m_s"
+    if task in TREADMILL_TASKS:
+        belt = metadata.get("belt_speed_m_s")
+        if belt is not None and np.isfinite(float(belt)) and float(belt) > 0:
+            values[name] = float(belt)
+            details["speed_method"] = "belt_speed_metadata"
+        elif task in PROTOCOL_BELT_SPEED:
+            values[name] = PROTOCOL_BELT_SPEED[task]
+            details["speed_method"] = "protocol_belt_speed"
+        elif "step_length_m" in values and "cadence_steps_min" in values:
+            values[name] = values["step_length_m"] * values["cadence_steps_min"] / 60.0
+            details["speed_method"] = "step_length_x_cadence"
+        else:
+            missing[name] = "treadmill without belt speed, and step length or cadence missing"
+        return
+    v, how = pelvis_speed(pos, fs)
+    if np.isfinite(v):
+        values[name] = v
+        details["speed_method"] = how
+    elif "step_length_m" in values and "cadence_steps_min" in values:
+        values[name] = values["step_length_m"] * values["cadence_steps_min"] / 60.0
+        details["speed_method"] = "step_length_x_cadence"
+    else:
+        missing[name] = how
