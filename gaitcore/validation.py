@@ -193,7 +193,7 @@ def median_bone_length(positions: np.ndarray, schema: JointSchema, present: np.n
     sub = positions[::step]
     with np.errstate(invalid="ignore", over="ignore"):
         d = np.linalg.norm(sub[:, pairs[:, 0]] - sub[:, pairs[:, 1]], axis=-1)
-    d = d[np.isfinite(d) & (d > SUBNORMAL_MM) & (d < ABSURD_COORDINATE_MM * 10)]
+    d = d[np.isfinite(d) & (d > SUBNORMAL_MM) & (d < 1e12)]  # 1e12: overflow garbage only
     return float(np.median(d)) if d.size else float("nan")
 
 
@@ -271,6 +271,22 @@ def validate_recording(raw: RawRecording, limits: Limits = DEFAULT_LIMITS) -> Cl
         garbage = np.isinf(pos) | (absval > ABSURD_COORDINATE_MM) | ((absval < SUBNORMAL_MM) & (absval > 0))
     garbage &= present[None, :, None]
     nan &= present[None, :, None]
+    # unit check first: values 1000x too large would otherwise all look "beyond 10 m"
+    with np.errstate(invalid="ignore"):
+        finite_frame = ~(nan | np.isinf(pos) | ((absval < SUBNORMAL_MM) & (absval > 0))).any(axis=(1, 2))
+    bone = median_bone_length(pos[finite_frame] if finite_frame.any() else pos, schema, present)
+    if np.isfinite(bone) and bone < BONE_MM_METRES_SUSPECT:
+        raise ValidationError(
+            f"wrong units: median bone length {bone:.3g} mm is ~1000x too small; the values look like "
+            "metres where millimetres were expected",
+            code="wrong_units", file=file,
+        )
+    if np.isfinite(bone) and bone > BONE_MM_TOO_LARGE:
+        raise ValidationError(
+            f"wrong units: median bone length {bone / 1000:.3g} m is ~1000x too large; the values look like "
+            "millimetres where metres were expected",
+            code="wrong_units", file=file,
+        )
     garbage_frame = garbage.any(axis=(1, 2))
     nan_joint = nan.any(axis=2)  # [T, J]
     # joints never valid in any frame: absent, not damage
@@ -287,22 +303,6 @@ def validate_recording(raw: RawRecording, limits: Limits = DEFAULT_LIMITS) -> Cl
         raise ValidationError("no joint has a valid value in any frame", code="non_finite", file=file)
     all_nan_frame = nan_joint[:, present].all(axis=1)
     bad_frame = garbage_frame | all_nan_frame
-
-    # unit check on the frames that are clean
-    clean_pos = pos[~bad_frame] if (~bad_frame).any() else pos
-    bone = median_bone_length(clean_pos, schema, present)
-    if np.isfinite(bone) and bone < BONE_MM_METRES_SUSPECT:
-        raise ValidationError(
-            f"wrong units: median bone length {bone:.3g} mm is ~1000x too small; the values look like "
-            "metres where millimetres were expected",
-            code="wrong_units", file=file,
-        )
-    if np.isfinite(bone) and bone > BONE_MM_TOO_LARGE:
-        raise ValidationError(
-            f"wrong units: median bone length {bone / 1000:.3g} m is ~1000x too large; the values look like "
-            "millimetres where metres were expected",
-            code="wrong_units", file=file,
-        )
 
     if bad_frame.all():
         _raise_value_error(garbage, nan, src, names, file, "every frame is corrupt")
