@@ -31,7 +31,7 @@ FEATURES_VERSION = "gaitcore.features/1.0"
 DEFAULT_TASK = "overground_walk"
 
 __all__ = ["FEATURES", "FEATURE_NAMES", "FeatureSet", "FeatureSpec", "compute_task_features",
-           "compute_features", "features_for_task", "render_markdown", "FEATURES_VERSION"]
+           "compute_features", "compute_session_features", "features_for_task", "render_markdown", "FEATURES_VERSION"]
 
 
 @dataclass
@@ -79,6 +79,15 @@ def compute_task_features(session: Session, task: str | None = None) -> FeatureS
     if not has:
         fs.details["task_assumed"] = f"no task segment: whole recording treated as {name}"
     return fs
+
+
+def compute_session_features(session: Session) -> list[FeatureSet]:
+    """Features of every task of a session, preprocessing it once (one FeatureSet per task segment;
+    a session without segments gives one set, as in ``compute_task_features(session)``)."""
+    if not session.tasks:
+        return [compute_task_features(session)]
+    pre = preprocess(session)
+    return [compute_features(pre, seg.task, seg.start, seg.end) for seg in pre.tasks]
 
 
 def compute_features(pre: Preprocessed, task: str, start: int | None = None, end: int | None = None

@@ -122,8 +122,8 @@ def spatial(pos: np.ndarray, ev: GaitEvents, values: dict, missing: dict, detail
         # (AP, ML) of the striking foot minus the other, through the double-support phase that follows
         # heel strike (both feet on the ground, so the difference is constant there): the median over
         # [HS, HS + 0.1 s] is insensitive to a frame of heel-strike timing error.
-        k = max(int(round(0.1 * fs)), 1)
-        tt = hs[:, None] + np.arange(k + 1)[None, :]
+        nds = max(int(round(0.1 * fs)), 1)
+        tt = hs[:, None] + np.arange(nds + 1)[None, :]
         tt = np.clip(tt, 0, a.shape[0] - 1)
         dd = (_at(a, tt.ravel()) - _at(b, tt.ravel())).reshape(tt.shape + (2,))
         d = np.median(dd, axis=1)  # [n, 2]
