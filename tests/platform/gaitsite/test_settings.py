@@ -105,3 +105,13 @@ def test_manage_py_reports_configuration_error_without_traceback():
     assert out.returncode != 0
     assert out.stderr.startswith("configuration error: GAIT_SECRET_KEY is required")
     assert "Traceback" not in out.stderr
+
+
+def test_readme_documents_every_variable():
+    from gaitsite.config import VARIABLES
+
+    from tests.helpers import REPO
+
+    readme = (REPO / "README.md").read_text()
+    undocumented = [v.name for v in VARIABLES if f"| `{v.name}` |" not in readme]
+    assert undocumented == []
