@@ -165,7 +165,7 @@ def _ranges(idx: np.ndarray, limit: int = 6) -> str:
     breaks = np.flatnonzero(np.diff(idx) != 1)
     starts = np.concatenate(([idx[0]], idx[breaks + 1]))
     ends = np.concatenate((idx[breaks], [idx[-1]]))
-    parts = [f"{s}" if s == e else f"{s}-{e}" for s, e in zip(starts, ends)]
+    parts = [f"{s}" if s == e else f"{s}-{e}" for s, e in zip(starts, ends, strict=True)]
     more = f", ... ({len(parts) - limit} more)" if len(parts) > limit else ""
     return ", ".join(parts[:limit]) + more
 

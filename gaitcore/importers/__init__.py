@@ -106,9 +106,8 @@ def read_recording(
     if not p.is_file():
         raise ValidationError("no such file", code="not_found", file=file)
     if fmt == "azure-mkv":
-        from . import azure_mkv  # pykinect_azure only when needed
-
         from ..validation import check_file
+        from . import azure_mkv  # pykinect_azure only when needed
 
         check_file(p, limits)
         digest = _sha256_file(p)

@@ -146,4 +146,4 @@ def _frame_ranges(idx: np.ndarray) -> list[list[int]]:
     breaks = np.flatnonzero(np.diff(idx) != 1)
     starts = np.concatenate(([idx[0]], idx[breaks + 1]))
     ends = np.concatenate((idx[breaks], [idx[-1]])) + 1
-    return [[int(s), int(e)] for s, e in zip(starts, ends)]
+    return [[int(s), int(e)] for s, e in zip(starts, ends, strict=True)]

@@ -47,7 +47,7 @@ def joint_lookup() -> dict[str, int]:
                 table.setdefault(base + s, idx)
                 table.setdefault(s + base, idx)
     for schema in (KINECT_V1, KINECT_V2, MODEL26, AZURE32):  # schema names win over synonyms
-        for name, a in zip(schema.joints, schema.to_azure):
+        for name, a in zip(schema.joints, schema.to_azure, strict=True):
             if a is not None:
                 table[normalise_joint_name(name)] = a
     return table

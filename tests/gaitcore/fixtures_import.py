@@ -137,7 +137,7 @@ def write_csv(path: Path, pos32_mm: np.ndarray, style: str = "spaced", metres: b
     joints = ["FOOT_LEFT", "ANKLE_LEFT", "KNEE_LEFT", "HIP_LEFT", "FOOT_RIGHT", "ANKLE_RIGHT", "KNEE_RIGHT",
               "HIP_RIGHT", "PELVIS", "SPINE_NAVEL", "NECK", "HEAD", "SHOULDER_LEFT", "SHOULDER_RIGHT",
               "WRIST_LEFT", "WRIST_RIGHT", "ELBOW_LEFT", "ELBOW_RIGHT"]
-    v2name = {AZURE32.joints[a]: n for n, a in zip(KINECT_V2.joints, KINECT_V2.to_azure)}
+    v2name = {AZURE32.joints[a]: n for n, a in zip(KINECT_V2.joints, KINECT_V2.to_azure, strict=True)}
     header, cols = [], []
     if time_ms is not None:
         header.append("time_ms")

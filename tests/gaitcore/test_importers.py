@@ -352,3 +352,21 @@ def test_session_metadata_is_json(tmp_path) -> None:
     meta = read_recording(p, "kinect-v2").session.metadata
     json.dumps(meta)
     assert meta["import"]["status"] == "imported" and len(meta["import"]["repaired_per_joint"]) == 32
+
+
+def test_azure_json_fast_and_plain_paths_agree(tmp_path, monkeypatch) -> None:
+    from gaitcore.importers import azure_json
+
+    w = walk(80)
+    p = write_azure_json(tmp_path / "s" / "rec.json", {2: (np.arange(80), w), 5: (np.arange(40), w[:40] + 900)}, 80)
+    doc = json.loads(p.read_text())
+    doc["frames"][10]["bodies"][0]["joint_positions"][4] = [None, None, None]  # nlohmann writes NaN as null
+    p.write_text(json.dumps(doc, indent=1))
+    assert azure_json._fast_load(p.read_bytes()) is not None
+    fast = read_recording(p, "azure-json")
+    monkeypatch.setattr(azure_json, "_fast_load", lambda data: None)
+    plain = read_recording(p, "azure-json")
+    np.testing.assert_array_equal(fast.session.positions, plain.session.positions)
+    np.testing.assert_array_equal(fast.session.confidence, plain.session.confidence)
+    assert fast.repairs == plain.repairs and fast.warnings == plain.warnings
+    assert fast.session.confidence[10, 4] == Confidence.LOW  # the null joint was interpolated
