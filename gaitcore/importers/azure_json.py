@@ -21,7 +21,6 @@ from ..validation import RawRecording
 from ._bodies import BodyTrack, choose_body
 from ._common import Parsed, decode_text
 
-
 # Fast path: the joint arrays are cut out of the text with a regular expression and parsed by numpy in one
 # go; ``json`` only sees the small remainder. (Plain ``json.loads`` of a 3-min recording, ~15 MB, takes
 # ~0.35 s, mostly building Python floats for the orientations we do not use.) Any surprise -> slow path.
