@@ -97,7 +97,7 @@ def make_body(height_m: float, male: bool, bmi: float, rng: np.random.Generator 
         shoulder=np.array([0.078 * h * sex_shoulder * soft ** 0.5 * r(), -0.012 * h, -0.005 * h]),
         foot=np.array([0.0, -(ankle_h - 0.014 * h), 0.62 * foot_len]),
         heel=np.array([0.0, -ankle_h, -0.20 * foot_len]),
-        toe=np.array([0.0, -ankle_h, 0.70 * foot_len]),
+        toe=np.array([0.0, -ankle_h, 0.52 * foot_len]),  # metatarsal heads (forefoot rocker)
         face={
             "NOSE": np.array([0.0, -12.0, 95.0]) * scale,
             "EYE_LEFT": np.array([32.0, 25.0, 80.0]) * scale,

@@ -20,7 +20,7 @@ import numpy as np
 from ..schemas import TASKS
 from ..sessionfile import SUFFIX, Session, TaskSegment, write_session
 from . import gait, posture
-from .anthropometry import bone_lengths, make_body
+from .anthropometry import make_body
 from .phenotypes import COVARIATES, LATENTS, PHENOTYPES, Subject, age_subject, draw_subject, phenotype_values, truth
 from .sensor import CameraPose, frame_times, observe
 from .subject import movement_params
@@ -50,10 +50,8 @@ def subject_at_visit(seed: int, index: int, visit: int, longitudinal_share: floa
     return s, years
 
 
-def _task_duration(task: str, scale: float, speed: float) -> float:
-    if task == "overground_walk":
-        passes = max(1, int(round(3 * scale)))
-        return passes * OVERGROUND_PASS_MM / 1000.0 / max(speed, 0.3)
+def _task_duration(task: str, scale: float) -> float:
+    """Seconds of a (non-overground) task at duration scale ``scale`` (at least 3 s)."""
     return max(3.0, DURATION_S[task] * scale)
 
 
@@ -68,42 +66,50 @@ def build_session(seed: int, index: int, visit: int = 0, tasks: Iterable[str] = 
     positions, confidence, stamps, segments, task_truth, sensor_sum = [], [], [], [], {}, {}
     t_cursor = int(rng.integers(0, 10_000_000))
     n_total = 0
-    for task in tasks:
-        gp = mp.get(task)
-        speed = gp.speed if isinstance(gp, gait.GaitParams) else 1.0
-        dur = _task_duration(task, duration_scale, speed)
-        ts = frame_times(int(round(dur * 30.0)), t_cursor, rng)
-        t = (ts - ts[0]) / 1e6
-        seated = walking = None
-        if task in ("treadmill_3kmh", "treadmill_self_selected"):
-            world, tr = gait.walk(body, gp, t, rng, treadmill=True)
-            world[..., 1] += TREADMILL_DECK_MM
-            walking = np.ones(len(t), bool)
-        elif task == "overground_walk":
-            world, tr = gait.walk(body, gp, t, rng, treadmill=False)
-            world[..., 2] -= OVERGROUND_PASS_MM - 1000.0 + world[0, 0, 2]  # from ~D+3.5 m to ~D-1 m
-            tr["passes"] = 1
-            walking = np.ones(len(t), bool)
-        elif task == "walk_in_place":
-            world, tr = gait.walk_in_place(body, gp, t, rng)
-        elif task == "sit_to_stand":
-            world, seated, tr = posture.sit_to_stand(body, t, mp["sts_reps_per_30s"], rng)
-        elif task == "romberg_eyes_closed":
-            world, tr = posture.romberg(body, t, mp["romberg_sway_ap_mm"], rng)
-        else:
-            raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+    def add(task: str, ts: np.ndarray, world: np.ndarray, tr: dict, seated=None, walking=None) -> None:
+        nonlocal n_total, t_cursor
         pos, conf, summ = observe(world, camera, rng, seated=seated, walking=walking)
         positions.append(pos)
         confidence.append(conf)
         stamps.append(ts)
         segments.append(TaskSegment(task, n_total, n_total + len(ts)))
         n_total += len(ts)
-        task_truth[task] = tr
-        sensor_sum[task] = summ
+        task_truth.setdefault(task, tr)
+        sensor_sum.setdefault(task, summ)
         t_cursor = int(ts[-1] + rng.uniform(3e6, 8e6))
-    if task == "overground_walk" and len(tasks) == 1:
-        pass
-    bl = bone_lengths(np.zeros((1, 32, 3)))  # noqa: F841  (keeps import used for API symmetry)
+
+    for task in tasks:
+        gp = mp.get(task)
+        if task == "overground_walk":
+            # passes along a walkway towards the camera, from ~D+3.5 m to ~D-1 m; between passes the
+            # walker goes back out of view (a timestamp gap). One task segment per pass.
+            passes = max(1, int(round(3 * duration_scale)))
+            for k in range(passes):
+                dur = OVERGROUND_PASS_MM / 1000.0 / max(gp.speed, 0.3)
+                ts = frame_times(int(round(dur * 30.0)), t_cursor, rng)
+                world, tr = gait.walk(body, gp, (ts - ts[0]) / 1e6, rng, treadmill=False)
+                world[..., 2] -= OVERGROUND_PASS_MM - 1000.0 + world[0, 0, 2]
+                tr["passes"] = passes
+                add(task, ts, world, tr, walking=np.ones(len(ts), bool))
+            continue
+        dur = _task_duration(task, duration_scale)
+        ts = frame_times(int(round(dur * 30.0)), t_cursor, rng)
+        t = (ts - ts[0]) / 1e6
+        if task in ("treadmill_3kmh", "treadmill_self_selected"):
+            world, tr = gait.walk(body, gp, t, rng, treadmill=True)
+            world[..., 1] += TREADMILL_DECK_MM
+            add(task, ts, world, tr, walking=np.ones(len(t), bool))
+        elif task == "walk_in_place":
+            world, tr = gait.walk_in_place(body, gp, t, rng)
+            add(task, ts, world, tr)
+        elif task == "sit_to_stand":
+            world, seated, tr = posture.sit_to_stand(body, t, mp["sts_reps_per_30s"], rng)
+            add(task, ts, world, tr, seated=seated)
+        elif task == "romberg_eyes_closed":
+            world, tr = posture.romberg(body, t, mp["romberg_sway_ap_mm"], rng)
+            add(task, ts, world, tr)
+        else:
+            raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
     meta = {
         "generator": "gaitcore.synth", "generator_version": GENERATOR_VERSION, "seed": int(seed),
         "subject_index": int(index), "visit": int(visit), "years_since_baseline": round(years, 3),

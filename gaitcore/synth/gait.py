@@ -155,7 +155,7 @@ def walking_pose(gp: GaitParams, phase_l: np.ndarray, phase_r: np.ndarray, amp: 
         hip = MEANS["hip"] + gain * a * (curve("hip", tp) - MEANS["hip"])
         kg = gp.knee_gain * (0.6 + 0.4 * gain) * a
         knee = np.maximum(0.0, MEANS["knee"] + kg * (curve("knee", tp) - MEANS["knee"]))
-        pose[f"hip_flex_{s}"] = (hip - 6.0 + gp.pelvis_tilt) * D2R  # thigh ~ vertical mid-stance
+        pose[f"hip_flex_{s}"] = hip * D2R  # template hip angle is relative to the pelvis
         pose[f"knee_{s}"] = knee * D2R
         pose[f"ankle_{s}"] = curve("ankle", tp) * D2R
         # adduction through stance (loading), abduction in swing; the static part sets the step width
@@ -225,7 +225,9 @@ def _simulate(body: Body, gp: GaitParams, phase_l, phase_r, amp, gain, trunk_noi
     wl, wr = stance_weights(phase_l, gp.stance), stance_weights(phase_r, gp.stance)
     rl, rr = heel_to_toe(warp(phase_l)), heel_to_toe(warp(phase_r))
     per_stride = len(phase_l) / max(float(phase_l[-1] - phase_l[0]), 1e-9)
-    return kin, ground_contact(kin, wl, rl, wr, rr, smooth=int(round(0.1 * per_stride)))
+    root = ground_contact(kin, wl, rl, wr, rr, smooth=int(round(0.1 * per_stride)))
+    kin.aux = ((wl, wr), (rl, rr), (phase_l, phase_r))
+    return kin, root
 
 
 def solve_gain(body: Body, gp: GaitParams) -> tuple[float, StanceWarp]:
@@ -274,7 +276,9 @@ def walk(body: Body, gp: GaitParams, t: np.ndarray, rng: np.random.Generator | N
         root[:, 0] -= np.mean(root[:, 0])
     else:
         root[:, 0] -= root[0, 0]
-    pos = kin.joints + root[:, None, :]
+    (wl, wr), (rl, rr), phases = kin.aux
+    pos = settle_feet(body, kin.joints + root[:, None, :], (kin.heel_l + root, kin.heel_r + root),
+                      (kin.toe_l + root, kin.toe_r + root), (wl, wr), (rl, rr), phases)
     truth = {
         "cadence_spm": round(float(2 * strides / dur * 60.0), 3) if dur > 0 else gp.cadence,
         "step_length_m": round(float(dist / (2 * strides) / 1000.0), 4) if strides > 0 else gp.step_length,
@@ -289,6 +293,60 @@ def walk(body: Body, gp: GaitParams, t: np.ndarray, rng: np.random.Generator | N
     if treadmill:
         truth["belt_speed_mps"] = round(float(speed), 4)
     return pos, truth
+
+
+def _leg_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, l1: float, l2: float) -> np.ndarray:
+    """New knee positions [T, 3] for hips and (moved) ankles [T, 3], keeping each knee in the plane
+    of its old position (two-link inverse kinematics, thigh ``l1``, shank ``l2``, mm)."""
+    v = ankle - hip
+    d = np.clip(np.linalg.norm(v, axis=-1), abs(l1 - l2) + 1.0, l1 + l2 - 0.5)
+    u = v / np.maximum(np.linalg.norm(v, axis=-1), 1e-9)[:, None]
+    a = (l1 * l1 - l2 * l2 + d * d) / (2 * d)
+    h = np.sqrt(np.maximum(l1 * l1 - a * a, 0.0))
+    pole = knee - hip
+    pole = pole - np.sum(pole * u, -1)[:, None] * u
+    pole /= np.maximum(np.linalg.norm(pole, axis=-1), 1e-9)[:, None]
+    return hip + a[:, None] * u + h[:, None] * pole
+
+
+def settle_feet(body: Body, joints: np.ndarray, heels: tuple, toes: tuple, loads: tuple, rolls: tuple,
+                phases: tuple, clearance: float = 8.0) -> np.ndarray:
+    """Make foot-floor contact exact (world frame, floor y = 0, joints [T, 32, 3] mm, modified copy).
+
+    1. The pelvis (and the whole body) is lowered wherever a loaded foot's pivot (or a heel about to
+       strike) would hover: double support becomes the lowest point of the pelvis path, as in real gait.
+    2. Each leg is then re-solved by two-link IK so that its loaded pivot is exactly on the floor
+       and its swinging foot clears the floor by at least ``clearance`` mm (extra knee flexion)."""
+    from scipy.ndimage import uniform_filter1d
+
+    from .skeleton import J
+
+    out = joints.copy()
+    n = len(out)
+    piv, hov = [], []
+    for heel, toe, w, roll, ph in zip(heels, toes, loads, rolls, phases):
+        c = (1 - roll) * heel[:, 1] + roll * toe[:, 1]
+        f = np.mod(ph, 1.0)
+        strike = np.maximum(_smoothstep((f - 0.92) / 0.08), f < 0.02) * (w <= 0)  # heel about to land
+        piv.append(c)
+        hov.append(np.where(w > 0.3, c, strike * heel[:, 1]))  # an unloading toe may lift
+    lower = np.maximum(0.0, np.maximum(hov[0], hov[1]))
+    k = max(1, int(round(n / max(float(np.ptp(phases[0])), 1e-9) * 0.06)))
+    lower = np.maximum(uniform_filter1d(lower, k, mode="nearest"), lower)
+    out[..., 1] -= lower[:, None]
+    for side, heel, toe, w, c in zip(("LEFT", "RIGHT"), heels, toes, loads, piv):
+        c = c - lower
+        low_pt = np.minimum(heel[:, 1], toe[:, 1]) - lower
+        raise_by = np.where(w > 0.3, -c, np.maximum(0.0, np.minimum(clearance, 0.0 + clearance * (w <= 0)) - low_pt))
+        raise_by = np.maximum(raise_by, 0.0)  # hover was removed above; only penetration remains
+        if not np.any(raise_by > 0.1):
+            continue
+        raise_by = uniform_filter1d(raise_by, 3, mode="nearest")
+        hi, ki, ai, fi = (J[f"{j}_{side}"] for j in ("HIP", "KNEE", "ANKLE", "FOOT"))
+        out[:, ai, 1] += raise_by
+        out[:, fi, 1] += raise_by
+        out[:, ki] = _leg_ik(out[:, hi], out[:, ki], out[:, ai], body.thigh, body.shank)
+    return out
 
 
 def _smooth_noise(rng: np.random.Generator, n: int, sd: float, width: int) -> np.ndarray:

@@ -8,11 +8,13 @@ depth camera): x right in the image, y down, z away from the camera along the op
   2-10 deg, small yaw (+-3 deg), roll (+-1.5 deg) and lateral offset (+-10 cm).
 * Timing: 30 fps nominal, device timestamps with ~0.3 ms Gaussian jitter, ~0.4 % of frames dropped
   (single frames and occasional bursts of 2-6); the motion is sampled at the true (jittered) times.
-* Jitter: per-joint SD at 2.5 m from ~2 mm (pelvis, spine) to ~8-12 mm (wrists, hands, feet),
-  x2.5 along depth, growing with distance^1.5 and with joint speed (motion blur, 1 % of the speed in
-  mm/frame); part white, part low-passed over ~3 frames (the tracker's temporal smoothing). Albert et
+* Jitter: per-joint SD at 2.5 m from ~1.5 mm (pelvis, spine) to ~4-9 mm (wrists, hands, feet),
+  x2 along depth, growing linearly with distance and with joint speed (motion blur, 1 % of the speed
+  in mm/frame); part white, part low-passed over ~3 frames (the tracker's temporal smoothing). Albert et
   al. 2020 (Sensors 20:5104) and Tölgyessy et al. 2021 (Sensors 21:413) report Azure Kinect joint
   errors and jitter of this size, larger distally and along depth.
+* Slow tracking error: low-passed (~0.5 s) error of 3 x the jitter SD per joint; bone lengths vary
+  over frames by a few per cent (real Kinect v2 walks: ~7 %, see the realism report).
 * Occlusion: joints leave the field of view (NFOV unbinned, 75 x 65 deg) -> LOW, far outside -> NONE;
   a wrist/elbow behind the trunk -> LOW; random drop-out bursts (mean ~6 frames) at per-joint rates
   from ~0.2 % (torso) to ~3 % (hand tips) of frames -> LOW, 10 % of them NONE; while LOW/NONE the
@@ -34,10 +36,10 @@ from ..schemas import AZURE32, Confidence, mirror_index
 
 # per-joint base jitter SD (mm) at 2.5 m, lateral/vertical axes
 _SIGMA = {
-    "PELVIS": 2.0, "SPINE_NAVEL": 2.0, "SPINE_CHEST": 2.2, "NECK": 2.8, "CLAVICLE_LEFT": 3.0,
-    "SHOULDER_LEFT": 4.0, "ELBOW_LEFT": 6.0, "WRIST_LEFT": 8.0, "HAND_LEFT": 10.0, "HANDTIP_LEFT": 14.0,
-    "THUMB_LEFT": 14.0, "HIP_LEFT": 4.0, "KNEE_LEFT": 5.5, "ANKLE_LEFT": 7.0, "FOOT_LEFT": 9.0,
-    "HEAD": 3.5, "NOSE": 4.0, "EYE_LEFT": 4.0, "EAR_LEFT": 4.5,
+    "PELVIS": 1.5, "SPINE_NAVEL": 1.5, "SPINE_CHEST": 1.6, "NECK": 2.0, "CLAVICLE_LEFT": 2.0,
+    "SHOULDER_LEFT": 2.2, "ELBOW_LEFT": 3.0, "WRIST_LEFT": 4.0, "HAND_LEFT": 6.0, "HANDTIP_LEFT": 9.0,
+    "THUMB_LEFT": 9.0, "HIP_LEFT": 2.5, "KNEE_LEFT": 3.0, "ANKLE_LEFT": 4.5, "FOOT_LEFT": 6.0,
+    "HEAD": 2.0, "NOSE": 2.5, "EYE_LEFT": 2.5, "EAR_LEFT": 3.0,
 }  # fmt: skip
 # per-joint drop-out burst start rate (per frame)
 _DROP = {
@@ -132,14 +134,19 @@ def observe(world: np.ndarray, camera: CameraPose, rng: np.random.Generator, *, 
     n = world.shape[0]
     cam = camera.to_camera(world)
     depth = np.clip(cam[..., 2], 500, None)
-    dist_f = (depth / 2500.0) ** 1.5
+    dist_f = depth / 2500.0
     vel = np.zeros_like(cam)
     vel[1:] = np.linalg.norm(np.diff(cam, axis=0), axis=-1)[..., None]
     sig = (SIGMA_MM[None, :] * dist_f + 0.01 * vel[..., 0]) * noise_scale  # [T, 32]
-    axis_f = np.array([1.0, 1.0, 2.5])
+    axis_f = np.array([1.0, 1.0, 2.0])
     white = rng.standard_normal((n, 32, 3))
     smooth = uniform_filter1d(rng.standard_normal((n, 32, 3)), 3, axis=0, mode="nearest") * np.sqrt(3)
     noise = (0.7 * white + 0.7 * smooth) * sig[..., None] * axis_f
+    # slow, pose-dependent tracking error (the body model fits the depth surface differently as the
+    # pose changes): low-passed over ~0.5 s, 3 x the jitter SD; makes bone lengths "breathe" as in
+    # real Kinect data without adding high-frequency power
+    bias = uniform_filter1d(rng.standard_normal((n, 32, 3)), 15, axis=0, mode="nearest") * np.sqrt(15 / 2.0)
+    noise += 3.0 * bias * (SIGMA_MM[None, :] * dist_f * noise_scale)[..., None]
     conf = np.full((n, 32), int(Confidence.MEDIUM), dtype=np.uint8)
 
     # random drop-out bursts -> LOW (10 % NONE); seated: hips/pelvis/knees often occluded by the thighs

@@ -95,6 +95,7 @@ class Kinematics:
     heel_r: np.ndarray
     toe_l: np.ndarray
     toe_r: np.ndarray
+    aux: tuple = ()
 
 
 def forward_kinematics(body: Body, pose: Pose, heading: np.ndarray | float = 0.0,

@@ -38,13 +38,19 @@ def movement_params(s: Subject, rng: np.random.Generator) -> dict:
     lat = s.latents
     fr, sa, mo, sl, cm = (lat[k] for k in ("frailty", "sarcopenia", "mood", "sleep_debt", "cardiometabolic"))
     bmi_z = (s.bmi - 26.0) / 4.5
+    age_z = (s.age - 50.0) / 12.0
+    # the speed norms already contain the average ageing of the population: speed and step length use
+    # the latent factors' deviations from their age/BMI expectation (see phenotypes.draw_subject)
+    fr_dev = fr - 0.4 * age_z - 0.2 * bmi_z
+    sa_dev = sa - 0.35 * age_z
+    cm_dev = cm - 0.35 * bmi_z - 0.15 * age_z
     e = rng.standard_normal(12)
     speed = (comfortable_speed_norm(s.age, s.male) + 0.5 * (s.height - HEIGHT_MEAN[s.male])
-             - 0.012 * (s.bmi - 26.0) - 0.06 * fr - 0.04 * mo - 0.03 * cm + 0.08 * e[0])
+             - 0.01 * (s.bmi - 26.0) - 0.06 * fr_dev - 0.04 * mo - 0.03 * cm_dev + 0.08 * e[0])
     # sarcopenia shortens steps at unchanged cadence: fold its effect into speed via step length below
     speed = float(np.clip(speed, 0.6, 1.9))
     cad = (108.0 if s.male else 115.0) * (speed / 1.35) ** 0.45 * (1.70 / s.height) ** 0.5 + 3.5 * e[1]
-    step = speed * 60.0 / cad - 0.025 * sa
+    step = speed * 60.0 / cad - 0.025 * sa_dev
     step = float(np.clip(step, 0.35, 0.95))
     speed = step * cad / 60.0
     stance = float(np.clip(0.61 + 0.04 * (1.35 - speed) + 0.008 * fr + 0.004 * cm + 0.006 * e[2], 0.57, 0.68))
