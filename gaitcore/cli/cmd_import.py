@@ -70,10 +70,15 @@ def run(args: argparse.Namespace) -> int:
             reasons[exc.code] = reasons.get(exc.code, 0) + 1
             print(f"{tag} rejected  {f}: [{exc.code}] {_strip_file(str(exc), f)}")
             continue
-        except (GaitCoreError, OSError, ValueError) as exc:  # never let one file stop the batch
+        except (GaitCoreError, OSError, ValueError) as exc:
             counts["rejected"] += 1
             reasons["error"] = reasons.get("error", 0) + 1
             print(f"{tag} rejected  {f}: {type(exc).__name__}: {exc}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - one odd file must never stop a batch
+            counts["rejected"] += 1
+            reasons["internal_error"] = reasons.get("internal_error", 0) + 1
+            print(f"{tag} rejected  {f}: internal error, please report: {type(exc).__name__}: {exc}")
             continue
         counts[res.status] += 1
         if not args.quiet:

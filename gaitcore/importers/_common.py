@@ -40,7 +40,7 @@ def read_input(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> byte
     data = p.read_bytes()
     if data[:2] == GZIP_MAGIC:
         try:
-            data = _gunzip_limited(data, limits.max_file_bytes)
+            data = _gunzip_limited(data, limits.max_file_bytes, str(p))
         except (OSError, EOFError, zlib.error) as exc:
             raise ValidationError(f"corrupt gzip file: {exc}", code="parse_error", file=str(p)) from exc
         if not data.strip():
@@ -50,12 +50,13 @@ def read_input(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> byte
     return data
 
 
-def _gunzip_limited(data: bytes, limit: int) -> bytes:
+def _gunzip_limited(data: bytes, limit: int, file: str) -> bytes:
     """Decompress, refusing to produce more than ``limit`` bytes (gzip bombs)."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     out = d.decompress(data, limit + 1)
     if len(out) > limit:
-        raise ValidationError(f"decompressed content larger than the limit {limit / 1e6:.0f} MB", code="too_large")
+        raise ValidationError(f"file too large: decompressed content above the limit {limit / 1e6:.0f} MB "
+                              "(raise it with --max-file-mb)", code="too_large", file=file)
     # concatenated gzip members (rare): fall back to the stdlib for the rest
     if d.unused_data:
         out = gzip.decompress(data)

@@ -370,3 +370,44 @@ def test_azure_json_fast_and_plain_paths_agree(tmp_path, monkeypatch) -> None:
     np.testing.assert_array_equal(fast.session.confidence, plain.session.confidence)
     assert fast.repairs == plain.repairs and fast.warnings == plain.warnings
     assert fast.session.confidence[10, 4] == Confidence.LOW  # the null joint was interpolated
+
+
+def test_damaged_inputs_never_crash(tmp_path) -> None:
+    """Truncated, bit-flipped, spliced and shuffled files: imported, repaired or ValidationError only."""
+    import random
+
+    w = walk(90)
+    sources = {
+        "kinect-v2": write_kinect_v2(tmp_path / "src" / "v2.txt", w).read_bytes(),
+        "kinect-v1": write_kinect_v1(tmp_path / "src" / "v1.txt", w).read_bytes(),
+        "csv": write_csv(tmp_path / "src" / "c.csv", w).read_bytes(),
+        "azure-json": write_azure_json(tmp_path / "src" / "j.json", {1: (np.arange(90), w)}, 90).read_bytes(),
+    }
+    rng = random.Random(7)
+    for i in range(240):
+        fmt = rng.choice(sorted(sources))
+        data = bytearray(sources[fmt])
+        op = i % 5
+        if op == 0:
+            data = data[: rng.randrange(len(data))]
+        elif op == 1:
+            for _ in range(rng.randrange(1, 20)):
+                data[rng.randrange(len(data))] = rng.randrange(256)
+        elif op == 2:
+            k = rng.randrange(len(data))
+            data[k:k] = rng.choice([b"nan", b"inf", b"1e300", b"\t", b"\n", b",", b";", b"[", b"null"])
+        elif op == 3:
+            data = gzip.compress(bytes(data))[: rng.randrange(1, 300)]
+        else:
+            lines = bytes(data).split(b"\n")
+            rng.shuffle(lines)
+            data = bytearray(b"\n".join(lines))
+        p = tmp_path / "in" / f"x{i}"
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(bytes(data))
+        try:
+            res = read_recording(p, fmt)
+        except ValidationError as exc:
+            assert exc.code and str(p) in str(exc)
+        else:
+            assert res.status in ("imported", "repaired")

@@ -235,3 +235,14 @@ def test_thresholds_documented() -> None:
                  "MAX_JUMP_FRACTION", "EDGE_GAP_SECONDS", "SUBNORMAL_MM", "MAX_MISSING_FRACTION"):
         assert name in doc, name
         assert hasattr(V, name)
+
+
+def test_gzip_bomb_limited(tmp_path) -> None:
+    import gzip
+
+    p = tmp_path / "s" / "bomb.txt.gz"
+    p.parent.mkdir()
+    p.write_bytes(gzip.compress(b"0" * 200_000))
+    with pytest.raises(ValidationError, match="decompressed content above the limit") as exc:
+        read_recording(p, "kinect-v2", limits=Limits(max_file_bytes=50_000))
+    assert exc.value.code == "too_large" and str(p) in str(exc.value)
