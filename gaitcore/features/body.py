@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..preprocess._fast import pct
 from ..schemas import AZURE32
 from .signals import interp_nan, lowpass, moving_average, prange
 
@@ -147,7 +148,7 @@ def sit_to_stand(pos: np.ndarray, fs: float, values: dict, missing: dict) -> Non
         return
     zf, ok = interp_nan(z)
     zf = lowpass(zf, fs, 2.0)
-    lo, hi = np.percentile(zf[ok], [5, 95])
+    lo, hi = pct(zf[ok], [5, 95])
     if hi - lo < 150.0:
         for n in ("sts_repetitions", "sts_time_per_rep_s"):
             missing[n] = f"no sit-to-stand movement (pelvis vertical range {hi - lo:.0f} mm < 150 mm)"

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..preprocess._fast import pct
 from ..schemas import AZURE32
 from .signals import find_peaks, interp_nan, lowpass, prange, refine_peak
 
@@ -53,27 +54,37 @@ def _clean(events: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return events[~near[i]]
 
 
-def _extrema(x: np.ndarray, fs: float, sign: float) -> tuple[np.ndarray, np.ndarray]:
-    """Peaks of sign*x: located on the 6 Hz low-passed signal, then moved to the raw signal's maximum
-    within +-2 frames and refined there (low-passing an asymmetric peak shifts it)."""
-    raw, ok = interp_nan(x)
-    xf = lowpass(raw, fs, 6.0)
-    rng = prange(xf, 5, 95)
-    y = sign * xf
-    pk = find_peaks(y, distance=int(0.4 * fs), prominence=0.3 * rng)
-    if pk.size:
-        r = sign * raw
-        off = np.arange(-2, 3)
-        win = np.clip(pk[:, None] + off, 0, r.size - 1)
-        pk = win[np.arange(pk.size), np.argmax(r[win], axis=1)]
-        return _clean(refine_peak(r, pk), ok), ok
-    return pk.astype(float), ok
+def _extrema(X: np.ndarray, fs: float, signs: np.ndarray) -> list[np.ndarray]:
+    """Peaks of signs[k] * X[:, k] for each column k of X [T, K] (one batched filter call).
+
+    Peaks are located on the 6 Hz low-passed signal, then moved to the raw signal's maximum within
+    +-2 frames and refined there to sub-frame precision (low-passing an asymmetric peak shifts it).
+    """
+    raw = np.empty(X.shape, dtype=np.float64)
+    oks = np.isfinite(X)
+    for k in range(X.shape[1]):
+        raw[:, k] = interp_nan(X[:, k])[0]
+    Y = lowpass(raw, fs, 6.0) * signs
+    R = raw * signs
+    lo, hi = np.percentile(Y, [5, 95], axis=0)
+    out = []
+    off = np.arange(-2, 3)
+    for k in range(X.shape[1]):
+        pk = find_peaks(Y[:, k], distance=int(0.4 * fs), prominence=0.3 * (hi[k] - lo[k]))
+        if pk.size:
+            r = R[:, k]
+            win = np.clip(pk[:, None] + off, 0, r.size - 1)
+            pk = win[np.arange(pk.size), np.argmax(r[win], axis=1)]
+            out.append(_clean(refine_peak(r, pk), oks[:, k]))
+        else:
+            out.append(np.empty(0))
+    return out
 
 
 def _crossings(h: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     hf, ok = interp_nan(h)
     hf = lowpass(hf, fs, 6.0)
-    lo, hi = np.percentile(hf, [2.5, 97.5])
+    lo, hi = pct(hf, [2.5, 97.5])
     thr = lo + 0.3 * (hi - lo)
     above = hf > thr
     d = np.diff(above.astype(np.int8))
@@ -102,10 +113,12 @@ def detect_events(pos: np.ndarray, fs: float = 30.0) -> GaitEvents:
     ranges = {s: prange(ap[s], 5, 95) for s in ap}
     if all(r >= MIN_AP_RANGE_MM for r in ranges.values()):
         ev = GaitEvents("zeni")
+        cols = [ap["LEFT"], ap["RIGHT"]]
         for s in ("LEFT", "RIGHT"):
-            ev.hs[s], _ = _extrema(ap[s], fs, +1.0)
-            t = toe[s] if np.isfinite(toe[s]).sum() >= fs else ap[s]
-            ev.to[s], _ = _extrema(t, fs, -1.0)
+            cols.append(toe[s] if np.isfinite(toe[s]).sum() >= fs else ap[s])
+        hl, hr, tl, tr = _extrema(np.column_stack(cols), fs, np.array([1.0, 1.0, -1.0, -1.0]))
+        ev.hs = {"LEFT": hl, "RIGHT": hr}
+        ev.to = {"LEFT": tl, "RIGHT": tr}
         return ev
     lift = {s: pos[:, _J[f"ANKLE_{s}"], 2] for s in ("LEFT", "RIGHT")}
     if all(prange(v) >= MIN_LIFT_MM for v in lift.values()):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal as _sig
 
+from ..preprocess._fast import pct
+
 
 def interp_nan(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linearly interpolate NaNs of x [T] (edges held). Returns (filled, finite mask of the input)."""
@@ -50,10 +52,9 @@ def moving_average(x: np.ndarray, n: int) -> np.ndarray:
 
 def prange(x: np.ndarray, lo: float = 2.5, hi: float = 97.5) -> float:
     """Percentile range of the finite values of x (NaN if fewer than 10)."""
-    x = x[np.isfinite(x)]
-    if x.size < 10:
+    if np.count_nonzero(np.isfinite(x)) < 10:
         return float("nan")
-    a, b = np.percentile(x, [lo, hi])
+    a, b = pct(x, [lo, hi])
     return float(b - a)
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..schemas import AZURE32, mirror_index
+from ._fast import cross, pct
 
 _J = {n: i for i, n in enumerate(AZURE32.joints)}
 PAN_DEG = 15.0
@@ -84,9 +85,10 @@ def estimate_up(P: np.ndarray) -> tuple[np.ndarray, str]:
     """Unit vertical vector (3,) in sensor coordinates from NaN-masked positions P [T, 32, 3].
 
     First guess: the median trunk direction (pelvis -> neck/chest). Refinement when the subject
-    walks: the feet in stance move along the floor relative to the pelvis (treadmill belt, or the
-    pelvis passing over a planted foot), so the principal direction of the stance ankles' motion
-    relative to the pelvis is horizontal, and so is the lateral hip/shoulder axis: up = walk x lateral.
+    walks: the stance ankles (frames where the ankle is low relative to the pelvis) lie along the
+    walking line overground and slide back along the belt on a treadmill, so their principal
+    direction W is horizontal: up = the trunk direction made perpendicular to W (W fixes the pitch,
+    the trunk the roll: on average people do not lean sideways).
     Returns (up, method) with method "walking" or "trunk".
     """
     up0 = _up_from_trunk(P)
@@ -107,8 +109,12 @@ def estimate_up(P: np.ndarray) -> tuple[np.ndarray, str]:
         ok = np.isfinite(h)
         if ok.sum() < 20:
             continue
-        stance = ok & (h <= np.percentile(h[ok], 40))
-        r = rel[stance]
+        stance = ok & (h <= pct(h[ok], 40))
+        # the stance ankles themselves (not relative to the pelvis): overground they lie along the
+        # walking line (metres of extent), on a treadmill they slide back along the belt
+        r = P[stance, _J[f"ANKLE_{side}"]]
+        if not np.isfinite(r).all():
+            r = r[np.isfinite(r).all(axis=1)]
         pts.append(r - r.mean(axis=0))
     if not pts:
         return up0, "trunk"
@@ -119,9 +125,9 @@ def estimate_up(P: np.ndarray) -> tuple[np.ndarray, str]:
     W = V[:, 2]
     if not (np.sqrt(w[2]) > 50.0 and w[2] > 6.0 * w[1]):
         return up0, "trunk"
-    up = _unit(np.cross(W, L))
-    if up @ up0 < 0:
-        up = -up
+    # W fixes the pitch; the roll about W comes from the trunk (people do not lean sideways on
+    # average; the tracked hip/shoulder axes of real Kinect data are tilted by a few degrees)
+    up = _unit(up0 - (up0 @ W) * W)
     if up @ up0 < np.cos(np.radians(35)):
         return up0, "trunk"
     return up, "walking"
@@ -180,7 +186,7 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
         _unit(P[:, _J["SHOULDER_LEFT"]] - P[:, _J["SHOULDER_RIGHT"]]),
     ])
     lat = _unit(_horizontal(lat, up))
-    fwd = _unit(np.cross(lat, up))  # [T, 3], NaN where no lateral joints
+    fwd = _unit(cross(lat, up))  # [T, 3], NaN where no lateral joints
     fwd_s = _unit(_smooth(fwd, int(fs) | 1))
     ok = np.isfinite(fwd_s).all(axis=1)
     if not ok.any():
@@ -188,9 +194,10 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
     e1 = _unit(np.mean(fwd_s[ok], axis=0))
     if not np.isfinite(e1).all():  # opposite headings cancelled out
         e1 = fwd_s[ok][0]
-    e2 = np.cross(up, e1)
+    e2 = cross(up, e1)
     theta = np.unwrap(np.arctan2(fwd_s[ok] @ e2, fwd_s[ok] @ e1))
-    hrange = float(np.degrees(np.percentile(theta, 95) - np.percentile(theta, 5)))
+    q5, q95 = pct(theta, [5, 95])
+    hrange = float(np.degrees(q95 - q5))
     if hrange <= PAN_DEG:
         mode = "fixed"
         F = np.broadcast_to(e1, P.shape[:1] + (3,)).copy()
@@ -230,14 +237,14 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
             P = P[:, MIRROR_PERM]
             F = -F  # the label-derived lateral flips, so does the forward derived from it
             score = -score
-    L = np.cross(up, F)
+    L = cross(up, F)
     R = np.stack([F, L, np.broadcast_to(up, F.shape)], axis=1)  # [T, 3, 3]
     # origin: first tracked pelvis (horizontal) and the lowest foot level (vertical)
     pel = P[:, _J["PELVIS"]]
     first = np.flatnonzero(np.isfinite(pel).all(axis=1))
     o = pel[first[0]] if first.size else np.zeros(3)
     feet = P[:, [_J["ANKLE_LEFT"], _J["ANKLE_RIGHT"], _J["FOOT_LEFT"], _J["FOOT_RIGHT"]]] @ up
-    floor = float(np.nanpercentile(feet, 1)) if np.isfinite(feet).any() else float(np.nanmin(P @ up))
+    floor = pct(feet.ravel(), 1) if np.isfinite(feet).any() else float(np.nanmin(P @ up))
     origin = o - (o @ up) * up + floor * up
     return BodyFrame(up, R, origin, mode, hrange, mirrored, score, ev, up_method), P
 

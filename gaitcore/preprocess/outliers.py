@@ -83,10 +83,14 @@ def bone_outliers(positions: np.ndarray, valid: np.ndarray, rel_tol: float = 0.4
     both = valid[:, child] & valid[:, parent]
     L = np.where(both, length, np.nan)
     med = np.full(AZURE32.size, np.nan)
-    enough = both.sum(axis=0) >= 3
+    cnt = both.sum(axis=0)
+    enough = cnt >= 3
     if enough.any():
-        with np.errstate(all="ignore"):
-            med[child[enough]] = np.nanmedian(L[:, enough], axis=0)
+        # NaN-aware median per bone: sort (NaN last) and take the middle of the finite values
+        srt = np.sort(L[:, enough], axis=0)
+        c = cnt[enough]
+        cols = np.arange(c.size)
+        med[child[enough]] = 0.5 * (srt[(c - 1) // 2, cols] + srt[c // 2, cols])
     tol = np.maximum(rel_tol * med[child], abs_tol)
     with np.errstate(invalid="ignore"):
         bad_b = both & (np.abs(length - med[child]) > tol)  # [T, B]
