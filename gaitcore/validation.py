@@ -332,6 +332,7 @@ def validate_recording(raw: RawRecording, limits: Limits = DEFAULT_LIMITS) -> Cl
     missing = nan_joint.copy()
     missing[bad_frame] = present
     missing[:, ~present] = False
+    pos[missing] = np.nan  # garbage never reaches the arithmetic below (interpolation, jump detection)
     n_missing = int(missing.sum())
     if n_missing > MAX_MISSING_FRACTION * n * int(present.sum()):
         _raise_value_error(
@@ -344,7 +345,6 @@ def validate_recording(raw: RawRecording, limits: Limits = DEFAULT_LIMITS) -> Cl
         idx = np.flatnonzero(bad_frame)
         repairs.append(f"repaired {len(idx)} corrupt interior frame(s) ({_ranges(src[idx])}): {_what(pos[idx], present)}")
     tsec = (ts - ts[0]).astype(np.float64) / 1e6
-    interp_count = 0
     mask_msgs = []
     for j in np.flatnonzero(missing.any(axis=0)):
         runs = _runs(missing[:, j])
@@ -363,7 +363,6 @@ def validate_recording(raw: RawRecording, limits: Limits = DEFAULT_LIMITS) -> Cl
             for a in range(3):
                 x[bad, a] = np.interp(tsec[bad], tsec[good], x[good, a])
             repaired[fill, j] = True
-            interp_count += int(fill.sum())
         if masked[:, j].any() and not bad_frame[masked[:, j]].all():
             mask_msgs.append(f"{names[j]} ({_ranges(src[np.flatnonzero(masked[:, j])], 3)})")
     single_nan = missing & ~bad_frame[:, None]
