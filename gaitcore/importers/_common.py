@@ -75,7 +75,7 @@ def decode_text(data: bytes, file: str) -> str:
 
 def default_subject(path: str | os.PathLike) -> str:
     """Subject pseudonym when none is given: the name of the input file's parent folder."""
-    name = Path(path).resolve().parent.name
+    name = Path(path).absolute().parent.name  # as given: a symlinked folder keeps its own name
     return name or "unknown"
 
 

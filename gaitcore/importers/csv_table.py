@@ -166,6 +166,8 @@ def _guess_time_unit(t: np.ndarray) -> str:
 def _load_table(body: list[str], delim: str, usecols: list[int], file: str, first_line: int) -> np.ndarray:
     """[T, len(usecols)] float64; empty cells become NaN."""
     rows = [ln for ln in body if ln.strip()]
+    if delim != "," and any("," in r for r in rows[:5]):
+        rows = [r.replace(",", ".") for r in rows]  # decimal comma (European spreadsheet export)
     try:
         return np.loadtxt(rows, delimiter=delim, usecols=usecols, ndmin=2, dtype=np.float64)
     except ValueError:

@@ -26,7 +26,7 @@ def parse(data: bytes, file: str) -> Parsed:
     """Parse a Kinect v2 tab-separated export (bytes, already gunzipped)."""
     repairs: list[str] = []
     warnings: list[str] = []
-    arr = _load(data, file, repairs)
+    arr = _load(data, file, repairs, warnings)
     if arr.shape[1] != N_FIELDS:
         if arr.shape[1] > 1 and (arr.shape[1] - 1) % 4 == 0:
             raise ValidationError(
@@ -79,16 +79,28 @@ def parse(data: bytes, file: str) -> Parsed:
     return Parsed(raw=raw, sensor="kinect_v2", warnings=warnings, repairs=repairs, metadata=meta)
 
 
-def _load(data: bytes, file: str, repairs: list[str]) -> np.ndarray:
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _load(data: bytes, file: str, repairs: list[str], warnings: list[str]) -> np.ndarray:
     """[T, F] float64 from tab-separated text; a truncated last line is dropped (a repair)."""
     try:
         return np.loadtxt(io.BytesIO(data), delimiter="\t", ndmin=2, dtype=np.float64)
     except ValueError:
         pass
     lines = [ln for ln in decode_text(data, file).splitlines() if ln.strip()]
+    if lines and not _is_number(lines[0].split("\t", 1)[0]):
+        repairs_or_notes = f"skipped a header line ({lines[0][:40]!r})"
+        lines = lines[1:]
+        warnings.append(repairs_or_notes)
     counts = np.array([ln.rstrip("\t ").count("\t") + 1 for ln in lines])
     if counts.size == 0:
-        raise ValidationError("empty file", code="empty", file=file)
+        raise ValidationError("empty recording: no data lines", code="empty", file=file)
     common = int(np.bincount(counts).argmax())
     odd = np.flatnonzero(counts != common)
     if odd.size == 1 and odd[0] == len(lines) - 1 and len(lines) > 1:

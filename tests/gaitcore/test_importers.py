@@ -411,3 +411,19 @@ def test_damaged_inputs_never_crash(tmp_path) -> None:
             assert exc.code and str(p) in str(exc)
         else:
             assert res.status in ("imported", "repaired")
+
+
+def test_kinect_v2_header_line_skipped(tmp_path) -> None:
+    p = write_kinect_v2(tmp_path / "s" / "r.txt", walk(80))
+    p.write_text("time_s\tjoints...\n" + p.read_text())
+    res = read_recording(p, "kinect-v2")
+    assert res.session.n_frames == 80 and any("skipped a header line" in w for w in res.warnings)
+
+
+def test_csv_semicolon_with_decimal_comma(tmp_path) -> None:
+    w = walk(70)
+    p = write_csv(tmp_path / "s" / "g.csv", w, style="snake")
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join([lines[0].replace(",", ";")] + [ln.replace(",", ";").replace(".", ",") for ln in lines[1:]]))
+    res = read_recording(p, "csv")
+    _check_mapped(res, w, UCAL18, tol_mm=0.001)
