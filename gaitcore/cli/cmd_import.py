@@ -54,8 +54,14 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     width = len(str(total))
     tty = sys.stderr.isatty()
+    sdk_missing = False
     for i, f in enumerate(files, 1):
         tag = f"[{i:>{width}}/{total}]"
+        if sdk_missing:  # same answer for every .mkv: say it once in full
+            counts["rejected"] += 1
+            reasons["sdk_not_installed"] += 1
+            print(f"{tag} rejected  {f}: Azure Kinect SDKs not installed (see above)")
+            continue
         try:
             res = read_recording(f, args.fmt, subject=args.subject, task=args.task, limits=limits)
             target = out / _out_name(f, used, SUFFIX)
@@ -63,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         except SDKNotInstalledError as exc:
             counts["rejected"] += 1
             reasons["sdk_not_installed"] = reasons.get("sdk_not_installed", 0) + 1
+            sdk_missing = True
             print(f"{tag} rejected  {f}: {exc}")
             continue
         except ValidationError as exc:

@@ -71,3 +71,20 @@ def test_import_limits_from_the_command_line(tmp_path, capsys) -> None:
     assert rc == 1 and "[too_large]" in capsys.readouterr().out
     rc = main(["import", "-f", "kinect-v2", "--min-seconds", "5", str(tmp_path / "in"), "-o", str(tmp_path / "o")])
     assert rc == 1 and "[too_short]" in capsys.readouterr().out
+
+
+def test_mkv_without_sdk_said_once(tmp_path, capsys, monkeypatch) -> None:
+    from gaitcore.errors import SDKNotInstalledError
+    from gaitcore.importers import azure_mkv
+
+    def no_sdk():
+        raise SDKNotInstalledError("not installed: Azure Kinect Sensor SDK (k4a) ... Body Tracking SDK")
+
+    monkeypatch.setattr(azure_mkv, "load_sdk", no_sdk)
+    for k in range(3):
+        (tmp_path / "in" / "s").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / "s" / f"r{k}.mkv").write_bytes(b"mkv")
+    rc = main(["import", "-f", "azure-mkv", str(tmp_path / "in"), "-o", str(tmp_path / "o")])
+    text = capsys.readouterr().out
+    assert rc == 1 and text.count("Body Tracking SDK") == 1
+    assert "summary: 0 imported, 0 repaired, 3 rejected of 3 file(s)" in text and "sdk_not_installed 3" in text
