@@ -10,9 +10,14 @@ the walker (yaws about the vertical).
   (pelvis -> neck/chest). Sign: feet -> head.
 * Facing direction: per frame, the label-derived lateral vector (left minus right hips and
   shoulders) projected on the horizontal plane; forward = left x up (right-handed). Smoothed over
-  1 s. If the smoothed heading varies by less than ``PAN_DEG`` (5-95 % range) over the recording, one
-  fixed heading is used ("fixed"); otherwise each frame is rotated by its own heading ("per_frame":
-  panning camera or a turning walker; the pelvis path is then expressed assuming straight walking).
+  1 s. The camera is taken to pan (``per_frame``: each frame rotated by its own heading, so the
+  pelvis path of a straight walk is recovered) when the heading varies by more than ``PAN_DEG``
+  (5-95 % range), turns steadily (linear trend > ``PAN_DEG`` over the recording) and the pelvis's
+  direction of travel in sensor space does not turn along with it, and the sensor origin is at least
+  0.3 m above the feet (a floor frame never pans). Otherwise (noisy labels, a walker turning in front
+  of a static camera) one fixed rotation is used (``fixed``).
+  In fixed mode a straight overground walk's own direction (pelvis travel) is the forward axis
+  (``heading_source: travel``); it is less noisy than the tracked hips and shoulders.
 * Mirror check: independent geometric evidence of where the body faces -- toes ahead of ankles,
   nose ahead of the head, and the direction of travel of the pelvis (static camera only) -- is
   compared with the label-derived forward. If it points backwards (score < -``MIRROR_SCORE``), the
@@ -151,6 +156,7 @@ class BodyFrame:
     mirror_score: float | None
     evidence: dict = field(default_factory=dict)
     up_method: str = "trunk"
+    heading_source: str = "labels"
 
     def record(self) -> dict:
         return {
@@ -158,11 +164,19 @@ class BodyFrame:
             "up_method": self.up_method,
             "forward_in_sensor": [round(float(x), 4) for x in np.nanmean(self.rotation[:, 0], axis=0)],
             "heading_mode": self.heading_mode,
+            "heading_source": self.heading_source,
             "heading_range_deg": round(self.heading_range_deg, 1),
             "mirrored_labels_fixed": self.mirrored,
             "mirror_score": None if self.mirror_score is None else round(self.mirror_score, 3),
             "mirror_evidence": {k: round(v, 3) for k, v in self.evidence.items()},
         }
+
+
+def _slope(t: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y over t (1-D)."""
+    tc = t - t.mean()
+    d = float(tc @ tc)
+    return float(tc @ (y - y.mean()) / d) if d > 0 else 0.0
 
 
 def _median_cos(v: np.ndarray, fwd: np.ndarray, up: np.ndarray, min_mm: float) -> float | None:
@@ -198,35 +212,54 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
     theta = np.unwrap(np.arctan2(fwd_s[ok] @ e2, fwd_s[ok] @ e1))
     q5, q95 = pct(theta, [5, 95])
     hrange = float(np.degrees(q95 - q5))
-    if hrange <= PAN_DEG:
+    # pelvis travel in sensor space (0.5 s differences): direction, straightness, rotation over time
+    pel = P[:, _J["PELVIS"]]
+    k = max(int(fs // 2), 1)
+    travel_dir = None
+    travel_turn = None
+    tf = np.flatnonzero(ok) / fs
+    facing_turn = float(np.degrees(_slope(tf, theta) * (tf[-1] - tf[0]))) if tf.size > 1 else 0.0
+    if pel.shape[0] > k:
+        vel = _horizontal((pel[k:] - pel[:-k]) * (fs / k), up)
+        speed = np.linalg.norm(vel, axis=1)
+        moving = np.isfinite(speed) & (speed > 300.0)
+        if moving.sum() > 0.5 * len(speed):
+            u = vel[moving] / speed[moving, None]
+            m = u.mean(axis=0)
+            if np.linalg.norm(m) > 0.9:  # a straight walk
+                travel_dir = _unit(m)
+            tt = (np.flatnonzero(moving) + k / 2) / fs
+            ang = np.unwrap(np.arctan2(u @ e2, u @ e1))
+            travel_turn = float(np.degrees(_slope(tt, ang) * (tt[-1] - tt[0]))) if tt.size > 1 else 0.0
+    # The camera pans when the facing direction turns steadily (linear trend over the recording
+    # > PAN_DEG) while the walker's direction of travel in sensor space does not turn along with it.
+    # Noisy labels (no trend) or a walker turning in front of a static camera keep one rotation.
+    # A camera that pans sits above the floor: a frame whose origin lies on the floor (a floor frame,
+    # feet within 0.3 m of the origin's level) never pans.
+    feet = P[:, [_J["ANKLE_LEFT"], _J["ANKLE_RIGHT"], _J["FOOT_LEFT"], _J["FOOT_RIGHT"]]] @ up
+    floor = pct(feet.ravel(), 1) if np.isfinite(feet).any() else float(np.nanmin(P @ up))
+    pans = (hrange > PAN_DEG and abs(facing_turn) > PAN_DEG and floor < -300.0
+            and (travel_turn is None or abs(travel_turn) < 0.5 * abs(facing_turn)))
+    if not pans:
         mode = "fixed"
-        F = np.broadcast_to(e1, P.shape[:1] + (3,)).copy()
+        F_lab = np.broadcast_to(e1, P.shape[:1] + (3,)).copy()
     else:
         mode = "per_frame"
         th = np.interp(np.arange(P.shape[0]), np.flatnonzero(ok), theta)
-        F = np.cos(th)[:, None] * e1 + np.sin(th)[:, None] * e2
+        F_lab = np.cos(th)[:, None] * e1 + np.sin(th)[:, None] * e2
     # mirror evidence: cosines between geometric forward cues and the label-derived forward
     ev: dict[str, float] = {}
     toes = [
-        _median_cos(P[:, _J[f"FOOT_{s}"]] - P[:, _J[f"ANKLE_{s}"]], F, up, 20.0) for s in ("LEFT", "RIGHT")
+        _median_cos(P[:, _J[f"FOOT_{s}"]] - P[:, _J[f"ANKLE_{s}"]], F_lab, up, 20.0) for s in ("LEFT", "RIGHT")
     ]
     toes = [t for t in toes if t is not None]
     if toes:
         ev["toes"] = float(np.mean(toes))
-    nose = _median_cos(P[:, _J["NOSE"]] - P[:, _J["HEAD"]], F, up, 20.0)
+    nose = _median_cos(P[:, _J["NOSE"]] - P[:, _J["HEAD"]], F_lab, up, 20.0)
     if nose is not None:
         ev["nose"] = nose
-    if mode == "fixed":
-        pel = P[:, _J["PELVIS"]]
-        k = max(int(fs // 2), 1)
-        if pel.shape[0] > k:
-            vel = (pel[k:] - pel[:-k]) * (fs / k)
-            speed = np.linalg.norm(_horizontal(vel, up), axis=1)
-            moving = np.isfinite(speed) & (speed > 300.0)
-            if moving.sum() > 0.5 * len(speed):
-                tr = _median_cos(vel[moving], F[k:][moving], up, 1.0)
-                if tr is not None:
-                    ev["travel"] = tr
+    if mode == "fixed" and travel_dir is not None:
+        ev["travel"] = float(travel_dir @ e1)
     weights = {"toes": 1.0, "nose": 1.0, "travel": 2.0}
     score = None
     mirrored = False
@@ -235,18 +268,23 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
         if check_mirror and score < -MIRROR_SCORE:
             mirrored = True
             P = P[:, MIRROR_PERM]
-            F = -F  # the label-derived lateral flips, so does the forward derived from it
+            F_lab = -F_lab  # the label-derived lateral flips, so does the forward derived from it
+            e1 = -e1
             score = -score
+    F = F_lab
+    heading_source = "labels"
+    if mode == "fixed" and travel_dir is not None and travel_dir @ e1 > np.cos(np.radians(45)):
+        # a straight overground walk: its direction is a better forward axis than the tracked hips
+        F = np.broadcast_to(travel_dir, F_lab.shape).copy()
+        heading_source = "travel"
     L = cross(up, F)
     R = np.stack([F, L, np.broadcast_to(up, F.shape)], axis=1)  # [T, 3, 3]
     # origin: first tracked pelvis (horizontal) and the lowest foot level (vertical)
     pel = P[:, _J["PELVIS"]]
     first = np.flatnonzero(np.isfinite(pel).all(axis=1))
     o = pel[first[0]] if first.size else np.zeros(3)
-    feet = P[:, [_J["ANKLE_LEFT"], _J["ANKLE_RIGHT"], _J["FOOT_LEFT"], _J["FOOT_RIGHT"]]] @ up
-    floor = pct(feet.ravel(), 1) if np.isfinite(feet).any() else float(np.nanmin(P @ up))
     origin = o - (o @ up) * up + floor * up
-    return BodyFrame(up, R, origin, mode, hrange, mirrored, score, ev, up_method), P
+    return BodyFrame(up, R, origin, mode, hrange, mirrored, score, ev, up_method, heading_source), P
 
 
 def to_body(P: np.ndarray, frame: BodyFrame) -> np.ndarray:
