@@ -88,3 +88,11 @@ def test_mkv_without_sdk_said_once(tmp_path, capsys, monkeypatch) -> None:
     text = capsys.readouterr().out
     assert rc == 1 and text.count("Body Tracking SDK") == 1
     assert "summary: 0 imported, 0 repaired, 3 rejected of 3 file(s)" in text and "sdk_not_installed 3" in text
+
+
+def test_cli_choices_match_the_library() -> None:
+    from gaitcore.cli import cmd_import
+    from gaitcore.importers import FORMATS
+    from gaitcore.schemas import TASKS
+
+    assert cmd_import._FORMATS == FORMATS and cmd_import._TASKS == TASKS
