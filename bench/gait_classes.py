@@ -11,7 +11,10 @@ Per class and feature the JSON gives the mean over the files where the feature c
 its standard deviation, and ``n`` (files with a value) next to ``files`` (files imported), so it is
 visible how many short clips had too few gait events. ``raw_pelvis_speed_m_s`` is a reference
 computed without our preprocessing: net horizontal displacement of the raw pelvis (SpineBase) per
-second, per file. Files the importer rejects are counted in ``rejected``.
+second, per file. ``pelvis_step_length_m`` = walking speed x step time per file: a cross-check of
+the ankle-based ``step_length_m`` (Kinect v2 ankles at 2-4 m give shorter foot separations than the
+pelvis progression implies). ``steps_per_clip`` shows how few gait events a short view holds.
+Files the importer rejects are counted in ``rejected``.
 """
 
 from __future__ import annotations
@@ -76,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
                 vals[cls][f].append(fs.values[f])
             else:
                 reasons[f][fs.missing.get(f, "?").split(" (")[0].split(":")[0]] += 1
+        v = fs.values
+        if "walking_speed_m_s" in v and "cadence_steps_min" in v:
+            # step length implied by the pelvis: speed x step time (cross-check of the ankle-based one)
+            vals[cls]["pelvis_step_length_m"].append(v["walking_speed_m_s"] * 60.0 / v["cadence_steps_min"])
+        vals[cls]["steps_per_clip"].append(float(fs.details.get("steps", 0)))
         rp = raw_pelvis_speed(res.session)
         if np.isfinite(rp):
             vals[cls]["raw_pelvis_speed_m_s"].append(rp)
@@ -93,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     for cls in sorted(counts):
         c = {k: int(v) for k, v in counts[cls].items()}
         c.setdefault("rejected", 0)
-        for f in FEATURES + ("raw_pelvis_speed_m_s",):
+        for f in FEATURES + ("pelvis_step_length_m", "raw_pelvis_speed_m_s", "steps_per_clip"):
             c[f] = stat(vals[cls][f])
         classes[cls] = c
     speed = {k: v["walking_speed_m_s"]["mean"] for k, v in classes.items() if v["walking_speed_m_s"]["mean"]}

@@ -120,7 +120,11 @@ def joint_rom(pos: np.ndarray, values: dict, missing: dict) -> None:
 
 def romberg(pos: np.ndarray, fs: float, values: dict, missing: dict) -> None:
     """Sway path length, velocity and 95 % ellipse area of the horizontal centre-of-mass proxy."""
-    com = np.nanmean(pos[:, [_J["PELVIS"], _J["SPINE_NAVEL"]], :2], axis=1).astype(np.float64)
+    pair = pos[:, [_J["PELVIS"], _J["SPINE_NAVEL"]], :2].astype(np.float64)
+    okp = np.isfinite(pair).all(axis=2)
+    n = okp.sum(axis=1)
+    com = np.where(okp[..., None], pair, 0.0).sum(axis=1) / np.maximum(n, 1)[:, None]
+    com[n == 0] = np.nan
     ok = np.isfinite(com).all(axis=1)
     names = ("romberg_sway_path_mm", "romberg_sway_velocity_mm_s", "romberg_sway_area_mm2")
     if ok.sum() < 5 * fs:

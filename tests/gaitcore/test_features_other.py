@@ -122,3 +122,36 @@ def test_cli_features_csv(tmp_path, capsys):
     rc = gaitfm(["features", str(tmp_path / "in"), "-o", str(out)])
     assert rc == 1 and len(list(csv.DictReader(out.open()))) == 3
     assert "FAILED" in capsys.readouterr().err
+
+
+def _degenerate_cases():
+    from tests.gaitcore.walker import J
+
+    W = walk_body(duration_s=5)
+    cases = {"1 frame": W[:1], "2 frames": W[:2], "10 frames": W[:10], "all zero": np.zeros((100, 32, 3)),
+             "frozen": np.repeat(W[:1], 100, axis=0)}
+    P = W.copy()
+    P[:] = np.nan
+    cases["all NaN"] = P
+    P = W.copy()
+    P[:, [J["HIP_LEFT"], J["HIP_RIGHT"], J["SHOULDER_LEFT"], J["SHOULDER_RIGHT"]]] = np.nan
+    cases["no hips or shoulders"] = P
+    P = W.copy()
+    P[:, 0] = np.nan
+    cases["no pelvis"] = P
+    P = W.copy()
+    P[::2] = np.nan
+    cases["every other frame missing"] = P
+    return cases
+
+
+@pytest.mark.parametrize("name", list(_degenerate_cases()))
+def test_degenerate_input_never_crashes(name):
+    P = _degenerate_cases()[name]
+    T = P.shape[0]
+    for task in TASKS:
+        s = Session(P.astype(np.float32), np.full((T, 32), 2, np.uint8), np.arange(T) * 33_333, "s", "synthetic",
+                    [TaskSegment(task, 0, T)])
+        fs = compute_task_features(s)
+        assert all(math.isfinite(v) for v in fs.values.values())
+        assert set(fs.values) | set(fs.missing) == set(features_for_task(task))

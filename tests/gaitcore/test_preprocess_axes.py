@@ -90,3 +90,23 @@ def test_no_evidence_means_no_change():
     P[:, [J["FOOT_LEFT"], J["FOOT_RIGHT"], J["NOSE"]]] = np.nan  # no toes, no nose, no travel
     frame, fixed = find_body_frame(P.astype(float))
     assert not frame.mirrored and frame.mirror_score is None
+
+
+def test_drifting_hip_labels_in_a_floor_frame_do_not_count_as_panning():
+    # a static floor frame where the tracked hips/shoulders yaw steadily by 30 deg (tracker drift seen
+    # in real Kinect v2 clips): the walk is straight, so one fixed rotation along the travel is kept
+    P = walk_body(duration_s=6, treadmill=False)
+    T = P.shape[0]
+    ang = np.radians(np.linspace(-15, 15, T))
+    c, s = np.cos(ang), np.sin(ang)
+    for name in ("HIP", "SHOULDER"):
+        for side in ("LEFT", "RIGHT"):
+            j = J[f"{name}_{side}"]
+            centre = P[:, J["PELVIS"]] if name == "HIP" else P[:, J["SPINE_CHEST"]]
+            d = P[:, j] - centre
+            P[:, j, 0] = centre[:, 0] + c * d[:, 0] - s * d[:, 1]
+            P[:, j, 1] = centre[:, 1] + s * d[:, 0] + c * d[:, 1]
+    frame, _ = find_body_frame(to_frame(P, "floor_z_up", yaw_deg=20).astype(float))
+    assert frame.heading_range_deg > 15
+    assert frame.heading_mode == "fixed" and frame.heading_source == "travel"
+    assert _angle(frame.rotation[0, 0], [np.cos(np.radians(20)), np.sin(np.radians(20)), 0]) < 3
