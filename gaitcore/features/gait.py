@@ -61,8 +61,8 @@ def temporal(ev: GaitEvents, fs: float, values: dict, missing: dict, details: di
         for n in ("step_time_s", "cadence_steps_min"):
             missing[n] = f"no complete step (need a heel strike of each foot in turn; have {details['heel_strikes']})"
     if (side == 0).any() and (side == 1).any():
-        l, r = dt[side == 0].mean(), dt[side == 1].mean()
-        values["step_time_asymmetry_pct"] = float(abs(l - r) / ((l + r) / 2) * 100)
+        lt, rt = dt[side == 0].mean(), dt[side == 1].mean()
+        values["step_time_asymmetry_pct"] = float(abs(lt - rt) / ((lt + rt) / 2) * 100)
     else:
         missing["step_time_asymmetry_pct"] = f"needs at least one left and one right step (have {dt.size} steps)"
     strides, stance = [], {}
@@ -147,9 +147,9 @@ def spatial(pos: np.ndarray, ev: GaitEvents, values: dict, missing: dict, detail
     values["step_length_m"] = float(L[good].mean())
     values["step_width_m"] = float(W[good].mean())
     if (S[good] == 0).any() and (S[good] == 1).any():
-        l, r = L[good & (S == 0)].mean(), L[good & (S == 1)].mean()
-        values["step_length_asymmetry_pct"] = float(abs(l - r) / ((l + r) / 2) * 100)
-        values["stride_length_m"] = float(l + r)
+        ll, lr = L[good & (S == 0)].mean(), L[good & (S == 1)].mean()
+        values["step_length_asymmetry_pct"] = float(abs(ll - lr) / ((ll + lr) / 2) * 100)
+        values["stride_length_m"] = float(ll + lr)
     else:
         why = f"needs steps of both feet (have {int((S[good] == 0).sum())} left, {int((S[good] == 1).sum())} right)"
         missing["step_length_asymmetry_pct"] = why

@@ -212,7 +212,7 @@ def preprocess(
     record["windows"] = {"length": window, "min_last": min_last if min_last is not None else window // 3,
                          "count": len(wins)}
     record["bone_length_median_mm"] = {
-        name: round(float(v), 1) for name, v in zip(AZURE32.joints, bone_med) if np.isfinite(v)
+        name: round(float(v), 1) for name, v in zip(AZURE32.joints, bone_med, strict=True) if np.isfinite(v)
     }
     return Preprocessed(
         positions=body, valid=valid, confidence=conf, model_input=x, mask=mask, scale_mm=scale,

@@ -44,7 +44,7 @@ MIRROR_PERM = mirror_index(AZURE32)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    n = np.sqrt((v * v).sum(axis=-1, keepdims=True))
     with np.errstate(invalid="ignore", divide="ignore"):
         return v / n
 
@@ -97,15 +97,6 @@ def estimate_up(P: np.ndarray) -> tuple[np.ndarray, str]:
     Returns (up, method) with method "walking" or "trunk".
     """
     up0 = _up_from_trunk(P)
-    lat = _nanmean_vec([
-        _unit(P[:, _J["HIP_LEFT"]] - P[:, _J["HIP_RIGHT"]]),
-        _unit(P[:, _J["SHOULDER_LEFT"]] - P[:, _J["SHOULDER_RIGHT"]]),
-    ])
-    okl = np.isfinite(lat).all(axis=1)
-    if not okl.any():
-        return up0, "trunk"
-    L = np.median(lat[okl], axis=0)
-    L = _unit(L - (L @ up0) * up0)
     pts = []
     pel = P[:, _J["PELVIS"]]
     for side in ("LEFT", "RIGHT"):

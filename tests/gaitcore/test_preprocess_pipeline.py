@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from gaitcore.preprocess import (
-    PREPROCESSING_VERSION, Preprocessed, model_windows, model_windows_by_task, preprocess,
+    PREPROCESSING_VERSION,
+    Preprocessed,
+    model_windows,
+    model_windows_by_task,
+    preprocess,
 )
 from gaitcore.schemas import MODEL26
 from gaitcore.sessionfile import Session, TaskSegment

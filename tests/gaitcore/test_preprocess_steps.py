@@ -9,11 +9,17 @@ from gaitcore.preprocess.filters import median3
 from gaitcore.preprocess.gaps import fill_gaps
 from gaitcore.preprocess.normalise import denormalise_error, normalise
 from gaitcore.preprocess.outliers import (
-    LEFT_LEG, RIGHT_LEG, bone_outliers, invalid_values, leg_swaps, unswap_legs, velocity_spikes,
+    LEFT_LEG,
+    RIGHT_LEG,
+    bone_outliers,
+    invalid_values,
+    leg_swaps,
+    unswap_legs,
+    velocity_spikes,
 )
 from gaitcore.preprocess.resample import is_regular, resample
 from gaitcore.preprocess.windows import make_windows, stack_windows
-from gaitcore.schemas import AZURE32, MODEL26
+from gaitcore.schemas import MODEL26
 from tests.gaitcore.walker import J, walk_body
 
 
