@@ -146,7 +146,7 @@ def observe(world: np.ndarray, camera: CameraPose, rng: np.random.Generator, *, 
     # pose changes): low-passed over ~0.5 s, 3 x the jitter SD; makes bone lengths "breathe" as in
     # real Kinect data without adding high-frequency power
     bias = uniform_filter1d(rng.standard_normal((n, 32, 3)), 15, axis=0, mode="nearest") * np.sqrt(15 / 2.0)
-    noise += 3.0 * bias * (SIGMA_MM[None, :] * dist_f * noise_scale)[..., None]
+    noise += 3.0 * bias * (SIGMA_MM[None, :] * dist_f * noise_scale)[..., None] * axis_f
     conf = np.full((n, 32), int(Confidence.MEDIUM), dtype=np.uint8)
 
     # random drop-out bursts -> LOW (10 % NONE); seated: hips/pelvis/knees often occluded by the thighs
