@@ -23,4 +23,4 @@ django.setup()
 
 app = Celery("gait")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["workers.tasks.system"], related_name=None, force=True)
+app.autodiscover_tasks(["workers.tasks.system", "workers.tasks.pipeline"], related_name=None, force=True)

@@ -55,6 +55,11 @@ VARIABLES: tuple[Var, ...] = (
     Var("GAIT_TORCHSERVE_TOKEN_FILE", "", "File holding TorchServe's inference key (token authorisation)."),
     Var("GAIT_MODEL_CHECKPOINT", "", "GaitMAE checkpoint for in-process inference (default: the shipped demo checkpoint)."),
     Var("GAIT_LOG_LEVEL", "INFO", "Log level of the platform's loggers."),
+    Var("GAIT_CACHE_URL", "", "Cache for API throttling counters: empty = per-process memory; "
+        "`redis://host:6379/1` shares them between server processes (use it in production)."),
+    Var("GAIT_API_RATE", "1200/min", "API requests allowed per token (or per web user), e.g. `1200/min`, `50000/hour`."),
+    Var("GAIT_UPLOAD_RATE", "120/hour", "Uploads a token (or web user) may start, e.g. `120/hour`."),
+    Var("GAIT_UPLOAD_MAX_BYTES", "268435456", "Largest session file accepted by the upload API, in bytes (256 MiB)."),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 

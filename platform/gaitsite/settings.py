@@ -41,8 +41,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "gaitsite",
     "tenancy",
+    "cohorts",
+    "recordings",
+    "results",
 ]
 
 MIDDLEWARE = [
@@ -53,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tenancy.middleware.ClearOrganisationScopeMiddleware",
 ]
 
 ROOT_URLCONF = "gaitsite.urls"
@@ -166,15 +171,67 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+def _rate(name: str) -> str:
+    value = CONFIG.get(name)
+    num, _, period = value.partition("/")
+    if not num.isdigit() or not period or period[0] not in "smhd":
+        raise ImproperlyConfigured(f"{name} must look like '1200/min' (number/second|min|hour|day), not {value!r}")
+    return value
+
+
+_max_upload = CONFIG.get("GAIT_UPLOAD_MAX_BYTES")
+if not _max_upload.isdigit() or int(_max_upload) < 1:
+    raise ImproperlyConfigured(f"GAIT_UPLOAD_MAX_BYTES must be a positive number of bytes, not {_max_upload!r}")
+UPLOAD_MAX_BYTES = int(_max_upload)
+UPLOAD_S3_MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (tests lower it with moto's)
+
+_cache_url = CONFIG.get("GAIT_CACHE_URL")
+if _cache_url:
+    CONFIG.url("GAIT_CACHE_URL", ("redis", "rediss"))
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenancy.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 100,
+    "DEFAULT_PAGINATION_CLASS": "gaitsite.api.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tenancy.throttles.OrganisationRateThrottle",
+        "tenancy.throttles.UploadRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"api": _rate("GAIT_API_RATE"), "upload": _rate("GAIT_UPLOAD_RATE")},
+    "EXCEPTION_HANDLER": "gaitsite.api.exception_handler",
+    "URL_FORMAT_OVERRIDE": None,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Gait platform API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gait platform API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": "Multi-tenant API: every object belongs to the organisation of the token (or the "
+                   "X-Organisation header for web sessions); other organisations' objects answer 404.",
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "SessionStatusEnum": "recordings.models.SessionStatus.choices",
+        "UploadStatusEnum": "recordings.models.UploadStatus.choices",
+        "UploadModeEnum": "recordings.models.UploadMode.choices",
+        "RoleEnum": "tenancy.models.Role.choices",
+        "SexEnum": "cohorts.models.Sex.choices",
+    },
+}
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -202,6 +259,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         name: {"level": CONFIG.get("GAIT_LOG_LEVEL").upper(), "handlers": ["console"], "propagate": False}
-        for name in ("gaitsite", "tenancy", "workers", "serving")
+        for name in ("gaitsite", "tenancy", "cohorts", "recordings", "results", "workers", "serving")
     },
 }

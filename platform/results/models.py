@@ -1,0 +1,68 @@
+"""What the processing pipeline produces per session (filled by workers; read-only through the API)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from recordings.models import GaitSession
+from tenancy.scope import TenantModel
+
+
+class QCReport(TenantModel):
+    session = models.OneToOneField(GaitSession, on_delete=models.CASCADE, related_name="qc")
+    passed = models.BooleanField()
+    metrics = models.JSONField(default=dict)
+    issues = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class TaskFeatures(TenantModel):
+    """Engineered gait features of one task of a session: {feature name: value}."""
+
+    session = models.ForeignKey(GaitSession, on_delete=models.CASCADE, related_name="features")
+    task = models.CharField(max_length=64)
+    values = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session_id", "task"]
+        constraints = [models.UniqueConstraint(fields=["session", "task"], name="one_feature_set_per_task")]
+
+
+class Embedding(TenantModel):
+    """A GaitMAE embedding of one task of a session (task ``ensemble`` = the subject-level median)."""
+
+    session = models.ForeignKey(GaitSession, on_delete=models.CASCADE, related_name="embeddings")
+    task = models.CharField(max_length=64)
+    model_name = models.CharField(max_length=64)
+    model_version = models.CharField(max_length=64)
+    vector = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session_id", "task", "id"]
+        constraints = [models.UniqueConstraint(fields=["session", "task", "model_name", "model_version"],
+                                               name="one_embedding_per_task_and_model")]
+
+
+class Prediction(TenantModel):
+    """A phenotype prediction with its interval (``lower``..``upper`` at ``interval_level``)."""
+
+    session = models.ForeignKey(GaitSession, on_delete=models.CASCADE, related_name="predictions")
+    phenotype = models.CharField(max_length=100)
+    body_system = models.CharField(max_length=64)
+    value = models.FloatField()
+    lower = models.FloatField(null=True, blank=True)
+    upper = models.FloatField(null=True, blank=True)
+    interval_level = models.FloatField(default=0.9)
+    unit = models.CharField(max_length=32, blank=True)
+    model_name = models.CharField(max_length=64)
+    model_version = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session_id", "phenotype", "id"]
+        indexes = [models.Index(fields=["organisation", "phenotype"])]

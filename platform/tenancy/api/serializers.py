@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..actions import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS
+from ..models import APIToken, AuditEvent, Membership, Organisation, Role
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organisation
+        fields = ["id", "name", "slug"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role", "created_at"]
+        read_only_fields = ["id", "username", "created_at"]
+
+
+class MembershipCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class APITokenSerializer(serializers.ModelSerializer):
+    is_active = serializers.BooleanField(read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = APIToken
+        fields = ["id", "name", "key_id", "role", "created_by", "created_at", "expires_at", "revoked_at",
+                  "last_used_at", "is_active"]
+        read_only_fields = fields
+
+
+class APITokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    role = serializers.ChoiceField(choices=Role.choices)
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=MAX_TOKEN_DAYS, default=DEFAULT_TOKEN_DAYS)
+
+
+class APITokenCreatedSerializer(APITokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The secret, shown this once; store it now.")
+
+    class Meta(APITokenSerializer.Meta):
+        fields = [*APITokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "created_at", "actor", "action", "object_type", "object_id", "object_repr", "data"]
+        read_only_fields = fields
+
+    def get_actor(self, obj) -> str:
+        if obj.actor_token_id:
+            return f"token:{obj.actor_token.key_id}"
+        if obj.actor_user_id:
+            return obj.actor_user.username
+        return "system"
+
+
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    organisation = OrganisationSerializer()
+    role = serializers.CharField()
+    memberships = serializers.ListField(child=serializers.DictField())

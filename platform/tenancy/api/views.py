@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import actions
+from ..filtersets import APITokenFilterSet, AuditEventFilterSet, MembershipFilterSet
+from ..models import APIToken, AuditEvent, Membership, Perm
+from . import serializers as s
+from .base import SESSION_ORG_KEY, TenantReadOnlyViewSet, TenantViewSet, resolve_organisation
+
+
+class MeView(APIView):
+    """Who am I, in which organisation (and with which role), and my other memberships."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=s.MeSerializer)
+    def get(self, request):
+        org, role = resolve_organisation(request)
+        if isinstance(request.auth, APIToken):
+            others = [{"organisation": org.slug, "role": role}]
+        else:
+            others = [{"organisation": m.organisation.slug, "role": m.role}
+                      for m in Membership.unscoped.select_related("organisation").filter(user=request.user)]
+        return Response({"username": str(request.user.username), "organisation": s.OrganisationSerializer(org).data,
+                         "role": role, "memberships": others})
+
+    @extend_schema(request=None, responses=s.MeSerializer)
+    def post(self, request):
+        """Choose the organisation of this web session (``X-Organisation`` header)."""
+        org, _ = resolve_organisation(request)
+        if hasattr(request, "session") and not isinstance(request.auth, APIToken):
+            request.session[SESSION_ORG_KEY] = org.pk
+        return self.get(request)
+
+
+class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+                        mixins.DestroyModelMixin, TenantViewSet):
+    model = Membership
+    serializer_class = s.MembershipSerializer
+    filterset_class = MembershipFilterSet
+    select_related = ("user",)
+    write_permission = Perm.MANAGE_MEMBERS
+    ordering_fields = ["created_at", "role"]
+
+    @extend_schema(request=s.MembershipCreateSerializer, responses={201: s.MembershipSerializer})
+    def create(self, request):
+        data = s.MembershipCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        m = actions.add_member(self.actor, **data.validated_data)
+        return Response(s.MembershipSerializer(m).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        actions.change_role(self.actor, serializer.instance, serializer.validated_data.get("role", serializer.instance.role))
+
+    def perform_destroy(self, instance):
+        actions.remove_member(self.actor, instance)
+
+
+class APITokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Organisation API tokens. The secret appears once, in the creation response."""
+
+    model = APIToken
+    serializer_class = s.APITokenSerializer
+    filterset_class = APITokenFilterSet
+    select_related = ("created_by",)
+    write_permission = Perm.MANAGE_TOKENS
+    permissions_by_action = {"list": Perm.MANAGE_TOKENS, "retrieve": Perm.MANAGE_TOKENS}
+    ordering_fields = ["created_at", "expires_at", "last_used_at"]
+
+    @extend_schema(request=s.APITokenCreateSerializer, responses={201: s.APITokenCreatedSerializer})
+    def create(self, request):
+        data = s.APITokenCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, raw = actions.create_token(self.actor, **data.validated_data)
+        token.token = raw
+        return Response(s.APITokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.APITokenSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        token = actions.revoke_token(self.actor, self.get_object())
+        return Response(s.APITokenSerializer(token).data)
+
+
+class AuditEventViewSet(TenantReadOnlyViewSet):
+    """The organisation's audit log (owners and admins)."""
+
+    model = AuditEvent
+    serializer_class = s.AuditEventSerializer
+    filterset_class = AuditEventFilterSet
+    select_related = ("actor_user", "actor_token")
+    permissions_by_action = {"list": Perm.READ_AUDIT, "retrieve": Perm.READ_AUDIT}
+    ordering_fields = ["created_at"]

@@ -1,0 +1,42 @@
+"""The audit log writer. Every action function calls ``record`` inside its transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .models import APIToken, AuditEvent
+from .scope import current_organisation
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user (web session or token owner), a token, or the system (workers, commands)."""
+
+    user: Any = None
+    token: APIToken | None = None
+    role: str = ""
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(role="system")
+
+    @classmethod
+    def from_request(cls, request) -> Actor:
+        token = request.auth if isinstance(getattr(request, "auth", None), APIToken) else None
+        user = request.user if getattr(request.user, "pk", None) is not None else None
+        return cls(user=user, token=token, role=getattr(request, "organisation_role", ""))
+
+
+def record(actor: Actor, action: str, obj: Any = None, **data: Any) -> AuditEvent:
+    org = current_organisation()
+    return AuditEvent.objects.create(
+        organisation=org,
+        actor_user=actor.user,
+        actor_token=actor.token,
+        action=action,
+        object_type=obj._meta.model_name if obj is not None and hasattr(obj, "_meta") else "",
+        object_id=str(getattr(obj, "pk", "") or "") if obj is not None else "",
+        object_repr=str(obj)[:200] if obj is not None else "",
+        data=data,
+    )

@@ -1,0 +1,104 @@
+"""Objects for API tests: organisations with members of every role, tokens, and one of everything."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+
+import numpy as np
+from django.contrib.auth import get_user_model
+
+from tenancy.actions import create_token
+from tenancy.audit import Actor, record
+from tenancy.models import Membership, Organisation, Role
+from tenancy.scope import organisation_scope
+
+_seq = itertools.count(1)
+
+
+def make_org(slug: str) -> Organisation:
+    return Organisation.objects.create(slug=slug, name=f"Org {slug}")
+
+
+def make_member(org: Organisation, role: str, username: str | None = None):
+    user = get_user_model().objects.create_user(username or f"{org.slug}-{role}-{next(_seq)}", password="pw-123456789")
+    with organisation_scope(org):
+        Membership.objects.create(user=user, role=role)
+    return user
+
+
+def make_token(org: Organisation, role: str, **kw) -> str:
+    with organisation_scope(org):
+        _, raw = create_token(Actor.system(), name=f"{role}-token", role=role, **kw)
+    return raw
+
+
+def session_file_bytes(n_frames: int = 90, subject: str = "S-1", seed: int = 0, tasks=("walk_in_place",)) -> bytes:
+    """A small valid ``.gait.npz`` session file (random but well-formed skeletons)."""
+    from gaitcore.schemas import TASKS
+    from gaitcore.sessionfile import Session, TaskSegment, to_bytes
+
+    tasks = [t if t in TASKS else TASKS[0] for t in tasks]
+    rng = np.random.default_rng(seed)
+    positions = rng.normal(0, 300, size=(n_frames, 32, 3)).astype(np.float32)
+    positions[:, :, 2] += 2500
+    confidence = np.full((n_frames, 32), 2, dtype=np.uint8)
+    ts = (np.arange(n_frames, dtype=np.int64) * 33_333)
+    per = n_frames // len(tasks)
+    segs = [TaskSegment(t, i * per, (i + 1) * per) for i, t in enumerate(tasks)]
+    return to_bytes(Session(positions, confidence, ts, subject=subject, sensor="synthetic", tasks=segs))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def seed_everything(org: Organisation, tag: str, n_sessions: int = 1) -> dict:
+    """One (or n) of every tenant-owned object in ``org``; returns them by model name."""
+    from cohorts.models import Cohort, PhenotypeLabel, PhenotypeTable, Subject
+    from recordings.models import GaitSession, Upload
+    from results.models import Embedding, Prediction, QCReport, TaskFeatures
+
+    out: dict[str, list] = {}
+    with organisation_scope(org):
+        cohort = Cohort.objects.create(name=f"cohort-{tag}")
+        subject = Subject.objects.create(cohort=cohort, external_id=f"SUBJ-{tag}", birth_year=1970, sex="female")
+        out["cohort"], out["subject"] = [cohort], [subject]
+        sessions, uploads = [], []
+        for i in range(n_sessions):
+            s = GaitSession.objects.create(subject=subject, sensor="synthetic", tasks=["walk_in_place"],
+                                           n_frames=90, duration_s=3.0, file_key=f"sessions/x/{tag}-{i}",
+                                           sha256="0" * 64)
+            sessions.append(s)
+            uploads.append(Upload.objects.create(idempotency_key=f"{tag}-{i}", subject=subject, format="gait-session",
+                                                 size=10, sha256="0" * 64, session=s, status="complete"))
+            QCReport.objects.create(session=s, passed=True, metrics={"frames": 90})
+            TaskFeatures.objects.create(session=s, task="walk_in_place", values={"cadence": 110.0, "speed": 1.2})
+            Embedding.objects.create(session=s, task="walk_in_place", model_name="gaitmae", model_version="t1",
+                                     vector=[0.1, 0.2, 0.3])
+            Prediction.objects.create(session=s, phenotype="age", body_system="anthropometric", value=50.0,
+                                      lower=45.0, upper=55.0, model_name="gaitmae", model_version="t1")
+        out["gaitsession"], out["upload"] = sessions, uploads
+        out["qcreport"] = list(QCReport.objects.all())
+        out["taskfeatures"] = list(TaskFeatures.objects.all())
+        out["embedding"] = list(Embedding.objects.all())
+        out["prediction"] = list(Prediction.objects.all())
+        table = PhenotypeTable.objects.create(name=f"labels-{tag}", cohort=cohort, report={})
+        out["phenotypetable"] = [table]
+        out["phenotypelabel"] = [PhenotypeLabel.objects.create(table=table, subject=subject, phenotype="bmi", value=24.0)]
+        record(Actor.system(), "test.seed", cohort)
+    for role in (Role.CLINICIAN, Role.VIEWER):
+        make_member(org, role, username=f"{tag}-{role}-{next(_seq)}")
+        make_token(org, role)
+    with organisation_scope(org):
+        from tenancy.models import APIToken, AuditEvent
+
+        out["membership"] = list(Membership.objects.all())
+        out["apitoken"] = list(APIToken.objects.all())
+        out["auditevent"] = list(AuditEvent.objects.all())
+    return out
+
+
+def bytes_io(data: bytes) -> io.BytesIO:
+    return io.BytesIO(data)
