@@ -117,7 +117,8 @@ def compute_features(pre: Preprocessed, task: str, start: int | None = None, end
         ev = detect_events(pos, fs_hz)
         gait.temporal(ev, fs_hz, values, missing, details)
         if want.get("step_length_m"):
-            gait.spatial(pos, ev, values, missing, details, fs_hz)
+            gait.spatial(pos, ev, values, missing, details, fs_hz, task in gait.TREADMILL_TASKS,
+                             gait.belt_speed(task, pre.metadata))
         if want.get("walking_speed_m_s"):
             gait.walking_speed(pos, fs_hz, task, pre.metadata, values, missing, details)
     body.upper_body(pos, fs_hz, want, values, missing)

@@ -104,7 +104,7 @@ def temporal(ev: GaitEvents, fs: float, values: dict, missing: dict, details: di
 
 
 def spatial(pos: np.ndarray, ev: GaitEvents, values: dict, missing: dict, details: dict,
-            fs: float = 30.0) -> None:
+            fs: float = 30.0, treadmill: bool = False, belt_m_s: float | None = None) -> None:
     """Step length, stride length, step width, step-length asymmetry (metres)."""
     names = ("step_length_m", "stride_length_m", "step_width_m", "step_length_asymmetry_pct")
     if ev.method != "zeni":
@@ -112,28 +112,59 @@ def spatial(pos: np.ndarray, ev: GaitEvents, values: dict, missing: dict, detail
             missing[n] = (f"no gait events: {ev.reason}" if ev.method == "none"
                           else "feet do not travel (walking in place): no step length")
         return
-    la, ra = pos[:, _J["ANKLE_LEFT"], :2], pos[:, _J["ANKLE_RIGHT"], :2]
+    ank = {s: pos[:, _J[f"ANKLE_{s}"], :2] for s in SIDES}
+    t0, t1, side = steps_from_events(ev)
+    dt = t1 - t0
+    keep = (dt > 0.2 * fs) & (dt < 2.0 * fs)
+    t0, t1, side, dt = t0[keep], t1[keep], side[keep], dt[keep]
     lengths, widths, sides = [], [], []
+    # Footprint method. Ankle-to-ankle distance at heel strike understates the step: the trailing
+    # foot is already in heel-off (ankle risen, rolled forward over the toes). Each foot's footprint
+    # is taken from its flat phase instead, 25-60 % of the step after its own heel strike (after the
+    # landing, before heel-off): the median AP and ML ankle position there. Overground a planted foot
+    # is still, so the two footprints are compared directly. On a treadmill both move back with the
+    # belt: the trailing footprint is carried forward in time to the leading one's by the belt
+    # displacement (belt speed from metadata, else the median speed of the planted feet).
+    frac = np.linspace(0.25, 0.6, 8)
+    T = pos.shape[0]
+
+    def footprint(s_: str, start: np.ndarray, span: np.ndarray):
+        tw = start[:, None] + frac[None, :] * span[:, None]  # [n, 8] fractional frames
+        inside = (tw[:, 0] >= 0) & (tw[:, -1] <= T - 1)
+        xw = _at(ank[s_][:, 0], tw.ravel()).reshape(tw.shape)
+        yw = _at(ank[s_][:, 1], tw.ravel()).reshape(tw.shape)
+        x = np.median(xw, axis=1)
+        x[~inside] = np.nan
+        tc = tw - tw.mean(axis=1, keepdims=True)
+        slope = (tc * (xw - xw.mean(axis=1, keepdims=True))).sum(axis=1) / (tc * tc).sum(axis=1)
+        return x, np.median(yw, axis=1), tw.mean(axis=1), np.where(inside, slope, np.nan)
+
+    prints = []
     for k, s in enumerate(SIDES):
-        hs = ev.hs.get(s, np.empty(0))
-        if hs.size == 0:
-            continue
-        a, b = (la, ra) if s == "LEFT" else (ra, la)
-        # (AP, ML) of the striking foot minus the other, through the double-support phase that follows
-        # heel strike (both feet on the ground, so the difference is constant there): the median over
-        # [HS, HS + 0.1 s] is insensitive to a frame of heel-strike timing error.
-        nds = max(int(round(0.1 * fs)), 1)
-        tt = hs[:, None] + np.arange(nds + 1)[None, :]
-        tt = np.clip(tt, 0, a.shape[0] - 1)
-        dd = (_at(a, tt.ravel()) - _at(b, tt.ravel())).reshape(tt.shape + (2,))
-        d = np.median(dd, axis=1)  # [n, 2]
-        ok = np.isfinite(d).all(axis=1)
-        lengths.append(d[ok, 0])
-        widths.append(np.abs(d[ok, 1]))
-        sides.append(np.full(ok.sum(), k))
+        m = side == k
+        if m.any():
+            prints.append((k, m, footprint(SIDES[1 - k], t0[m], dt[m]), footprint(s, t1[m], dt[m])))
+    ground = 0.0  # mm per frame: a planted foot's AP velocity
+    if treadmill:
+        if belt_m_s:
+            ground = -float(belt_m_s) * 1000.0 / fs
+        else:
+            slopes = np.concatenate([np.r_[tr[3], ld[3]] for _, _, tr, ld in prints]) if prints else np.empty(0)
+            slopes = slopes[np.isfinite(slopes)]
+            if slopes.size:
+                ground = float(np.median(slopes))
+        details["belt_speed_estimate_m_s"] = round(-ground * fs / 1000.0, 4)
+    for k, m, (tx, ty, tt, _), (lx, ly, lt, _) in prints:
+        L = lx - (tx + ground * (lt - tt))
+        W = np.abs(ly - ty)
+        ok = np.isfinite(L) & np.isfinite(W)
+        lengths.append(L[ok])
+        widths.append(W[ok])
+        sides.append(np.full(int(ok.sum()), k))
     if not lengths or sum(x.size for x in lengths) == 0:
         for n in names:
-            missing[n] = "no heel strike with both ankles tracked"
+            missing[n] = ("no step with both ankles tracked (a step needs a heel strike of each foot in "
+                          f"turn; have {details.get('heel_strikes')})")
         return
     L = np.concatenate(lengths) / 1000.0
     W = np.concatenate(widths) / 1000.0
@@ -178,6 +209,19 @@ def pelvis_speed(pos: np.ndarray, fs: float) -> tuple[float, str]:
     A = np.vstack([t, np.ones_like(t)]).T
     coef, *_ = np.linalg.lstsq(A, p[ok], rcond=None)
     return float(np.linalg.norm(coef[0]) / 1000.0), "pelvis_linear_fit"
+
+
+def belt_speed(task: str, metadata: dict) -> float | None:
+    """Known belt speed (m/s) of a treadmill task: metadata['belt_speed_m_s'], else the protocol's."""
+    if task not in TREADMILL_TASKS:
+        return None
+    belt = metadata.get("belt_speed_m_s")
+    try:
+        if belt is not None and np.isfinite(float(belt)) and float(belt) > 0:
+            return float(belt)
+    except (TypeError, ValueError):
+        pass
+    return PROTOCOL_BELT_SPEED.get(task)
 
 
 def walking_speed(pos: np.ndarray, fs: float, task: str, metadata: dict, values: dict, missing: dict,
