@@ -1,0 +1,252 @@
+"""The whole probe: feature sets x strata x models, scores per seed, predictive gain.
+
+Models per stratum (all rows, or each sex with ``by_sex``):
+
+* ``covariates``        -- covariates alone (age, sex, BMI, VAT, height by default; sex is dropped inside a
+  sex stratum), for every phenotype target;
+* ``gait``              -- the feature set alone, for every target including the covariates themselves
+  (age, BMI, ... -> "gait age", "gait BMI"; sex as a binary target when not stratified by sex);
+* ``gait+covariates``   -- feature set and covariates side by side, for every phenotype target.
+
+Predictive gain = score(gait+covariates) - score(covariates) per seed (see :mod:`.gain`). Covariates
+are not gain targets (they would be their own predictors).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import gain as gainmod
+from .cv import ALPHAS, INNER, OUTER, CVResult, detect_binary, nested_cv
+from .metrics import score_panel
+from .tables import SessionMatrix, Table, phenotype_keys
+
+DEFAULT_COVARIATES = ("age", "sex", "bmi", "vat", "height")
+META_COLUMNS = ("visit", "years_since_baseline", "intervention", "intervention_arm")
+METRICS = ("score", "r", "r2", "mae", "auc")
+
+
+@dataclass
+class ProbeConfig:
+    covariates: tuple[str, ...] = DEFAULT_COVARIATES
+    by_sex: bool = False
+    seeds: int = 15
+    targets: list[str] | None = None  # None: every phenotype column + the covariates
+    binary: list[str] | None = None  # declared binary targets (else detected: values in {0, 1})
+    outer: int = OUTER
+    inner: int = INNER
+    alphas: np.ndarray = field(default_factory=lambda: ALPHAS.copy())
+    n_jobs: int = 1
+    fdr: float = gainmod.FDR
+    keep_predictions: tuple[str, ...] = ("age", "bmi")
+
+
+@dataclass
+class ProbeData:
+    """Aligned inputs: one row per session present in the phenotypes and every feature set."""
+
+    session_ids: np.ndarray
+    subjects: np.ndarray
+    sex: np.ndarray  # "M" / "F" / ""
+    X: dict[str, np.ndarray]
+    columns: dict[str, list[str]]
+    C: np.ndarray  # covariates [n, c]
+    cov_names: list[str]
+    Y: np.ndarray  # targets [n, T]
+    targets: list[str]
+    binary: np.ndarray
+    is_covariate: np.ndarray
+
+
+def _sex_labels(phen: Table) -> np.ndarray:
+    if "sex" in phen.meta:
+        raw = [str(s).strip().upper()[:1] for s in phen.meta["sex"]]
+        return np.asarray([{"M": "M", "F": "F", "1": "M", "0": "F"}.get(s, "") for s in raw], dtype=object)
+    if "sex" in phen.columns:
+        v = phen.col("sex")
+        return np.asarray(["M" if x == 1 else ("F" if x == 0 else "") for x in v], dtype=object)
+    return np.full(len(phen), "", dtype=object)
+
+
+def prepare(feature_sets: dict[str, SessionMatrix], phen: Table, cfg: ProbeConfig) -> ProbeData:
+    """Join the feature sets to the phenotype table on the session key (see tables.phenotype_keys)."""
+    keys = phenotype_keys(phen)
+    use_subject = False
+    common = set(keys.tolist())
+    for sm in feature_sets.values():
+        common &= set(sm.session_ids.tolist())
+    if not common and "subject" in phen.meta:  # phenotypes per subject, features per session
+        use_subject = True
+        keys = phen.meta["subject"]
+        common = set(keys.tolist())
+        for sm in feature_sets.values():
+            common &= set(sm.subjects.tolist())
+    if not common:
+        raise ValueError("no session is in both the phenotype table and every feature set")
+    order = sorted(common)
+    first = {}
+    for i, k in enumerate(keys):
+        first.setdefault(k, i)
+    prow = np.array([first[k] for k in order])
+    X, cols = {}, {}
+    for name, sm in feature_sets.items():
+        ids = sm.subjects if use_subject else sm.session_ids
+        pos = {}
+        for i, k in enumerate(ids):
+            pos.setdefault(k, i)
+        X[name] = sm.X[[pos[k] for k in order]]
+        cols[name] = list(sm.columns)
+    sex = _sex_labels(phen)[prow]
+    subjects = phen.meta["subject"][prow] if "subject" in phen.meta else np.asarray(order, dtype=object)
+    cov_names, C = [], []
+    for c in cfg.covariates:
+        if c == "sex":
+            if cfg.by_sex:
+                continue
+            C.append((sex == "M").astype(float))
+        elif c in phen.columns:
+            C.append(phen.col(c)[prow])
+        else:
+            raise ValueError(f"covariate {c!r} not in the phenotype table")
+        cov_names.append(c)
+    C = np.column_stack(C) if C else np.zeros((len(order), 0))
+    if cfg.targets:
+        targets = list(cfg.targets)
+    else:
+        skip = set(META_COLUMNS) | set(cfg.covariates)
+        targets = [c for c in phen.columns if c not in skip]
+        targets += [c for c in cfg.covariates if c != "sex" and c in phen.columns]
+        if "sex" in cfg.covariates and not cfg.by_sex and (sex != "").all():
+            targets.append("sex")
+    Ycols = []
+    for t in targets:
+        if t == "sex":
+            Ycols.append(np.where(sex == "", np.nan, (sex == "M").astype(float)))
+        elif t in phen.columns:
+            Ycols.append(phen.col(t)[prow])
+        else:
+            raise ValueError(f"target {t!r} not in the phenotype table")
+    Y = np.column_stack(Ycols)
+    binary = detect_binary(Y)
+    if cfg.binary:
+        binary |= np.isin(targets, cfg.binary)
+    is_cov = np.isin(targets, list(cfg.covariates))
+    return ProbeData(np.asarray(order, dtype=object), subjects, sex, X, cols, C, cov_names, Y, targets, binary, is_cov)
+
+
+@dataclass
+class ProbeResults:
+    scores: dict = field(default_factory=dict)  # (feature_set, model, stratum) -> {metric: [S, T]}, "targets"
+    alpha: dict = field(default_factory=dict)  # same key -> median chosen alpha [T]
+    predictions: list = field(default_factory=list)  # rows for scatter plots
+    gain: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    n: dict = field(default_factory=dict)  # stratum -> rows
+    subjects: dict = field(default_factory=dict)  # stratum -> distinct subjects
+
+
+def _scores(res: CVResult, Y: np.ndarray) -> dict[str, np.ndarray]:
+    per = [score_panel(Y, res.oof[s], res.binary) for s in range(len(res.seeds))]
+    return {m: np.stack([p[m] for p in per]) for m in METRICS}
+
+
+def strata(data: ProbeData, by_sex: bool) -> dict[str, np.ndarray]:
+    if not by_sex:
+        return {"all": np.ones(len(data.session_ids), bool)}
+    return {s: data.sex == s for s in ("F", "M") if (data.sex == s).sum() >= 20}
+
+
+def run_probe(data: ProbeData, cfg: ProbeConfig, progress: Callable[[str], None] | None = None) -> ProbeResults:
+    """Run every model of every feature set in every stratum; fill scores, predictions and gain rows."""
+    out = ProbeResults()
+    phen_idx = np.flatnonzero(~data.is_covariate)
+    all_idx = np.arange(len(data.targets))
+    kw = dict(seeds=cfg.seeds, alphas=cfg.alphas, outer=cfg.outer, inner=cfg.inner, n_jobs=cfg.n_jobs,
+              progress=progress)
+    for st, rows in strata(data, cfg.by_sex).items():
+        groups = data.subjects[rows]
+        out.n[st] = int(rows.sum())
+        out.subjects[st] = int(len(np.unique(groups)))
+        C = data.C[rows]
+        C = C[:, C.std(axis=0) > 0] if len(C) else C
+        Yp = data.Y[np.ix_(rows, phen_idx)]
+        bp = data.binary[phen_idx]
+        t0 = time.perf_counter()
+        cov = None
+        if C.shape[1] and len(phen_idx):
+            cov = nested_cv(C, Yp, groups, binary=bp, label=f"[{st}] covariates", **kw)
+            out.scores[("covariates", "covariates", st)] = {**_scores(cov, Yp), "targets": [data.targets[i] for i in phen_idx]}
+            out.alpha[("covariates", "covariates", st)] = np.nanmedian(cov.alpha, axis=(0, 1))
+        out.timings[f"covariates/{st}"] = time.perf_counter() - t0
+        for fs, Xall in data.X.items():
+            X = Xall[rows]
+            Ya = data.Y[rows]
+            t0 = time.perf_counter()
+            g = nested_cv(X, Ya, groups, binary=data.binary, label=f"[{st}] {fs}", **kw)
+            sc = _scores(g, Ya)
+            out.scores[(fs, "gait", st)] = {**sc, "targets": list(data.targets)}
+            out.alpha[(fs, "gait", st)] = np.nanmedian(g.alpha, axis=(0, 1))
+            mean_pred = np.nanmean(g.oof, axis=0)
+            for t in cfg.keep_predictions:
+                if t in data.targets:
+                    j = data.targets.index(t)
+                    for i, r in enumerate(np.flatnonzero(rows)):
+                        out.predictions.append({"feature_set": fs, "stratum": st, "target": t,
+                                                "session_id": data.session_ids[r], "subject": data.subjects[r],
+                                                "sex": data.sex[r], "true": float(data.Y[r, j]),
+                                                "predicted": float(mean_pred[i, j])})
+            out.timings[f"{fs}/gait/{st}"] = time.perf_counter() - t0
+            if cov is None:
+                continue
+            t0 = time.perf_counter()
+            full = nested_cv(np.hstack([X, C]), Yp, groups, binary=bp, label=f"[{st}] {fs}+covariates", **kw)
+            scf = _scores(full, Yp)
+            tnames = [data.targets[i] for i in phen_idx]
+            out.scores[(fs, "gait+covariates", st)] = {**scf, "targets": tnames}
+            out.alpha[(fs, "gait+covariates", st)] = np.nanmedian(full.alpha, axis=(0, 1))
+            out.gain += gainmod.gain_rows(scf["score"], out.scores[("covariates", "covariates", st)]["score"], tnames,
+                                          {"feature_set": fs, "stratum": st})
+            out.timings[f"{fs}/gait+covariates/{st}"] = time.perf_counter() - t0
+    gainmod.add_fdr(out.gain, fdr=cfg.fdr)
+    return out
+
+
+def score_rows(res: ProbeResults, data: ProbeData, system_of: dict[str, str]) -> list[dict]:
+    """Long table: one row per feature set, model, stratum and target with mean and SD over seeds."""
+    rows = []
+    for (fs, model, st), sc in res.scores.items():
+        alpha = res.alpha[(fs, model, st)]
+        for j, t in enumerate(sc["targets"]):
+            k = data.targets.index(t)
+            r = {"feature_set": fs, "model": model, "stratum": st, "target": t, "system": system_of.get(t, "other"),
+                 "binary": bool(data.binary[k]), "n": res.n[st]}
+            for m in METRICS:
+                v = sc[m][:, j]
+                r[f"{m}_mean"] = float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
+                r[f"{m}_sd"] = float(np.nanstd(v, ddof=1)) if np.isfinite(v).sum() > 1 else np.nan
+            r["alpha_median"] = float(alpha[j])
+            rows.append(r)
+    return rows
+
+
+def default_systems(targets: list[str], truth: dict | None = None) -> dict[str, str]:
+    """Body system per target: from a synthetic ``truth.json`` when given, else the synthetic
+    generator's catalogue for known names, covariates -> anthropometric, else "other"."""
+    out = {}
+    if truth:
+        for t, v in truth.get("phenotypes", {}).items():
+            out[t] = v.get("system", "other")
+    else:
+        try:
+            from ..synth.phenotypes import PHENOTYPES
+
+            out = {p.name: p.system for p in PHENOTYPES}
+        except ImportError:  # pragma: no cover
+            pass
+    for c in ("age", "sex", "bmi", "vat", "height"):
+        out.setdefault(c, "covariate")
+    return {t: out.get(t, "other") for t in targets}

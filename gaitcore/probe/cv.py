@@ -1,0 +1,321 @@
+"""Nested cross-validation grouped by participant, repeated over seeds.
+
+Protocol (DESIGN.md / the paper): outer 5-fold, inner 4-fold, both grouped by subject (every row of a
+subject -- several visits, several sessions -- lands in the same fold), x 15 seeds. Inside every fold
+the pipeline is median imputation + StandardScaler (fitted on the training rows only) + a linear head:
+
+* continuous targets: Ridge with alpha chosen on the inner folds from ``ALPHAS`` (0.1 .. 1000);
+* binary targets (two distinct values, detected or declared): L2 logistic regression with C chosen on the
+  inner folds from ``LOGISTIC_CS`` (inner criterion: pooled log-loss).
+
+Speed. Ridge is solved for all alphas and all targets of a panel at once: one SVD (or, when there are
+more columns than rows, one eigendecomposition of the Gram matrix) of the standardised training block
+gives the predictions for every alpha as cheap matrix products. This is exactly the estimator of
+``StandardScaler + Ridge(alpha)`` with a grid search over the inner grouped folds (pooled inner MSE),
+not an approximation; we deliberately do *not* use RidgeCV's GCV / leave-one-out shortcut because
+leave-one-out ignores the grouping (repeat visits of one subject would leak into each other). Targets
+with missing values are solved in groups that share the same missingness pattern.
+
+Folds depend only on ``(groups, seed)``, so every model and feature set evaluated with the same seed
+sees the same splits: score differences between them are paired (needed for the Wilcoxon test over
+seeds in :mod:`.gain`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+ALPHAS = np.logspace(-1, 3, 9)  # 0.1, 0.316, 1, ..., 1000
+LOGISTIC_CS = 1.0 / np.logspace(-1, 3, 5)  # C = 1/alpha for alpha 0.1, 1, 10, 100, 1000
+OUTER, INNER = 5, 4
+
+
+# --- folds ------------------------------------------------------------------------------------------
+def grouped_fold_ids(groups: np.ndarray, n_splits: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold index (0..n_splits-1) per row; all rows of a group share a fold.
+
+    Groups are shuffled, then dealt largest-first to the currently smallest fold, so folds are
+    balanced in rows even when subjects have different numbers of visits.
+    """
+    uniq, inv = np.unique(np.asarray(groups), return_inverse=True)
+    if len(uniq) < n_splits:
+        raise ValueError(f"{len(uniq)} groups cannot fill {n_splits} folds")
+    counts = np.bincount(inv)
+    order = rng.permutation(len(uniq))
+    order = order[np.argsort(-counts[order], kind="stable")]
+    fold_of = np.empty(len(uniq), dtype=np.int64)
+    sizes = np.zeros(n_splits)
+    for g in order:
+        f = int(np.argmin(sizes))
+        fold_of[g] = f
+        sizes[f] += counts[g]
+    return fold_of[inv]
+
+
+@dataclass
+class Folds:
+    """Outer fold id per row and, per outer fold, inner fold ids (-1 on the outer test rows)."""
+
+    outer: np.ndarray
+    inner: list[np.ndarray]
+
+    def subset(self, rows: np.ndarray) -> Folds:
+        return Folds(self.outer[rows], [i[rows] for i in self.inner])
+
+
+def make_folds(groups: np.ndarray, seed: int, outer: int = OUTER, inner: int = INNER) -> Folds:
+    """Deterministic nested grouped folds for one seed."""
+    groups = np.asarray(groups)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 6061]))
+    out = grouped_fold_ids(groups, outer, rng)
+    inn = []
+    for k in range(outer):
+        ids = np.full(len(groups), -1, dtype=np.int64)
+        tr = out != k
+        ids[tr] = grouped_fold_ids(groups[tr], inner, rng)
+        inn.append(ids)
+    return Folds(out, inn)
+
+
+# --- fold-local preprocessing -----------------------------------------------------------------------
+def standardise(Xtr: np.ndarray, Xte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median-impute NaN and z-score with statistics of the training rows only (constant columns -> 0)."""
+    if np.isnan(Xtr).any() or np.isnan(Xte).any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(Xtr, axis=0)
+        med = np.where(np.isfinite(med), med, 0.0)
+        Xtr = np.where(np.isnan(Xtr), med, Xtr)
+        Xte = np.where(np.isnan(Xte), med, Xte)
+    mu = Xtr.mean(axis=0)
+    sd = Xtr.std(axis=0)
+    sd = np.where(sd > 1e-12, sd, np.inf)  # constant column -> all zeros
+    return (Xtr - mu) / sd, (Xte - mu) / sd
+
+
+# --- ridge for every alpha at once ------------------------------------------------------------------
+def ridge_path(Xtr: np.ndarray, Ytr: np.ndarray, Xte: np.ndarray, alphas: np.ndarray = ALPHAS) -> np.ndarray:
+    """Predictions ``[n_alpha, n_test, n_targets]`` of ridge (with intercept) on standardised inputs.
+
+    Same estimator as ``sklearn.linear_model.Ridge(alpha)`` fitted on ``(Xtr, Ytr)`` (centred ``Xtr``).
+    """
+    Ytr = np.asarray(Ytr, dtype=np.float64)
+    if Ytr.ndim == 1:
+        Ytr = Ytr[:, None]
+    ym = Ytr.mean(axis=0)
+    Yc = Ytr - ym
+    n, p = Xtr.shape
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if p > n:  # kernel form: w = X^T U diag(1/(s2+a)) U^T y
+        from scipy.linalg import eigh
+
+        s2, U = eigh(Xtr @ Xtr.T, driver="evr")
+        s2 = np.clip(s2, 0.0, None)
+        A = (Xte @ Xtr.T) @ U
+        B = U.T @ Yc
+        filt = 1.0 / (s2[None, :] + alphas[:, None])  # [n_alpha, n]
+    else:  # primal SVD: w = V diag(s/(s2+a)) U^T y
+        U, s, Vt = np.linalg.svd(Xtr, full_matrices=False)
+        A = Xte @ Vt.T
+        B = U.T @ Yc
+        filt = s[None, :] / (s[None, :] ** 2 + alphas[:, None])
+    out = np.empty((len(alphas), A.shape[0], B.shape[1]))
+    for i in range(len(alphas)):
+        out[i] = (A * filt[i]) @ B + ym
+    return out
+
+
+def ridge_coef(Xs: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    """Coefficients and intercept of ridge on standardised (centred) inputs ``Xs``."""
+    y = np.asarray(y, dtype=np.float64)
+    ym = float(y.mean())
+    U, s, Vt = np.linalg.svd(Xs, full_matrices=False)
+    w = Vt.T @ ((s / (s**2 + alpha)) * (U.T @ (y - ym)))
+    return w, ym
+
+
+def select_ridge_alpha(X: np.ndarray, Y: np.ndarray, inner: np.ndarray, alphas: np.ndarray = ALPHAS) -> np.ndarray:
+    """Index into ``alphas`` per target minimising pooled inner-fold MSE (rows with ``inner`` < 0 unused)."""
+    sse = np.zeros((len(alphas), Y.shape[1]))
+    for j in np.unique(inner[inner >= 0]):
+        a, b = (inner >= 0) & (inner != j), inner == j
+        Xa, Xb = standardise(X[a], X[b])
+        P = ridge_path(Xa, Y[a], Xb, alphas)
+        sse += ((P - Y[b][None]) ** 2).sum(axis=1)
+    return sse.argmin(axis=0)
+
+
+def _nested_ridge(X: np.ndarray, Y: np.ndarray, folds: Folds, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold predictions ``[n, T]`` and chosen alpha ``[outer, T]`` for a panel without NaN."""
+    n_out = int(folds.outer.max()) + 1
+    oof = np.full(Y.shape, np.nan)
+    chosen = np.full((n_out, Y.shape[1]), np.nan)
+    for k in range(n_out):
+        tr, te = folds.outer != k, folds.outer == k
+        best = select_ridge_alpha(X[tr], Y[tr], folds.inner[k][tr], alphas)
+        Xa, Xb = standardise(X[tr], X[te])
+        P = ridge_path(Xa, Y[tr], Xb, alphas)  # [A, n_te, T]
+        oof[te] = np.take_along_axis(P, best[None, None, :], axis=0)[0]
+        chosen[k] = alphas[best]
+    return oof, chosen
+
+
+# --- logistic regression ----------------------------------------------------------------------------
+def _logistic_path(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, Cs: np.ndarray) -> np.ndarray:
+    """P(y=1) on ``Xte`` for every C (ascending C, warm-started)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    out = np.empty((len(Cs), len(Xte)))
+    order = np.argsort(Cs)
+    clf = LogisticRegression(C=float(Cs[order[0]]), max_iter=300, warm_start=True, tol=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for i in order:
+            clf.set_params(C=float(Cs[i]))
+            clf.fit(Xtr, ytr)
+            out[i] = clf.predict_proba(Xte)[:, 1]
+    return out
+
+
+def _nested_logistic(X: np.ndarray, y: np.ndarray, folds: Folds, Cs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n_out = int(folds.outer.max()) + 1
+    oof = np.full(len(y), np.nan)
+    chosen = np.full(n_out, np.nan)
+    y = (np.asarray(y) > 0.5).astype(int)
+    for k in range(n_out):
+        tr, te = folds.outer != k, folds.outer == k
+        if len(np.unique(y[tr])) < 2:  # degenerate fold: predict the base rate
+            oof[te] = y[tr].mean()
+            continue
+        inner = folds.inner[k]
+        loss = np.zeros(len(Cs))
+        for j in np.unique(inner[tr]):
+            a, b = tr & (inner != j), inner == j
+            if len(np.unique(y[a])) < 2:
+                continue
+            Xa, Xb = standardise(X[a], X[b])
+            P = np.clip(_logistic_path(Xa, y[a], Xb, Cs), 1e-9, 1 - 1e-9)
+            loss -= (y[b] * np.log(P) + (1 - y[b]) * np.log(1 - P)).sum(axis=1)
+        best = int(np.argmin(loss))
+        Xa, Xb = standardise(X[tr], X[te])
+        oof[te] = _logistic_path(Xa, y[tr], Xb, Cs[best:best + 1])[0]
+        chosen[k] = 1.0 / Cs[best]  # reported as the equivalent alpha
+    return oof, chosen
+
+
+# --- driver -----------------------------------------------------------------------------------------
+def detect_binary(Y: np.ndarray) -> np.ndarray:
+    """True for columns whose non-missing values are exactly two distinct values, both in {0, 1}."""
+    Y = np.asarray(Y, dtype=np.float64)
+    out = np.zeros(Y.shape[1], bool)
+    for j in range(Y.shape[1]):
+        v = np.unique(Y[np.isfinite(Y[:, j]), j])
+        out[j] = len(v) == 2 and set(v.tolist()) <= {0.0, 1.0}
+    return out
+
+
+@dataclass
+class CVResult:
+    """Out-of-fold predictions ``oof[seed, row, target]`` and chosen penalties ``alpha[seed, outer, target]``."""
+
+    seeds: list[int]
+    oof: np.ndarray
+    alpha: np.ndarray
+    binary: np.ndarray
+    seconds: float = 0.0
+    meta: dict = field(default_factory=dict)
+
+
+def _one_seed(X, Y, groups, binary, seed, alphas, Cs, outer, inner, limit_threads):
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread per job: multi-threaded OpenBLAS on 2 shared cores is up to 10x *slower* here
+    with threadpool_limits(1 if limit_threads else 1):
+        folds = make_folds(groups, seed, outer, inner)
+        n, T = Y.shape
+        oof = np.full((n, T), np.nan)
+        chosen = np.full((outer, T), np.nan)
+        finite = np.isfinite(Y)
+        cont = np.flatnonzero(~binary)
+        # continuous targets: one ridge panel per missingness pattern
+        patterns: dict[bytes, list[int]] = {}
+        for t in cont:
+            patterns.setdefault(finite[:, t].tobytes(), []).append(int(t))
+        for cols in patterns.values():
+            rows = finite[:, cols[0]]
+            if rows.sum() < outer * inner:
+                continue
+            o, a = _nested_ridge(X[rows], Y[np.ix_(rows, cols)], folds.subset(rows), alphas)
+            oof[np.ix_(rows, cols)] = o
+            chosen[:, cols] = a
+        for t in np.flatnonzero(binary):
+            rows = finite[:, t]
+            if rows.sum() < outer * inner:
+                continue
+            o, a = _nested_logistic(X[rows], Y[rows, t], folds.subset(rows), Cs)
+            oof[rows, t] = o
+            chosen[:, t] = a
+    return oof, chosen
+
+
+def nested_cv(
+    X: np.ndarray,
+    Y: np.ndarray,
+    groups: np.ndarray,
+    seeds: list[int] | int = 15,
+    binary: np.ndarray | None = None,
+    alphas: np.ndarray = ALPHAS,
+    Cs: np.ndarray = LOGISTIC_CS,
+    outer: int = OUTER,
+    inner: int = INNER,
+    n_jobs: int = 1,
+    progress: Callable[[str], None] | None = None,
+    label: str = "",
+) -> CVResult:
+    """Nested grouped CV of one feature matrix ``X [n, p]`` against a panel ``Y [n, T]`` (NaN = missing).
+
+    ``seeds``: a count (0..k-1) or explicit list. Parallel over seeds with joblib (``n_jobs``; BLAS
+    is limited to one thread per worker when ``n_jobs > 1``).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    groups = np.asarray(groups)
+    if not (len(X) == len(Y) == len(groups)):
+        raise ValueError("X, Y and groups must have the same number of rows")
+    seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    binary = detect_binary(Y) if binary is None else np.asarray(binary, bool)
+    t0 = time.perf_counter()
+    args = (X, Y, groups, binary)
+    if n_jobs == 1:
+        res = []
+        for i, s in enumerate(seeds, 1):
+            res.append(_one_seed(*args, s, alphas, Cs, outer, inner, False))
+            if progress:
+                progress(f"{label} seed {i}/{len(seeds)} ({time.perf_counter() - t0:.1f} s)")
+    else:
+        from joblib import Parallel, delayed
+
+        gen = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_one_seed)(*args, s, alphas, Cs, outer, inner, True) for s in seeds)
+        res = []
+        for i, r in enumerate(gen, 1):
+            res.append(r)
+            if progress:
+                progress(f"{label} seed {i}/{len(seeds)} ({time.perf_counter() - t0:.1f} s)")
+    oof = np.stack([r[0] for r in res]).astype(np.float32)
+    alpha = np.stack([r[1] for r in res])
+    return CVResult(seeds, oof, alpha, binary, time.perf_counter() - t0)
+
+
+def stderr_progress(msg: str) -> None:
+    """Default progress sink: one line on stderr."""
+    print(msg, file=sys.stderr, flush=True)
