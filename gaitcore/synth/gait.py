@@ -185,6 +185,9 @@ def _step_width_offset(body: Body, gp: GaitParams) -> float:
     return float(np.arcsin(np.clip((body.hip_half_width - 500.0 * gp.step_width) / leg, -0.5, 0.5)))
 
 
+STANCE_RETIMING = 1.0  # 1 = fully re-timed (no skating), 0 = linear stance timing
+
+
 class StanceWarp:
     """Cycle phase -> template phase, making the stance foot's pivot travel uniformly backwards.
 
@@ -207,11 +210,13 @@ class StanceWarp:
         travel += np.linspace(0, 1e-6, len(travel))  # strictly increasing for interpolation
         self.psi, self.cum, self.travel = psi, travel, float(travel[-1])
         self.stance = gp.stance
+        self.blend = STANCE_RETIMING
 
     def __call__(self, phase: np.ndarray) -> np.ndarray:
         f = np.mod(phase, 1.0)
         st = self.stance
-        stance_psi = np.interp(f / st * self.travel, self.cum, self.psi)
+        uniform = np.interp(f / st * self.travel, self.cum, self.psi)
+        stance_psi = self.blend * uniform + (1 - self.blend) * TOE_OFF * f / st
         return np.where(f < st, stance_psi, TOE_OFF + (1 - TOE_OFF) * (f - st) / (1 - st))
 
 
@@ -313,8 +318,8 @@ def settle_feet(body: Body, joints: np.ndarray, heels: tuple, toes: tuple, loads
                 phases: tuple, clearance: float = 8.0) -> np.ndarray:
     """Make foot-floor contact exact (world frame, floor y = 0, joints [T, 32, 3] mm, modified copy).
 
-    1. The pelvis (and the whole body) is lowered wherever a loaded foot's pivot (or a heel about to
-       strike) would hover: double support becomes the lowest point of the pelvis path, as in real gait.
+    1. The pelvis (and the whole body) is lowered wherever a loaded foot's pivot would hover (the
+       template's legs are slightly too short for each other in double support).
     2. Each leg is then re-solved by two-link IK so that its loaded pivot is exactly on the floor
        and its swinging foot clears the floor by at least ``clearance`` mm (extra knee flexion)."""
     from scipy.ndimage import uniform_filter1d
@@ -326,10 +331,8 @@ def settle_feet(body: Body, joints: np.ndarray, heels: tuple, toes: tuple, loads
     piv, hov = [], []
     for heel, toe, w, roll, ph in zip(heels, toes, loads, rolls, phases):
         c = (1 - roll) * heel[:, 1] + roll * toe[:, 1]
-        f = np.mod(ph, 1.0)
-        strike = np.maximum(_smoothstep((f - 0.92) / 0.08), f < 0.02) * (w <= 0)  # heel about to land
         piv.append(c)
-        hov.append(np.where(w > 0.3, c, strike * heel[:, 1]))  # an unloading toe may lift
+        hov.append(np.where(w > 0.3, c, 0.0))  # a foot bearing little weight may lift
     lower = np.maximum(0.0, np.maximum(hov[0], hov[1]))
     k = max(1, int(round(n / max(float(np.ptp(phases[0])), 1e-9) * 0.06)))
     lower = np.maximum(uniform_filter1d(lower, k, mode="nearest"), lower)

@@ -157,11 +157,11 @@ def observe(world: np.ndarray, camera: CameraPose, rng: np.random.Generator, *, 
         low[:, idx] |= extra
     # wrist/elbow/hand behind the trunk (further from the camera than the chest, within its width)
     chest = cam[:, AZURE32.index("SPINE_CHEST")]
-    half_w = 0.6 * np.linalg.norm(cam[:, AZURE32.index("SHOULDER_LEFT")] - cam[:, AZURE32.index("SHOULDER_RIGHT")], axis=-1)
+    half_w = 0.45 * np.linalg.norm(cam[:, AZURE32.index("SHOULDER_LEFT")] - cam[:, AZURE32.index("SHOULDER_RIGHT")], axis=-1)
     for name in ("ELBOW", "WRIST", "HAND", "HANDTIP", "THUMB"):
         for side in ("LEFT", "RIGHT"):
             j = AZURE32.index(f"{name}_{side}")
-            behind = (cam[:, j, 2] > chest[:, 2] + 60) & (np.abs(cam[:, j, 0] - chest[:, 0]) < half_w)
+            behind = (cam[:, j, 2] > chest[:, 2] + 80) & (np.abs(cam[:, j, 0] - chest[:, 0]) < half_w)
             low[:, j] |= behind
     # field of view (NFOV unbinned 75 x 65 deg)
     fx, fy = np.tan(np.radians(37.5)), np.tan(np.radians(32.5))
