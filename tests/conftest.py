@@ -20,3 +20,12 @@ def postgres_url() -> str:
         return services.postgres_url("postgres")
     except services.ServiceUnavailable as exc:
         pytest.exit(str(exc), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> str:
+    """URL of a moto S3 server for this test session (started once, stopped at exit)."""
+    try:
+        return services.moto_s3_url()
+    except services.ServiceUnavailable as exc:
+        pytest.exit(str(exc), returncode=3)

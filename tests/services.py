@@ -146,3 +146,24 @@ def redis_url(db: int = 0) -> str:
     _stop_on_exit(proc)
     wait_port("127.0.0.1", port, 15, proc)
     return f"redis://127.0.0.1:{port}/{db}"
+
+
+# --- S3 (moto's server) ------------------------------------------------------------------------------
+MOTO_MIN_PART = 64 * 1024  # moto's minimum multipart part size in the tests (real S3: 5 MiB)
+
+
+@cache
+def moto_s3_url() -> str:
+    """A real S3 HTTP endpoint (moto's server) on a free loopback port, stopped at exit."""
+    import sys
+
+    server = Path(sys.executable).with_name("moto_server")
+    if not server.exists():
+        raise ServiceUnavailable("moto_server is not installed: pip install 'moto[server]' (./run test does)")
+    port = free_port()
+    env = {**os.environ, "S3_UPLOAD_PART_MIN_SIZE": str(MOTO_MIN_PART), "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": "1048576"}
+    proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _stop_on_exit(proc)
+    wait_port("127.0.0.1", port, 30, proc)
+    return f"http://127.0.0.1:{port}"

@@ -30,7 +30,9 @@ def s3_client(st=None):
 
 
 def s3_key(st, name: str) -> str:
-    return st._normalize_name(st._clean_name(name))
+    from storages.utils import clean_name
+
+    return st._normalize_name(clean_name(name))
 
 
 def staging_prefix(upload) -> str:

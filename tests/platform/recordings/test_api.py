@@ -1,0 +1,276 @@
+"""Uploads: resumable, checksummed, validated; on the filesystem backend and on S3 (moto's server)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from cohorts.models import Cohort, Subject
+from recordings import storage
+from recordings.models import GaitSession, SessionStatus, Upload
+from tenancy.models import Role
+
+from tests.platform.base import APITestBase
+from tests.platform.factories import session_file_bytes, sha256
+from tests.services import MOTO_MIN_PART
+
+
+class UploadTestMixin:
+    """Upload helpers; subclasses choose the storage backend in ``setUp``."""
+
+    def setUp(self):
+        super().setUp()
+        with self.scope():
+            self.cohort = Cohort.objects.create(name="main")
+            self.subject = Subject.objects.create(cohort=self.cohort, external_id="S-1", birth_year=1970, sex="male")
+        self.api = self.client_for(Role.CLINICIAN)
+
+    def create(self, data: bytes, key=None, **extra):
+        body = {"subject": self.subject.pk, "format": "gait-session", "size": len(data), "sha256": sha256(data),
+                "tasks": ["walk_in_place"], "filename": "s1.gait.npz", **extra}
+        return self.api.post(self.url("upload-list"), body, format="json",
+                             HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()))
+
+    def send(self, upload_id, offset: int, chunk: bytes, client=None, **headers):
+        return (client or self.api).put(self.url("upload-chunk", pk=upload_id), chunk,
+                                        content_type="application/offset+octet-stream",
+                                        HTTP_UPLOAD_OFFSET=str(offset), **headers)
+
+    def complete(self, upload_id):
+        return self.api.post(self.url("upload-complete", pk=upload_id))
+
+    def stored_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def assertNothingStored(self):
+        self.assertEqual(self.stored_names(), [])
+        with self.scope():
+            self.assertEqual(GaitSession.objects.count(), 0)
+
+    # --- the acceptance cases ---------------------------------------------------------------------
+    def test_interrupted_transfer_resumes_and_the_stored_file_is_byte_identical(self):
+        data = session_file_bytes(n_frames=600, seed=1)
+        up = self.create(data).json()
+        chunk = 16 * 1024
+        cut = (len(data) // chunk // 2) * chunk
+        for off in range(0, cut, chunk):  # the first half arrives...
+            self.assertEqual(self.send(up["id"], off, data[off:off + chunk]).status_code, 200)
+        # ...then the connection drops: the next chunk arrives truncated; its checksum tells, nothing is kept
+        full = base64.b64encode(hashlib.sha256(data[cut:cut + chunk]).digest()).decode()
+        r = self.send(up["id"], cut, data[cut:cut + chunk // 2], HTTP_UPLOAD_CHECKSUM=f"sha256 {full}")
+        self.assertError(r, 400, "chunk_checksum_mismatch")
+        # a new client (new process) asks where to resume, resends a stale chunk (409, ignored) and goes on
+        fresh = self.client_for(Role.CLINICIAN)
+        offset = fresh.get(self.url("upload-detail", pk=up["id"])).json()["offset"]
+        self.assertEqual(offset, cut)
+        stale = self.send(up["id"], 0, data[:chunk], client=fresh)
+        self.assertError(stale, 409, "offset_mismatch")
+        self.assertEqual(stale.json()["error"]["details"]["offset"], cut)
+        for off in range(offset, len(data), chunk):
+            piece = data[off:off + chunk]
+            digest = base64.b64encode(hashlib.sha256(piece).digest()).decode()
+            r = self.send(up["id"], off, piece, client=fresh, HTTP_UPLOAD_CHECKSUM=f"sha256 {digest}")
+            self.assertEqual(r.status_code, 200, r.content)
+        r = self.complete(up["id"])
+        self.assertEqual(r.status_code, 201, r.content)
+        session = r.json()
+        self.assertEqual(session["status"], SessionStatus.UPLOADED)
+        self.assertEqual(session["sha256"], sha256(data))
+        self.assertEqual(session["n_frames"], 600)
+        with self.scope():
+            stored = GaitSession.objects.get(pk=session["id"])
+        self.assertEqual(storage.read(stored.file_key), data)  # byte-identical
+        self.assertEqual(self.stored_names(), [stored.file_key])  # staging chunks are gone
+        self.assertIn("upload.complete", self.audit_actions())
+
+    def test_same_idempotency_key_returns_the_same_upload(self):
+        data = session_file_bytes(seed=2)
+        first = self.create(data, key="k-1")
+        again = self.create(data, key="k-1")
+        self.assertEqual((first.status_code, again.status_code), (201, 200))
+        self.assertEqual(first.json()["id"], again.json()["id"])
+        other = self.create(data + b"x", key="k-1")
+        self.assertError(other, 409, "idempotency_conflict")
+
+    def test_wrong_checksum_is_a_clear_422_and_stores_nothing(self):
+        data = session_file_bytes(seed=3)
+        up = self.create(data, sha256="0" * 64).json()
+        self.assertEqual(self.send(up["id"], 0, data).status_code, 200)
+        err = self.assertError(self.complete(up["id"]), 422, "checksum_mismatch")
+        self.assertIn("SHA-256", err["message"])
+        self.assertNothingStored()
+        detail = self.api.get(self.url("upload-detail", pk=up["id"])).json()
+        self.assertEqual((detail["status"], detail["error_code"]), ("failed", "checksum_mismatch"))
+        self.assertError(self.send(up["id"], len(data), b"x"), 409, "upload_failed")
+
+    def test_oversized_file_is_a_413_and_stores_nothing(self):
+        with override_settings(UPLOAD_MAX_BYTES=1000):
+            err = self.assertError(self.create(b"x" * 1001), 413, "too_large")
+        self.assertIn("limit", err["message"])
+        data = session_file_bytes(seed=4)
+        up = self.create(data).json()
+        self.assertError(self.send(up["id"], 0, data + b"extra"), 413, "too_large")  # more than declared
+        self.assertNothingStored()
+
+    def test_corrupt_file_is_a_clear_422_and_stores_nothing(self):
+        data = bytearray(session_file_bytes(seed=5))
+        data[len(data) // 2] ^= 0xFF
+        data = bytes(data)
+        up = self.create(data).json()
+        self.send(up["id"], 0, data)
+        err = self.assertError(self.complete(up["id"]), 422, "invalid_session_file")
+        self.assertIn("session file", err["message"])
+        self.assertNothingStored()
+
+    def test_unknown_format_is_a_400_and_stores_nothing(self):
+        err = self.assertError(self.create(b"RIFF....", format="mp4"), 400, "unknown_format")
+        self.assertIn("gait-session", err["message"])
+        self.assertNothingStored()
+
+    def test_declared_tasks_must_be_in_the_file(self):
+        data = session_file_bytes(seed=6, tasks=("walk_in_place",))
+        up = self.create(data, tasks=["sit_to_stand"]).json()
+        self.send(up["id"], 0, data)
+        self.assertError(self.complete(up["id"]), 422, "task_mismatch")
+        self.assertNothingStored()
+
+    def test_incomplete_upload_cannot_complete(self):
+        data = session_file_bytes(seed=7)
+        up = self.create(data).json()
+        self.send(up["id"], 0, data[:100])
+        self.assertError(self.complete(up["id"]), 409, "incomplete")
+
+    def test_chunk_checksum_mismatch_is_refused(self):
+        data = session_file_bytes(seed=8)
+        up = self.create(data).json()
+        bad = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+        self.assertError(self.send(up["id"], 0, data, HTTP_UPLOAD_CHECKSUM=f"sha256 {bad}"), 400, "chunk_checksum_mismatch")
+        self.assertNothingStored()
+
+    def test_viewers_cannot_upload(self):
+        self.api = self.client_for(Role.VIEWER)
+        self.assertError(self.create(b"abc"), 403)
+
+
+class FilesystemUploadTest(UploadTestMixin, APITestBase):
+    def setUp(self):
+        import tempfile
+
+        self.media = Path(tempfile.mkdtemp(prefix="gait-media-"))
+        self._override = override_settings(STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(self.media)}},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        })
+        self._override.enable()
+        self.addCleanup(self._override.disable)
+        super().setUp()
+
+    def stored_names(self):
+        return sorted(str(p.relative_to(self.media)) for p in self.media.rglob("*") if p.is_file())
+
+    def test_processing_is_queued_on_commit(self):
+        from unittest import mock
+
+        data = session_file_bytes(seed=9)
+        up = self.create(data).json()
+        self.send(up["id"], 0, data)
+        with mock.patch("workers.celery_app.app.send_task") as send, self.captureOnCommitCallbacks(execute=True):
+            session = self.complete(up["id"]).json()
+        send.assert_called_once_with("workers.pipeline.process_session", args=[session["id"], self.org.pk])
+        # the task itself (run in-process here) validates the stored file and moves the status on
+        from workers.tasks.pipeline import AWAITING_PIPELINE, process_session
+
+        self.assertEqual(process_session(session["id"], self.org.pk)["status"], SessionStatus.PROCESSING)
+        got = self.api.get(self.url("session-detail", pk=session["id"])).json()
+        self.assertEqual((got["status"], got["attempts"], got["status_reason"]), ("processing", 1, AWAITING_PIPELINE))
+
+
+def s3_storages(endpoint: str, bucket: str) -> dict:
+    return {
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+            "bucket_name": bucket, "endpoint_url": endpoint, "region_name": "us-east-1",
+            "access_key": "testing", "secret_key": "testing", "default_acl": None, "file_overwrite": False,
+            "querystring_auth": True, "signature_version": "s3v4"}},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.mark.integration
+class S3UploadTest(UploadTestMixin, APITestBase):
+    """The same cases against moto's real S3 HTTP server, plus presigned multipart uploads."""
+
+    @pytest.fixture(autouse=True)
+    def _s3(self, moto_s3):
+        self.endpoint = moto_s3
+
+    def setUp(self):
+        self.bucket = f"gait-{uuid.uuid4().hex[:12]}"
+        self.s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.s3.create_bucket(Bucket=self.bucket)
+        self._override = override_settings(STORAGES=s3_storages(self.endpoint, self.bucket),
+                                           UPLOAD_S3_MIN_PART_BYTES=MOTO_MIN_PART)
+        self._override.enable()
+        self.addCleanup(self._override.disable)
+        super().setUp()
+
+    def stored_names(self):
+        keys = sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", []))
+        pending = self.s3.list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])
+        return keys + [f"(multipart) {u['Key']}" for u in pending]
+
+    def put_part(self, url: str, body: bytes):
+        r = requests.put(url, data=body, headers={"Content-Type": "application/octet-stream"}, timeout=30)
+        self.assertEqual(r.status_code, 200, r.text[:500])
+
+    def test_presigned_multipart_upload_resumes_and_is_byte_identical(self):
+        data = session_file_bytes(n_frames=2500, seed=11)  # several parts of MOTO_MIN_PART
+        up = self.create(data, mode="s3-multipart").json()
+        self.assertEqual(up["part_size"], MOTO_MIN_PART)
+        n = up["part_count"]
+        self.assertGreaterEqual(n, 3)
+        urls = {p["part"]: p["url"] for p in self.api.post(self.url("upload-presign", pk=up["id"]),
+                                                           {"parts": list(range(1, n + 1))}, format="json").json()}
+        size = up["part_size"]
+        self.put_part(urls[1], data[:size])  # part 1 arrives, then the clinic's network drops
+        status = self.client_for(Role.CLINICIAN).get(self.url("upload-detail", pk=up["id"])).json()
+        self.assertEqual([p["part"] for p in status["parts"]], [1])
+        self.assertEqual(status["offset"], size)
+        self.assertError(self.complete(up["id"]), 409, "incomplete")
+        fresh = {p["part"]: p["url"] for p in self.api.post(self.url("upload-presign", pk=up["id"]),
+                                                            {"parts": list(range(2, n + 1))}, format="json").json()}
+        for part in range(2, n + 1):
+            self.put_part(fresh[part], data[(part - 1) * size: part * size])
+        r = self.complete(up["id"])
+        self.assertEqual(r.status_code, 201, r.content)
+        with self.scope():
+            stored = GaitSession.objects.get(pk=r.json()["id"])
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key=stored.file_key)["Body"].read(), data)
+        self.assertEqual(self.stored_names(), [stored.file_key])
+
+    def test_presigned_multipart_with_a_corrupt_file_stores_nothing(self):
+        data = bytearray(session_file_bytes(n_frames=900, seed=12))
+        data[100] ^= 0xFF
+        data = bytes(data)
+        up = self.create(data, mode="s3-multipart").json()
+        parts = self.api.post(self.url("upload-presign", pk=up["id"]),
+                              {"parts": list(range(1, up["part_count"] + 1))}, format="json").json()
+        for p in parts:
+            self.put_part(p["url"], data[(p["part"] - 1) * up["part_size"]: p["part"] * up["part_size"]])
+        self.assertError(self.complete(up["id"]), 422, "invalid_session_file")
+        self.assertNothingStored()
+
+    def test_presigned_urls_are_not_served_for_another_organisations_upload(self):
+        data = session_file_bytes(seed=13)
+        up = self.create(data, mode="s3-multipart").json()
+        other = self.client_for(Role.OWNER, org=self.other)
+        self.assertError(other.post(self.url("upload-presign", pk=up["id"]), {"parts": [1]}, format="json"), 404)
