@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     vals: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     reasons: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    examples: list[str] = []
     t0 = time.perf_counter()
     for i, r in enumerate(rows, 1):
         cls = r["gait_class"]
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # rejected by the importer: counted, reason summarised
             counts[cls]["rejected"] += 1
             reasons["rejected"][type(exc).__name__] += 1
+            if len(examples) < 5:
+                examples.append(f"{r['file']}: {exc}")
             continue
         counts[cls]["imported"] += 1
         fs = compute_task_features(res.session, "overground_walk")
@@ -113,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         "fastest_class": fastest,
         "normal_is_fastest": fastest == "normal",
         "missing_reasons": {k: dict(v) for k, v in reasons.items()},
+        "rejected_examples": examples,
         "wall_seconds": round(time.perf_counter() - t0, 1),
     }
     print(json.dumps(out, indent=1))

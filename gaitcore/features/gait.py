@@ -163,8 +163,9 @@ def spatial(pos: np.ndarray, ev: GaitEvents, values: dict, missing: dict, detail
         sides.append(np.full(int(ok.sum()), k))
     if not lengths or sum(x.size for x in lengths) == 0:
         for n in names:
-            missing[n] = ("no step with both ankles tracked (a step needs a heel strike of each foot in "
-                          f"turn; have {details.get('heel_strikes')})")
+            missing[n] = ("no step with both footprints inside the tracked data (a step needs a heel "
+                          "strike of each foot in turn and the flat phase after each; have "
+                          f"{int(t0.size)} steps, heel strikes {details.get('heel_strikes')})")
         return
     L = np.concatenate(lengths) / 1000.0
     W = np.concatenate(widths) / 1000.0
