@@ -1,0 +1,84 @@
+"""The predictor artifact: fit, round-trip without pickles, intervals, gait age and its corrected gap."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gaitcore.probe.predictor import JSON_NAME, NPZ_NAME, Predictor
+
+
+def _train(n=120, p=12, seed=0):
+    rng = np.random.default_rng(seed)
+    age = rng.uniform(20, 80, n)
+    sex = rng.choice(["M", "F"], n).astype(object)
+    X = np.outer((age - 50) / 12, rng.normal(size=p)) + rng.normal(size=(n, p))
+    X[rng.random((n, p)) < 0.02] = np.nan  # missing cells are imputed
+    bmi = 26 + 2 * X[:, 0] + rng.normal(size=n)
+    event = (X[:, 1] + rng.normal(size=n) > 0).astype(float)
+    Y = np.column_stack([age, bmi, event])
+    return X, [f"e{i}" for i in range(p)], Y, np.array([f"S{i}" for i in range(n)]), sex
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, cols, Y, groups, sex = _train()
+    return Predictor.fit(X, cols, Y, ["age", "bmi", "event"], groups, sex, embedding_model_version="gaitmae-test-1",
+                         cohort="synthetic", source="unit test", seeds=2), X, cols, Y, sex
+
+
+def test_round_trip_identical_predictions(fitted, tmp_path):
+    pred, X, cols, Y, sex = fitted
+    pred.save(tmp_path / "p")
+    back = Predictor.load(tmp_path / "p")
+    a = pred.predict(X[:10], cols, sex[:10], Y[:10, 0])
+    b = back.predict(X[:10], cols, sex[:10], Y[:10, 0])
+    assert a == b
+    assert back.meta["embedding_model_version"] == "gaitmae-test-1"
+    assert back.meta["provenance"] == {"cohort": "synthetic", "source": "unit test", "demonstration_only": True}
+    assert back.meta["n_training_subjects"] == 120
+    assert set(back.meta["targets"]) == {"age", "bmi", "event"}
+    assert {"age@F", "age@M", "bmi@F", "bmi@M", "event@all"} == set(back.heads)
+    assert back.heads["event@all"].kind == "logistic" and "auc" in back.heads["event@all"].cv
+    assert "r" in back.heads["age@M"].cv
+
+
+def test_artifact_has_no_pickles_and_detects_tampering(fitted, tmp_path):
+    pred, *_ = fitted
+    folder = pred.save(tmp_path / "p")
+    with np.load(folder / NPZ_NAME, allow_pickle=False) as z:  # would raise on object arrays
+        assert all(z[k].dtype == np.float64 for k in z.files)
+    json.loads((folder / JSON_NAME).read_text())
+    raw = bytearray((folder / NPZ_NAME).read_bytes())
+    raw[-40] ^= 0xFF
+    (folder / NPZ_NAME).write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="hash"):
+        Predictor.load(folder)
+
+
+def test_predictions_intervals_and_gait_age_gap(fitted):
+    pred, X, cols, Y, sex = fitted
+    out = pred.predict(X, cols, sex, Y[:, 0])
+    ga = np.array([o["gait_age"] for o in out])
+    assert np.corrcoef(ga, Y[:, 0])[0, 1] > 0.7
+    age = out[0]["age"]
+    assert age["lower"] < age["value"] < age["upper"]
+    cover = np.mean([o["age"]["lower"] <= y <= o["age"]["upper"] for o, y in zip(out, Y[:, 0])])
+    assert cover > 0.8  # in-sample coverage of a 90 % conformal interval
+    gap = np.array([o["gait_age_gap"] for o in out])
+    corr = np.array([o["gait_age_gap_corrected"] for o in out])
+    # the raw gap regresses to the mean (negative correlation with age); the corrected one much less so
+    assert np.corrcoef(gap, Y[:, 0])[0, 1] < -0.2
+    assert abs(np.corrcoef(corr, Y[:, 0])[0, 1]) < abs(np.corrcoef(gap, Y[:, 0])[0, 1])
+    assert 0 <= out[0]["event"]["probability"] <= 1
+
+
+def test_columns_are_aligned_by_name_and_version_checked(fitted):
+    pred, X, cols, Y, sex = fitted
+    perm = np.random.default_rng(0).permutation(len(cols))
+    a = pred.predict(X[:5], cols, sex[:5])
+    b = pred.predict(X[:5][:, perm], [cols[i] for i in perm], sex[:5])
+    assert a == b
+    pred.check_model_version("gaitmae-test-1")
+    with pytest.raises(ValueError):
+        pred.check_model_version("gaitmae-other")

@@ -1,0 +1,150 @@
+"""Probes on small planted data: grouping, no-signal control, planted signal, ridge equivalence, report."""
+
+import numpy as np
+import pytest
+
+from gaitcore.probe import ablation, cv, gain, metrics
+from gaitcore.probe.analysis import ProbeConfig, ProbeData, run_probe, score_rows
+
+
+def _cohort(n_subj=90, visits=2, p=30, seed=0):
+    """Subjects with repeat visits; covariates age/bmi; a latent factor z carried by 'gait' columns."""
+    rng = np.random.default_rng(seed)
+    subj = np.repeat([f"S{i:03d}" for i in range(n_subj)], visits)
+    n = len(subj)
+    age = np.repeat(rng.uniform(20, 80, n_subj), visits)
+    bmi = np.repeat(rng.normal(26, 4, n_subj), visits)
+    z = np.repeat(rng.normal(size=n_subj), visits)
+    sex = np.repeat(rng.choice(["M", "F"], n_subj), visits).astype(object)
+    W = rng.normal(size=(3, p))
+    X = np.column_stack([(age - 50) / 12, z, rng.normal(size=n)]) @ W + 0.5 * rng.normal(size=(n, p))
+    signal = 2.0 * z + 0.05 * age + rng.normal(size=n)  # gait-linked beyond covariates
+    nosig = 0.08 * age + 0.2 * bmi + rng.normal(size=n)  # covariates only
+    return subj, sex, X, np.column_stack([age, bmi]), np.column_stack([signal, nosig])
+
+
+def test_grouped_folds_never_leak_a_subject():
+    subj, *_ = _cohort()
+    for seed in range(4):
+        f = cv.make_folds(subj, seed)
+        for s in np.unique(subj):
+            assert len(np.unique(f.outer[subj == s])) == 1
+        for k, inner in enumerate(f.inner):
+            assert (inner[f.outer == k] == -1).all()
+            tr = f.outer != k
+            for s in np.unique(subj[tr]):
+                assert len(np.unique(inner[subj == s])) == 1
+        counts = np.bincount(f.outer)
+        assert counts.max() - counts.min() <= 2  # balanced
+
+
+def test_nested_cv_test_rows_never_seen_in_training(monkeypatch):
+    subj, _, X, _, Y = _cohort(n_subj=40)
+    seen = []
+    orig = cv.ridge_path
+
+    def spy(Xtr, Ytr, Xte, alphas=cv.ALPHAS):
+        seen.append((Xtr.shape[0], Xte.shape[0]))
+        return orig(Xtr, Ytr, Xte, alphas)
+
+    monkeypatch.setattr(cv, "ridge_path", spy)
+    folds = cv.make_folds(subj, 0)
+    oof, _ = cv._nested_ridge(X, Y, folds, cv.ALPHAS)
+    assert np.isfinite(oof).all()
+    assert len(seen) == 5 * (4 + 1)
+    # outer fits: train + test rows = all rows, and test subjects are disjoint from training subjects
+    for k in range(5):
+        assert not set(subj[folds.outer == k]) & set(subj[folds.outer != k])
+
+
+def test_ridge_path_matches_sklearn_both_regimes():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(1)
+    for n, p in ((60, 10), (30, 80)):
+        X, Y, Xt = rng.normal(size=(n, p)), rng.normal(size=(n, 2)), rng.normal(size=(7, p))
+        A, B = cv.standardise(X, Xt)
+        P = cv.ridge_path(A, Y, B, np.array([0.1, 10.0, 1000.0]))
+        for i, a in enumerate((0.1, 10.0, 1000.0)):
+            np.testing.assert_allclose(P[i], Ridge(alpha=a).fit(A, Y).predict(B), atol=1e-8)
+
+
+def _data(subj, sex, X, C, Y, binary=None):
+    return ProbeData(np.asarray([f"{s}_{i}" for i, s in enumerate(subj)], dtype=object), subj, sex, {"gait": X},
+                     {"gait": [f"c{i}" for i in range(X.shape[1])]}, C, ["age", "bmi"], Y, ["signal", "nosignal"],
+                     np.zeros(2, bool) if binary is None else binary, np.zeros(2, bool))
+
+
+def test_planted_signal_found_and_no_signal_not():
+    subj, sex, X, C, Y = _cohort()
+    data = _data(subj, sex, X, C, Y)
+    res = run_probe(data, ProbeConfig(seeds=6, keep_predictions=()))
+    g = {r["target"]: r for r in res.gain}
+    assert g["signal"]["significant"] and g["signal"]["gain"] > 0.1
+    assert not g["nosignal"]["significant"]
+    rows = score_rows(res, data, {"signal": "x", "nosignal": "y"})
+    assert {r["model"] for r in rows} == {"covariates", "gait", "gait+covariates"}
+
+
+def test_binary_target_gets_auc():
+    subj, sex, X, C, Y = _cohort(n_subj=60, visits=1, p=8)
+    yb = (Y[:, 0] > np.median(Y[:, 0])).astype(float)
+    res = cv.nested_cv(X, yb, subj, seeds=1)
+    assert res.binary[0]
+    auc = metrics.roc_auc(yb, res.oof[0, :, 0])[0]
+    assert 0.6 < auc <= 1.0
+
+
+def test_bh_and_wilcoxon():
+    q = gain.benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5, np.nan]))
+    np.testing.assert_allclose(q[:4], [0.04, 0.16 / 3, 0.16 / 3, 0.5], rtol=1e-4)
+    assert np.isnan(q[4])
+    assert gain.wilcoxon_greater(np.full(15, 0.01) + np.linspace(0, 1e-3, 15)) < 1e-3
+    assert gain.wilcoxon_greater(-np.abs(np.linspace(0.01, 0.1, 15))) > 0.9
+    assert gain.wilcoxon_greater(np.zeros(15)) == 1.0
+
+
+def test_metrics_against_numpy():
+    rng = np.random.default_rng(2)
+    y, p = rng.normal(size=50), rng.normal(size=50)
+    assert metrics.pearson_r(y, p)[0] == pytest.approx(np.corrcoef(y, p)[0, 1])
+    from sklearn.metrics import roc_auc_score
+
+    yb = (y > 0).astype(float)
+    assert metrics.roc_auc(yb, p)[0] == pytest.approx(roc_auc_score(yb, p))
+
+
+def test_ablation_inputs_and_importance():
+    x = np.ones((2, 5, 26, 4), np.float32)
+    xd, _ = ablation.ablate_input(x, "drop_legs")
+    xk, _ = ablation.ablate_input(x, "keep_legs")
+    legs = ablation.GROUPS["legs"]
+    assert (xd[..., legs, :] == 0).all() and xd.sum() == 2 * 5 * 18 * 4
+    assert (xk[..., legs, :] == 1).all() and xk.sum() == 2 * 5 * 8 * 4
+    out = ablation.recompute_embeddings([({"session_id": "a", "subject": "s", "task": "t"}, x)],
+                                        lambda b: b.reshape(len(b), -1, 26, 4)[..., 0].mean(axis=1))
+    assert set(out) == set(ablation.variants())
+    imp = ablation.importance(np.array([0.5]), {"legs": np.array([0.1]), "arms": np.array([0.5])},
+                              {"legs": np.array([0.4]), "arms": np.array([0.0])})
+    assert imp["legs"][0] == pytest.approx(2.0) and imp["arms"][0] == pytest.approx(0.0)
+
+
+def test_cli_probe_end_to_end(tmp_path):
+    """gaitfm probe on tiny CSVs writes every table, the figures and the report."""
+    from gaitcore.cli import main
+    from gaitcore.probe.tables import write_csv
+
+    subj, sex, X, C, Y = _cohort(n_subj=50, visits=1, p=6)
+    emb = [{"session_id": f"{s}_v0", "subject": s, "task": "walk", "window": w,
+            **{f"e{i}": X[k, i] + 0.01 * w for i in range(X.shape[1])}} for k, s in enumerate(subj) for w in range(2)]
+    write_csv(tmp_path / "emb.csv", emb)
+    phen = [{"subject": s, "visit": 0, "age": C[k, 0], "sex": sex[k], "bmi": C[k, 1], "signal": Y[k, 0],
+             "nosignal": Y[k, 1]} for k, s in enumerate(subj)]
+    write_csv(tmp_path / "phen.csv", phen)
+    out = tmp_path / "out"
+    rc = main(["probe", "--embeddings", str(tmp_path / "emb.csv"), "--phenotypes", str(tmp_path / "phen.csv"),
+               "--covariates", "age,sex,bmi", "--seeds", "2", "--out", str(out), "-q"])
+    assert rc == 0
+    for f in ("scores.csv", "gain.csv", "systems.csv", "predictions.csv", "report.html", "fig_gain_radar.png",
+              "fig_age_scatter.png", "fig_feature_sets.png"):
+        assert (out / f).stat().st_size > 0, f
