@@ -7,7 +7,9 @@ Two methods, chosen from the data:
   pelvis (the foot is furthest forward), toe off = local minimum of the FOOT (toe) joint's AP position
   relative to the pelvis (furthest back). Used when both ankles move >= 150 mm AP relative to the
   pelvis. Works on a treadmill (the pelvis stays put, the feet move back with the belt) and
-  overground alike.
+  overground alike. The extrema are where the foot moves at walking speed, so heel strike is found
+  early and toe off late (stance +4-7 points); ``_refine_contact`` moves each event to where the
+  foot's relative velocity is half-way to the planted-foot velocity.
 * ``vertical`` (walking in place): the ankle height crosses a threshold (30 % of its 2.5-97.5
   percentile range above its low level): upward crossing = toe off, downward crossing = heel strike.
 
@@ -103,6 +105,43 @@ def _crossings(h: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return _clean(debounce(up), ok), _clean(debounce(down), ok)
 
 
+def _refine_contact(x: np.ndarray, events: np.ndarray, fs: float, after: bool) -> np.ndarray:
+    """Move Zeni events to the instant the foot actually lands (``after`` True: heel strike) or lifts
+    off (False: toe off).
+
+    Zeni's extrema are where the foot's AP velocity relative to the pelvis is zero, i.e. where it
+    moves over the ground at walking speed: a heel strike is found before the heel lands, a toe-off
+    after the toe has left. A planted foot moves back relative to the pelvis at the walking (or belt)
+    speed ``-v`` (the median relative velocity 0.12-0.3 s inside the stance next to the event); the
+    contact instant is taken where the relative velocity crosses ``-v/2`` between the event and that
+    stance stretch. Events without a clear stance velocity (< 50 mm/s) are kept as they are.
+    Vectorised over events; x: [T] pelvis-relative AP position (mm), events: [n] fractional frames.
+    """
+    if events.size == 0:
+        return events
+    xf, _ = interp_nan(x)
+    v = np.gradient(lowpass(xf, fs, 8.0)) * fs
+    T = v.size
+    i = np.clip(np.round(events).astype(int), 0, T - 1)
+    n_near, n_far = int(0.12 * fs), int(0.3 * fs)
+    sign = 1 if after else -1
+    far = np.clip(i[:, None] + sign * np.arange(n_near, n_far + 1)[None, :], 0, T - 1)
+    base = np.median(v[far], axis=1)
+    thr = base / 2
+    # frames from the event towards the stance stretch; first one at or below the threshold
+    path = np.clip(i[:, None] + sign * np.arange(0, n_far + 1)[None, :], 0, T - 1)
+    below = v[path] <= thr[:, None]
+    has = below.any(axis=1) & (base < -50.0) & (i + sign * n_far >= 0) & (i + sign * n_far <= T - 1)
+    k = np.argmax(below, axis=1)
+    j1 = path[np.arange(i.size), k]  # first frame at/below the threshold
+    j0 = path[np.arange(i.size), np.maximum(k - 1, 0)]  # the frame before it (on the event side)
+    v0, v1 = v[j0], v[j1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(v1 != v0, (thr - v0) / (v1 - v0), 0.0)
+    t = j0 + sign * np.clip(f, 0, 1) * (k > 0)
+    return np.where(has, t, events)
+
+
 def detect_events(pos: np.ndarray, fs: float = 30.0) -> GaitEvents:
     """Gait events from body-frame positions pos [T, 32, 3] (mm, x forward, y left, z up, NaN masked)."""
     pel = pos[:, _J["PELVIS"]]
@@ -117,8 +156,8 @@ def detect_events(pos: np.ndarray, fs: float = 30.0) -> GaitEvents:
         for s in ("LEFT", "RIGHT"):
             cols.append(toe[s] if np.isfinite(toe[s]).sum() >= fs else ap[s])
         hl, hr, tl, tr = _extrema(np.column_stack(cols), fs, np.array([1.0, 1.0, -1.0, -1.0]))
-        ev.hs = {"LEFT": hl, "RIGHT": hr}
-        ev.to = {"LEFT": tl, "RIGHT": tr}
+        ev.hs = {"LEFT": _refine_contact(cols[0], hl, fs, True), "RIGHT": _refine_contact(cols[1], hr, fs, True)}
+        ev.to = {"LEFT": _refine_contact(cols[2], tl, fs, False), "RIGHT": _refine_contact(cols[3], tr, fs, False)}
         return ev
     lift = {s: pos[:, _J[f"ANKLE_{s}"], 2] for s in ("LEFT", "RIGHT")}
     if all(prange(v) >= MIN_LIFT_MM for v in lift.values()):
