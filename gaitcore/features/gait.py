@@ -154,7 +154,7 @@ def spatial(pos: np.ndarray, ev: GaitEvents, values: dict, missing: dict, detail
             if slopes.size:
                 ground = float(np.median(slopes))
         details["belt_speed_estimate_m_s"] = round(-ground * fs / 1000.0, 4)
-    for k, m, (tx, ty, tt, _), (lx, ly, lt, _) in prints:
+    for k, _m, (tx, ty, tt, _), (lx, ly, lt, _) in prints:
         L = lx - (tx + ground * (lt - tt))
         W = np.abs(ly - ty)
         ok = np.isfinite(L) & np.isfinite(W)
