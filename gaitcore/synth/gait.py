@@ -397,9 +397,12 @@ def walk_in_place(body: Body, gp: GaitParams, t: np.ndarray, rng: np.random.Gene
     fr = np.mod(count + 0.5, 1.0)
     wr = np.clip(1.0 - np.clip((fr - stance + 0.05) / 0.05, 0, 1), 0, 1)
     wr = np.where(fr < 0.05, fr / 0.05, wr)
-    root = ground_contact(kin, wl, np.full(n, 0.3), wr, np.full(n, 0.3))
+    roll = np.full(n, 0.3)
+    root = ground_contact(kin, wl, roll, wr, roll)
     root[:, 2] -= np.mean(root[:, 2])
     root[:, 0] -= np.mean(root[:, 0])
+    joints = settle_feet(body, kin.joints + root[:, None, :], (kin.heel_l + root, kin.heel_r + root),
+                         (kin.toe_l + root, kin.toe_r + root), (wl, wr), (roll, roll), (count, count + 0.5))
     truth = {"cadence_spm": round(float(2 * (count[-1] - count[0]) / max(t[-1] - t[0], 1e-9) * 60), 3),
              "step_length_m": 0.0, "speed_mps": 0.0, "peak_hip_flexion_deg": round(gp.pelvis_tilt + lift, 2)}
-    return kin.joints + root[:, None, :], truth
+    return joints, truth
