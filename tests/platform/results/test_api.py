@@ -1,0 +1,65 @@
+"""Results (QC, features, embeddings, predictions) and the streamed cohort exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pyarrow.parquet as pq
+
+from tenancy.models import Role
+
+from tests.platform.base import APITestBase
+from tests.platform.factories import seed_everything
+
+
+class ResultsAPITest(APITestBase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.objs = seed_everything(cls.org, "r", n_sessions=3)
+        seed_everything(cls.other, "o", n_sessions=2)
+
+    def test_results_filter_by_session_and_phenotype(self):
+        session = self.objs["gaitsession"][0]
+        client = self.client_for(Role.VIEWER)
+        preds = client.get(self.url("prediction-list"), {"session": session.pk, "phenotype": "age"}).json()
+        self.assertEqual(preds["count"], 1)
+        p = preds["results"][0]
+        self.assertEqual((p["lower"], p["value"], p["upper"], p["model_version"]), (45.0, 50.0, 55.0, "t1"))
+        emb = client.get(self.url("embedding-list"), {"session": session.pk}).json()["results"][0]
+        self.assertEqual((emb["task"], emb["dim"]), ("walk_in_place", 3))
+        qc = client.get(self.url("qcreport-list"), {"session": session.pk}).json()["results"][0]
+        self.assertTrue(qc["passed"])
+        feats = client.get(self.url("taskfeatures-list"), {"cohort": self.objs["cohort"][0].pk}).json()
+        self.assertEqual(feats["count"], 3)
+
+    def export(self, kind, file_format, role=Role.RESEARCHER):
+        return self.client_for(role).get(self.url(f"export-{kind}", pk=self.objs["cohort"][0].pk),
+                                         {"file_format": file_format})
+
+    def test_csv_exports_stream(self):
+        r = self.export("predictions", "csv")
+        self.assertEqual(r.status_code, 200)
+        self.assertTrue(r.streaming)
+        rows = list(csv.DictReader(io.StringIO(b"".join(r.streaming_content).decode())))
+        self.assertEqual(len(rows), 3)
+        self.assertEqual(rows[0]["phenotype"], "age")
+        self.assertEqual(rows[0]["subject"], "SUBJ-r")
+        feats = list(csv.DictReader(io.StringIO(b"".join(self.export("features", "csv").streaming_content).decode())))
+        self.assertEqual(len(feats), 6)  # 3 sessions x 2 features, long format
+        emb = list(csv.reader(io.StringIO(b"".join(self.export("embeddings", "csv").streaming_content).decode())))
+        self.assertEqual(emb[0][-3:], ["e0000", "e0001", "e0002"])
+        self.assertIn("export.predictions", self.audit_actions())
+
+    def test_parquet_exports_stream(self):
+        for kind, n in (("predictions", 3), ("features", 6), ("embeddings", 3)):
+            r = self.export(kind, "parquet")
+            self.assertEqual(r.status_code, 200)
+            table = pq.read_table(io.BytesIO(b"".join(r.streaming_content)))
+            self.assertEqual(table.num_rows, n, kind)
+        self.assertEqual(table.column("e0001").to_pylist(), [0.2, 0.2, 0.2])
+
+    def test_exports_need_the_export_permission_and_a_known_format(self):
+        self.assertError(self.export("predictions", "csv", role=Role.VIEWER), 403)
+        self.assertError(self.export("predictions", "xlsx"), 400, "unknown_file_format")
