@@ -56,11 +56,12 @@ def _clean(events: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return events[~near[i]]
 
 
-def _extrema(X: np.ndarray, fs: float, signs: np.ndarray) -> list[np.ndarray]:
+def _extrema(X: np.ndarray, fs: float, signs: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Peaks of signs[k] * X[:, k] for each column k of X [T, K] (one batched filter call).
 
     Peaks are located on the 6 Hz low-passed signal, then moved to the raw signal's maximum within
     +-2 frames and refined there to sub-frame precision (low-passing an asymmetric peak shifts it).
+    Returns (peaks per column, the low-passed signals [T, K] without the sign).
     """
     raw = np.empty(X.shape, dtype=np.float64)
     oks = np.isfinite(X)
@@ -80,7 +81,7 @@ def _extrema(X: np.ndarray, fs: float, signs: np.ndarray) -> list[np.ndarray]:
             out.append(_clean(refine_peak(r, pk), oks[:, k]))
         else:
             out.append(np.empty(0))
-    return out
+    return out, Y * signs
 
 
 def _crossings(h: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +106,7 @@ def _crossings(h: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return _clean(debounce(up), ok), _clean(debounce(down), ok)
 
 
-def _refine_contact(x: np.ndarray, events: np.ndarray, fs: float, after: bool) -> np.ndarray:
+def _refine_contact(xf: np.ndarray, events: np.ndarray, fs: float, after: bool) -> np.ndarray:
     """Move Zeni events to the instant the foot actually lands (``after`` True: heel strike) or lifts
     off (False: toe off).
 
@@ -115,12 +116,12 @@ def _refine_contact(x: np.ndarray, events: np.ndarray, fs: float, after: bool) -
     speed ``-v`` (the median relative velocity 0.12-0.3 s inside the stance next to the event); the
     contact instant is taken where the relative velocity crosses ``-v/2`` between the event and that
     stance stretch. Events without a clear stance velocity (< 50 mm/s) are kept as they are.
-    Vectorised over events; x: [T] pelvis-relative AP position (mm), events: [n] fractional frames.
+    Vectorised over events; xf: [T] low-passed pelvis-relative AP position (mm, no NaN), events: [n]
+    fractional frames.
     """
     if events.size == 0:
         return events
-    xf, _ = interp_nan(x)
-    v = np.gradient(lowpass(xf, fs, 8.0)) * fs
+    v = np.gradient(xf) * fs
     T = v.size
     i = np.clip(np.round(events).astype(int), 0, T - 1)
     n_near, n_far = int(0.12 * fs), int(0.3 * fs)
@@ -155,9 +156,9 @@ def detect_events(pos: np.ndarray, fs: float = 30.0) -> GaitEvents:
         cols = [ap["LEFT"], ap["RIGHT"]]
         for s in ("LEFT", "RIGHT"):
             cols.append(toe[s] if np.isfinite(toe[s]).sum() >= fs else ap[s])
-        hl, hr, tl, tr = _extrema(np.column_stack(cols), fs, np.array([1.0, 1.0, -1.0, -1.0]))
-        ev.hs = {"LEFT": _refine_contact(cols[0], hl, fs, True), "RIGHT": _refine_contact(cols[1], hr, fs, True)}
-        ev.to = {"LEFT": _refine_contact(cols[2], tl, fs, False), "RIGHT": _refine_contact(cols[3], tr, fs, False)}
+        (hl, hr, tl, tr), F = _extrema(np.column_stack(cols), fs, np.array([1.0, 1.0, -1.0, -1.0]))
+        ev.hs = {"LEFT": _refine_contact(F[:, 0], hl, fs, True), "RIGHT": _refine_contact(F[:, 1], hr, fs, True)}
+        ev.to = {"LEFT": _refine_contact(F[:, 2], tl, fs, False), "RIGHT": _refine_contact(F[:, 3], tr, fs, False)}
         return ev
     lift = {s: pos[:, _J[f"ANKLE_{s}"], 2] for s in ("LEFT", "RIGHT")}
     if all(prange(v) >= MIN_LIFT_MM for v in lift.values()):
