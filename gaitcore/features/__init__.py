@@ -113,6 +113,9 @@ def compute_features(pre: Preprocessed, task: str, start: int | None = None, end
         fset.missing = missing
         return fset
     fs_hz = pre.fs
+    fr = pre.frames.get(task)
+    if fr is not None and fr.warnings:
+        details["warnings"] = list(fr.warnings)
     if want.get("cadence_steps_min"):
         ev = detect_events(pos, fs_hz)
         gait.temporal(ev, fs_hz, values, missing, details)

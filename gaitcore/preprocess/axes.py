@@ -39,6 +39,7 @@ from ._fast import cross, pct
 
 _J = {n: i for i, n in enumerate(AZURE32.joints)}
 PAN_DEG = 15.0
+TURN_DEG = 60.0  # facing range (static camera) above which the walker is taken to turn
 MIRROR_SCORE = 0.2
 MIRROR_PERM = mirror_index(AZURE32)
 
@@ -149,6 +150,15 @@ class BodyFrame:
     up_method: str = "trunk"
     heading_source: str = "labels"
 
+    @property
+    def warnings(self) -> list[str]:
+        """Conditions under which the body frame is approximate."""
+        out = []
+        if self.heading_mode == "fixed" and self.heading_range_deg > TURN_DEG:
+            out.append(f"the facing direction varies by {self.heading_range_deg:.0f} deg with a static camera "
+                       "(the walker turns): one fixed heading is used, so AP/ML features mix during turns")
+        return out
+
     def record(self) -> dict:
         return {
             "up_in_sensor": [round(float(x), 4) for x in self.up],
@@ -160,6 +170,7 @@ class BodyFrame:
             "mirrored_labels_fixed": self.mirrored,
             "mirror_score": None if self.mirror_score is None else round(self.mirror_score, 3),
             "mirror_evidence": {k: round(v, 3) for k, v in self.evidence.items()},
+            "warnings": self.warnings,
         }
 
 

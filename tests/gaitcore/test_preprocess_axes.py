@@ -110,3 +110,13 @@ def test_drifting_hip_labels_in_a_floor_frame_do_not_count_as_panning():
     assert frame.heading_range_deg > 15
     assert frame.heading_mode == "fixed" and frame.heading_source == "travel"
     assert _angle(frame.rotation[0, 0], [np.cos(np.radians(20)), np.sin(np.radians(20)), 0]) < 3
+
+
+def test_walker_turning_around_is_flagged():
+    # out and back along a walkway in a static floor frame: one fixed heading, with a warning
+    a = walk_body(duration_s=6, treadmill=False)
+    b = walk_body(duration_s=6, treadmill=False, seed=1)
+    b = b * [-1, -1, 1] + [a[-1, 0, 0] * 2, 0, 0]  # turned by 180 deg about z, walking back
+    P = np.concatenate([a, b])
+    frame, _ = find_body_frame(to_frame(P, "floor_z_up").astype(float))
+    assert frame.heading_mode == "fixed" and frame.warnings and "turns" in frame.warnings[0]
