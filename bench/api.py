@@ -55,9 +55,8 @@ def seed(n_sessions: int, n_orgs: int = 3) -> list[dict]:
     import django
 
     django.setup()
-    from django.core.management import call_command
-
     from cohorts.models import Cohort, Subject
+    from django.core.management import call_command
     from recordings.models import GaitSession, SessionStatus
     from tenancy.actions import create_token
     from tenancy.audit import Actor

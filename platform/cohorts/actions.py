@@ -8,7 +8,6 @@ import math
 
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
-
 from tenancy.actions import create_object, delete_object, update_object
 from tenancy.audit import Actor, record
 

@@ -1,5 +1,4 @@
 import django_filters
-
 from tenancy.filters import scoped_choice
 
 from .models import Cohort, PhenotypeLabel, PhenotypeTable, Subject

@@ -67,3 +67,54 @@ def error_response(status: int, code: str, message: str, details=None) -> Respon
     if details is not None:
         body["details"] = details
     return Response({"error": body}, status=status)
+
+
+class FastReadMixin:
+    """A ModelSerializer mixin that serialises read responses through a per-class plan of plain
+    attribute getters (DRF's generic field machinery costs most of a list request's time). Fields it
+    cannot map simply (method fields, nested serializers) still go through DRF."""
+
+    _plan_cache: dict = {}
+
+    def _plan(self):
+        from operator import attrgetter
+
+        from rest_framework import fields as f
+        from rest_framework import relations
+
+        key = type(self)
+        plan = FastReadMixin._plan_cache.get(key)
+        if plan is not None:
+            return plan
+        plan = []
+        simple = {f.CharField: str, f.IntegerField: int, f.FloatField: float, f.BooleanField: bool,
+                  f.JSONField: None, f.ListField: None, f.DictField: None, f.ReadOnlyField: None}
+        for field in self._readable_fields:
+            name, attrs = field.field_name, field.source_attrs
+            if isinstance(field, relations.PrimaryKeyRelatedField) and len(attrs) == 1 and not field.pk_field:
+                model_field = self.Meta.model._meta.get_field(attrs[0])
+                plan.append((name, attrgetter(model_field.attname), None))
+            elif type(field) in simple and attrs and not isinstance(field, f.ChoiceField):
+                plan.append((name, attrgetter(".".join(attrs)), simple[type(field)]))
+            elif isinstance(field, f.ChoiceField) and attrs:
+                plan.append((name, attrgetter(".".join(attrs)), str))
+            elif isinstance(field, f.DateTimeField | f.UUIDField) and attrs:
+                plan.append((name, attrgetter(".".join(attrs)), field.to_representation))
+            else:
+                plan.append((name, None, field))
+        FastReadMixin._plan_cache[key] = plan
+        return plan
+
+    def to_representation(self, instance):
+        out = {}
+        for name, getter, conv in self._plan():
+            if getter is None:  # the DRF way
+                attribute = conv.get_attribute(instance)
+                out[name] = None if attribute is None else conv.to_representation(attribute)
+                continue
+            try:
+                value = getter(instance)
+            except AttributeError:
+                value = None
+            out[name] = value if value is None or conv is None else conv(value)
+        return out

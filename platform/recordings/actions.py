@@ -32,11 +32,10 @@ import math
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
-
 from gaitsite.api import APIError
-from tenancy.audit import Actor, record
+from rest_framework.exceptions import ValidationError
 from tenancy.actions import delete_object
+from tenancy.audit import Actor, record
 
 from . import storage
 from .models import GaitSession, SessionStatus, Upload, UploadMode, UploadStatus

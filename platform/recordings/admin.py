@@ -1,5 +1,4 @@
 from django.contrib import admin
-
 from tenancy.admin import UnscopedAdmin
 
 from .models import GaitSession, Upload

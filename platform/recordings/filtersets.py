@@ -1,5 +1,4 @@
 import django_filters
-
 from cohorts.models import Cohort, Subject
 from tenancy.filters import scoped_choice
 

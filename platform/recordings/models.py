@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import uuid
 
+from cohorts.models import Subject
 from django.conf import settings
 from django.db import models
-
-from cohorts.models import Subject
 from tenancy.scope import TenantModel
 
 

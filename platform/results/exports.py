@@ -20,7 +20,6 @@ import io
 from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
-
 from gaitsite.api import APIError
 from tenancy.audit import Actor, record
 from tenancy.scope import organisation_scope

@@ -156,7 +156,6 @@ def update_object(actor: Actor, instance, verb: str, **fields):
 
 def delete_object(actor: Actor, instance, verb: str) -> None:
     from django.db.models import ProtectedError
-
     from gaitsite.api import APIError
 
     try:

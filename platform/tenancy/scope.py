@@ -143,7 +143,7 @@ class TenantModel(models.Model):
                                      editable=False)
 
     objects = TenantManager()
-    unscoped = models.Manager()
+    unscoped = models.Manager()  # noqa: DJ012 - the explicit escape hatch (admin, auth, seeding)
 
     class Meta:
         abstract = True

@@ -11,7 +11,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient, APITestCase
-
 from tenancy.models import AuditEvent, Role
 from tenancy.scope import organisation_scope
 

@@ -8,7 +8,6 @@ import itertools
 
 import numpy as np
 from django.contrib.auth import get_user_model
-
 from tenancy.actions import create_token
 from tenancy.audit import Actor, record
 from tenancy.models import Membership, Organisation, Role

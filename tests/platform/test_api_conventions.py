@@ -9,7 +9,6 @@ import json
 import yaml
 from django.core.management import call_command
 from django.urls import reverse
-
 from tenancy.models import Role
 
 from tests.platform.base import APITestBase, count_queries
@@ -92,12 +91,11 @@ class ListQueryCountTest(APITestBase):
             url = reverse(f"v1:{route.name}")
             sizes = []
             for limit in (1, 100):
-                def get(limit=limit):
+                def get(limit=limit, url=url, sizes=sizes):
                     r = client.get(url, {"limit": limit})
                     self.assertEqual(r.status_code, 200, url)
                     sizes.append(len(r.json()["results"]))
-                n = count_queries(get)
-                sizes.append(n)
+                sizes.append(count_queries(get))
             self.assertGreater(sizes[2], 1, f"{url}: seed more rows")
             self.assertEqual(sizes[1], sizes[3], f"{url}: {sizes[1]} queries for 1 row, {sizes[3]} for {sizes[2]} rows")
 

@@ -25,7 +25,8 @@ def test_stdlib_platform_inside_django_process():
 
 
 def test_stdlib_platform_in_this_process():
-    import django  # noqa: F401  (the suite runs with Django set up)
     import platform
+
+    import django  # noqa: F401  (the suite runs with Django set up)
 
     assert callable(platform.python_version) and platform.python_version().startswith("3.11")

@@ -17,13 +17,14 @@ AWAITING_PIPELINE = "validated; waiting for the processing pipeline"
 
 @shared_task(name="workers.pipeline.process_session", acks_late=True)
 def process_session(session_id: int, organisation_id: int) -> dict:
-    from gaitcore.errors import GaitCoreError
-    from gaitcore.sessionfile import from_bytes
     from recordings import storage
     from recordings.models import GaitSession, SessionStatus
     from tenancy.audit import Actor, record
     from tenancy.models import Organisation
     from tenancy.scope import organisation_scope
+
+    from gaitcore.errors import GaitCoreError
+    from gaitcore.sessionfile import from_bytes
 
     org = Organisation.objects.get(pk=organisation_id)
     with organisation_scope(org):  # Celery tasks enter the scope explicitly

@@ -2,7 +2,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
-
 from tenancy.api.base import TenantModelViewSet, TenantReadOnlyViewSet, TenantViewSet
 from tenancy.models import Perm
 

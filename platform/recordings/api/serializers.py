@@ -1,12 +1,12 @@
-from rest_framework import serializers
-
 from cohorts.models import Subject
+from gaitsite.api import FastReadMixin
+from rest_framework import serializers
 
 from .. import actions
 from ..models import GaitSession, Upload, UploadMode
 
 
-class GaitSessionSerializer(serializers.ModelSerializer):
+class GaitSessionSerializer(FastReadMixin, serializers.ModelSerializer):
     subject_external_id = serializers.CharField(source="subject.external_id", read_only=True)
 
     class Meta:
@@ -17,7 +17,7 @@ class GaitSessionSerializer(serializers.ModelSerializer):
         read_only_fields = [f for f in fields if f not in ("recorded_at",)]
 
 
-class UploadSerializer(serializers.ModelSerializer):
+class UploadSerializer(FastReadMixin, serializers.ModelSerializer):
     part_count = serializers.SerializerMethodField()
 
     class Meta:

@@ -1,10 +1,9 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from gaitsite.api import APIError
 from rest_framework import mixins, parsers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
-
-from gaitsite.api import APIError
 from tenancy.api.base import TenantViewSet
 from tenancy.models import Perm
 

@@ -1,23 +1,24 @@
+from gaitsite.api import FastReadMixin
 from rest_framework import serializers
 
 from ..models import Embedding, Prediction, QCReport, TaskFeatures
 
 
-class QCReportSerializer(serializers.ModelSerializer):
+class QCReportSerializer(FastReadMixin, serializers.ModelSerializer):
     class Meta:
         model = QCReport
         fields = ["id", "session", "passed", "metrics", "issues", "created_at"]
         read_only_fields = fields
 
 
-class TaskFeaturesSerializer(serializers.ModelSerializer):
+class TaskFeaturesSerializer(FastReadMixin, serializers.ModelSerializer):
     class Meta:
         model = TaskFeatures
         fields = ["id", "session", "task", "values", "created_at"]
         read_only_fields = fields
 
 
-class EmbeddingSerializer(serializers.ModelSerializer):
+class EmbeddingSerializer(FastReadMixin, serializers.ModelSerializer):
     dim = serializers.SerializerMethodField()
 
     class Meta:
@@ -29,7 +30,7 @@ class EmbeddingSerializer(serializers.ModelSerializer):
         return len(obj.vector)
 
 
-class PredictionSerializer(serializers.ModelSerializer):
+class PredictionSerializer(FastReadMixin, serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = ["id", "session", "phenotype", "body_system", "value", "lower", "upper", "interval_level", "unit",

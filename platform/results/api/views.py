@@ -1,8 +1,7 @@
+from cohorts.models import Cohort
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.decorators import action
-
-from cohorts.models import Cohort
 from tenancy.api.base import TenantReadOnlyViewSet, TenantViewSet
 from tenancy.models import Perm
 

@@ -1,18 +1,19 @@
 from __future__ import annotations
 
+from gaitsite.api import FastReadMixin
 from rest_framework import serializers
 
 from ..actions import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS
 from ..models import APIToken, AuditEvent, Membership, Organisation, Role
 
 
-class OrganisationSerializer(serializers.ModelSerializer):
+class OrganisationSerializer(FastReadMixin, serializers.ModelSerializer):
     class Meta:
         model = Organisation
         fields = ["id", "name", "slug"]
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(FastReadMixin, serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
@@ -26,7 +27,7 @@ class MembershipCreateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class APITokenSerializer(serializers.ModelSerializer):
+class APITokenSerializer(FastReadMixin, serializers.ModelSerializer):
     is_active = serializers.BooleanField(read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
 
@@ -51,7 +52,7 @@ class APITokenCreatedSerializer(APITokenSerializer):
         read_only_fields = fields
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(FastReadMixin, serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
 
     class Meta:

@@ -1,6 +1,6 @@
+from cohorts.models import Cohort, Subject
 from tenancy.models import Role
 
-from cohorts.models import Cohort, Subject
 from tests.platform.base import APITestBase, CRUDTests
 
 

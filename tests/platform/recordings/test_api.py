@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import uuid
 from pathlib import Path
 
 import boto3
 import pytest
 import requests
-from django.test import override_settings
-from rest_framework.test import APIClient
-
 from cohorts.models import Cohort, Subject
+from django.test import override_settings
 from recordings import storage
-from recordings.models import GaitSession, SessionStatus, Upload
+from recordings.models import GaitSession, SessionStatus
 from tenancy.models import Role
 
 from tests.platform.base import APITestBase

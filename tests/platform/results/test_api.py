@@ -6,7 +6,6 @@ import csv
 import io
 
 import pyarrow.parquet as pq
-
 from tenancy.models import Role
 
 from tests.platform.base import APITestBase

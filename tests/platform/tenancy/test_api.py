@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from cohorts.models import Cohort
 from django.utils import timezone
 from rest_framework.test import APIClient
-
-from cohorts.models import Cohort
 from tenancy.models import APIToken, AuditEvent, Membership, Role, hash_token
 from tenancy.scope import NoOrganisationScope, organisation_scope
 
@@ -93,7 +92,6 @@ class TokenAPITest(APITestBase):
     def test_throttling_is_per_token(self):
         from django.core.cache import cache
         from rest_framework.settings import api_settings
-
         from tenancy.throttles import OrganisationRateThrottle
 
         cache.clear()
