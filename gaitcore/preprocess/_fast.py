@@ -29,3 +29,17 @@ def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
     b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
     return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
+def sqnorm3(x: np.ndarray) -> np.ndarray:
+    """Squared Euclidean norm over a last axis of length 3 ([..., 3] -> [...]).
+
+    Written out per component: numpy's reductions over a tiny last axis are several times slower.
+    """
+    a, b, c = x[..., 0], x[..., 1], x[..., 2]
+    return a * a + b * b + c * c
+
+
+def norm3(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm over a last axis of length 3."""
+    return np.sqrt(sqnorm3(x))

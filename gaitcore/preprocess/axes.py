@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..schemas import AZURE32, mirror_index
-from ._fast import cross, pct
+from ._fast import cross, norm3, pct
 
 _J = {n: i for i, n in enumerate(AZURE32.joints)}
 PAN_DEG = 15.0
@@ -45,14 +45,14 @@ MIRROR_PERM = mirror_index(AZURE32)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.sqrt((v * v).sum(axis=-1, keepdims=True))
+    n = norm3(v)[..., None]
     with np.errstate(invalid="ignore", divide="ignore"):
         return v / n
 
 
 def _nanmean_vec(vs: list[np.ndarray]) -> np.ndarray:
     s = np.stack(vs)  # [K, T, 3]
-    ok = np.isfinite(s).all(axis=2)
+    ok = np.isfinite(s[..., 0] + s[..., 1] + s[..., 2])
     tot = np.where(ok[..., None], s, 0.0).sum(axis=0)
     cnt = ok.sum(axis=0)
     out = tot / np.maximum(cnt, 1)[:, None]
@@ -194,8 +194,15 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
     """Find the body frame of NaN-masked positions P [T, 32, 3] (sensor space, mm).
 
     Returns the frame and the positions with left/right labels fixed if they were mirrored (a
-    permuted copy of P, or P itself).
+    permuted copy of P, or P itself). Long recordings are analysed on every ``step``-th frame (at most
+    ~2000 frames; the estimates are statistics over the recording), and the result expanded to all.
     """
+    T_full = P.shape[0]
+    step = max(T_full // 2000, 1)
+    P_full = P
+    if step > 1:
+        P = P_full[::step]
+        fs = fs / step
     up, up_method = estimate_up(P)
     lat = _nanmean_vec([
         _unit(P[:, _J["HIP_LEFT"]] - P[:, _J["HIP_RIGHT"]]),
@@ -269,19 +276,24 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
         score = sum(weights[k] * v for k, v in ev.items()) / sum(weights[k] for k in ev)
         if check_mirror and score < -MIRROR_SCORE:
             mirrored = True
-            P = P[:, MIRROR_PERM]
-            F_lab = -F_lab  # the label-derived lateral flips, so does the forward derived from it
-            e1 = -e1
+            P_full = P_full[:, MIRROR_PERM]
+            e1 = -e1  # the label-derived lateral flips, so does the forward derived from it
             score = -score
-    F = F_lab
+    sgn = -1.0 if mirrored else 1.0
     heading_source = "labels"
     if mode == "fixed" and travel_dir is not None and travel_dir @ e1 > np.cos(np.radians(45)):
         # a straight overground walk: its direction is a better forward axis than the tracked hips
-        F = np.broadcast_to(travel_dir, F_lab.shape).copy()
+        F = np.broadcast_to(travel_dir, (T_full, 3)).copy()
         heading_source = "travel"
+    elif mode == "fixed":
+        F = np.broadcast_to(e1, (T_full, 3)).copy()
+    else:
+        th = np.interp(np.arange(T_full) / step, np.flatnonzero(ok), theta)
+        F = sgn * (np.cos(th)[:, None] * (sgn * e1) + np.sin(th)[:, None] * e2)
     L = cross(up, F)
     R = np.stack([F, L, np.broadcast_to(up, F.shape)], axis=1)  # [T, 3, 3]
     # origin: first tracked pelvis (horizontal) and the lowest foot level (vertical)
+    P = P_full
     pel = P[:, _J["PELVIS"]]
     first = np.flatnonzero(np.isfinite(pel).all(axis=1))
     o = pel[first[0]] if first.size else np.zeros(3)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..schemas import MODEL26_FROM_AZURE
+from ._fast import norm3
 
 MODEL_IDX = np.array(MODEL26_FROM_AZURE)
 
@@ -32,7 +33,7 @@ def normalise(positions: np.ndarray, valid: np.ndarray, confidence: np.ndarray
     v = valid[:, MODEL_IDX] & valid[:, :1]  # no pelvis -> no frame
     pel = positions[:, :1]
     rel = np.where(v[..., None], P - pel, 0.0)
-    d = np.sqrt((rel * rel).sum(axis=2))
+    d = norm3(rel)
     scale = d.max(axis=1)
     good = scale > 1e-6
     inv = np.where(good, 1.0 / np.where(good, scale, 1.0), 0.0)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..schemas import AZURE32
+from ._fast import norm3, sqnorm3
 
 _PARENTS = np.array(AZURE32.parents)
 _BONES = np.array([j for j in range(AZURE32.size) if _PARENTS[j] >= 0])
@@ -42,13 +43,14 @@ def invalid_values(positions: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     1 km, or a joint more than 10 m (``ABSURD_MM``) from the mean of the frame's other joints (a body
     is < 2.5 m tall; the absolute position may legitimately exceed 10 m on a long overground walk)."""
     with np.errstate(invalid="ignore", over="ignore"):
-        bad = ~np.isfinite(positions).all(axis=2) | (np.abs(positions) > 1e6).any(axis=2)
-        bad |= confidence == 0
-        bad |= (positions == 0).all(axis=2)
+        ap = np.abs(positions)
+        m = np.maximum(np.maximum(ap[..., 0], ap[..., 1]), ap[..., 2])  # NaN propagates
+        bad = ~(m <= 1e6) | (m == 0) | (confidence == 0)
         ok = ~bad
         cnt = ok.sum(axis=1)
-        centre = np.where(ok[..., None], positions, 0.0).sum(axis=1) / np.maximum(cnt, 1)[:, None]
-        far = np.linalg.norm(positions - centre[:, None, :], axis=2) > ABSURD_MM
+        centre = np.where(ok[..., None], positions, 0).sum(axis=1) / np.maximum(cnt, 1)[:, None]
+        d = positions - centre[:, None, :]
+        far = sqnorm3(d) > ABSURD_MM**2
     return bad | far
 
 
@@ -59,7 +61,7 @@ def velocity_spikes(positions: np.ndarray, valid: np.ndarray, fs: float = 30.0,
     out = np.zeros(valid.shape, dtype=bool)
     if T < 3:
         return out
-    step = np.linalg.norm(np.diff(positions, axis=0), axis=2)  # [T-1, J]
+    step = norm3(np.diff(positions, axis=0))  # [T-1, J]
     lim = max_speed / fs
     both = valid[1:] & valid[:-1]
     fast = (step > lim) & both
@@ -79,11 +81,13 @@ def bone_outliers(positions: np.ndarray, valid: np.ndarray, rel_tol: float = 0.4
     Returns ([T, J] rejected, [J] median bone length to the parent in mm, NaN for the root/unknown).
     """
     child, parent = _BONES, _PARENTS[_BONES]
-    length = np.linalg.norm(positions[:, child] - positions[:, parent], axis=2)  # [T, B]
+    length = norm3(positions[:, child] - positions[:, parent])  # [T, B]
     both = valid[:, child] & valid[:, parent]
-    L = np.where(both, length, np.nan)
+    # median bone lengths from at most ~2000 frames (a robust statistic; subsampling keeps it cheap)
+    step = max(length.shape[0] // 2000, 1)
+    L = np.where(both[::step], length[::step], np.nan)
     med = np.full(AZURE32.size, np.nan)
-    cnt = both.sum(axis=0)
+    cnt = both[::step].sum(axis=0)
     enough = cnt >= 3
     if enough.any():
         # NaN-aware median per bone: sort (NaN last) and take the middle of the finite values
@@ -122,8 +126,8 @@ def leg_swaps(positions: np.ndarray, valid: np.ndarray, ratio: float = 0.5,
     L = positions[:, LEFT_LEG[_SWAP_JOINTS]]
     R = positions[:, RIGHT_LEG[_SWAP_JOINTS]]
     ok = valid[:, LEFT_LEG[_SWAP_JOINTS]].all(axis=1) & valid[:, RIGHT_LEG[_SWAP_JOINTS]].all(axis=1)
-    same = np.linalg.norm(L[1:] - L[:-1], axis=2).sum(1) + np.linalg.norm(R[1:] - R[:-1], axis=2).sum(1)
-    cross = np.linalg.norm(L[1:] - R[:-1], axis=2).sum(1) + np.linalg.norm(R[1:] - L[:-1], axis=2).sum(1)
+    same = norm3(L[1:] - L[:-1]).sum(1) + norm3(R[1:] - R[:-1]).sum(1)
+    cross = norm3(L[1:] - R[:-1]).sum(1) + norm3(R[1:] - L[:-1]).sum(1)
     toggle = ok[1:] & ok[:-1] & (cross < ratio * same) & (same > min_cost)
     if not toggle.any():
         return out
