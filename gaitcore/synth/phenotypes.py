@@ -43,6 +43,7 @@ GAIT_LINKED = ("frailty", "sarcopenia", "mood", "sleep_debt", "cardiometabolic")
 GAIT_FREE = ("lipid_genetic", "erythropoiesis", "microbiome", "diet_quality")
 LATENTS = GAIT_LINKED + GAIT_FREE
 COVARIATES = ("age_z", "male", "bmi_z", "vat_z", "height_z")
+SIGNED_UNITS = ("z", "SD", "clr", "log-ratio")
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,10 @@ def phenotype_values(s: Subject, rng: np.random.Generator) -> dict[str, float]:
         elif p.transform == "log":
             out[p.name] = round(float(math.exp(p.base + p.scale * lin)), 4)
         else:
-            out[p.name] = round(float(p.base + p.scale * lin), 4)
+            v = p.base + p.scale * lin
+            if p.base > 0 and p.units not in SIGNED_UNITS:
+                v = max(v, 0.0)  # counts, masses, concentrations cannot be negative
+            out[p.name] = round(float(v), 4)
     return out
 
 

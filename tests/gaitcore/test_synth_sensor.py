@@ -68,3 +68,15 @@ def test_frame_times_jitter_and_drops():
     assert 2900 < len(ts) < 3000  # some frames dropped
     assert np.any(d > 60000)  # a gap of at least one frame
     assert 100 < np.std(d[d < 40000]) < 1000  # sub-ms jitter
+
+
+def test_realism_statistics_on_a_synthetic_walk():
+    from gaitcore.synth.cohort import build_session
+    from gaitcore.synth.realism import walk_stats
+
+    s, _ = build_session(5, 1, 0, tasks=("treadmill_self_selected",), duration_scale=0.2)
+    st = walk_stats(s)
+    assert 0.01 < st["bone_length_cv"] < 0.15
+    assert st["jitter_wrists_mm"] > st["jitter_torso_mm"] > 0.5
+    assert 0.0 < st["low_conf_share"] < 0.1
+    assert 40 < st["knee_range_deg"] < 80
