@@ -69,7 +69,9 @@ def _extrema(X: np.ndarray, fs: float, signs: np.ndarray) -> tuple[list[np.ndarr
         raw[:, k] = interp_nan(X[:, k])[0]
     Y = lowpass(raw, fs, 6.0) * signs
     R = raw * signs
-    lo, hi = np.percentile(Y, [5, 95], axis=0)
+    srt = np.sort(Y, axis=0)
+    n = Y.shape[0] - 1
+    lo, hi = srt[int(round(0.05 * n))], srt[int(round(0.95 * n))]
     out = []
     off = np.arange(-2, 3)
     for k in range(X.shape[1]):
