@@ -314,7 +314,7 @@ def queue_processing(session: GaitSession) -> None:
         from workers.celery_app import app
 
         app.send_task(PROCESS_TASK, args=[session.pk, session.organisation_id])
-    except Exception:  # noqa: BLE001 - the session stays 'uploaded'; `requeue` picks it up again
+    except Exception:  # noqa: BLE001 - the session stays 'uploaded'; `manage.py requeue_sessions` sends it again
         log.exception("could not queue session %s for processing", session.pk)
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 
-import numpy as np
 from django.contrib.auth import get_user_model
 from tenancy.actions import create_token
 from tenancy.audit import Actor, record
 from tenancy.models import Membership, Organisation, Role
 from tenancy.scope import organisation_scope
+
+from tests.platform.sessionfiles import session_file_bytes, sha256  # noqa: F401  (re-exported)
 
 _seq = itertools.count(1)
 
@@ -31,26 +31,6 @@ def make_token(org: Organisation, role: str, **kw) -> str:
     with organisation_scope(org):
         _, raw = create_token(Actor.system(), name=f"{role}-token", role=role, **kw)
     return raw
-
-
-def session_file_bytes(n_frames: int = 90, subject: str = "S-1", seed: int = 0, tasks=("walk_in_place",)) -> bytes:
-    """A small valid ``.gait.npz`` session file (random but well-formed skeletons)."""
-    from gaitcore.schemas import TASKS
-    from gaitcore.sessionfile import Session, TaskSegment, to_bytes
-
-    tasks = [t if t in TASKS else TASKS[0] for t in tasks]
-    rng = np.random.default_rng(seed)
-    positions = rng.normal(0, 300, size=(n_frames, 32, 3)).astype(np.float32)
-    positions[:, :, 2] += 2500
-    confidence = np.full((n_frames, 32), 2, dtype=np.uint8)
-    ts = (np.arange(n_frames, dtype=np.int64) * 33_333)
-    per = n_frames // len(tasks)
-    segs = [TaskSegment(t, i * per, (i + 1) * per) for i, t in enumerate(tasks)]
-    return to_bytes(Session(positions, confidence, ts, subject=subject, sensor="synthetic", tasks=segs))
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def seed_everything(org: Organisation, tag: str, n_sessions: int = 1) -> dict:

@@ -271,3 +271,24 @@ class S3UploadTest(UploadTestMixin, APITestBase):
         up = self.create(data, mode="s3-multipart").json()
         other = self.client_for(Role.OWNER, org=self.other)
         self.assertError(other.post(self.url("upload-presign", pk=up["id"]), {"parts": [1]}, format="json"), 404)
+
+
+def test_requeue_sessions_command_sends_stuck_sessions(db):
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from tenancy.scope import organisation_scope
+    from tests.platform.factories import make_org, seed_everything
+
+    org = make_org("rq")
+    objs = seed_everything(org, "rq", n_sessions=2)
+    with organisation_scope(org):
+        GaitSession.objects.filter(pk=objs["gaitsession"][0].pk).update(
+            status=SessionStatus.UPLOADED, updated_at=timezone.now() - timedelta(hours=1))
+        GaitSession.objects.filter(pk=objs["gaitsession"][1].pk).update(status=SessionStatus.DONE)
+    with mock.patch("workers.celery_app.app.send_task") as send:
+        call_command("requeue_sessions", "--minutes", "10")
+    send.assert_called_once_with("workers.pipeline.process_session", args=[objs["gaitsession"][0].pk, org.pk])
