@@ -134,3 +134,21 @@ def test_values_are_finite_and_missing_has_reasons():
     for k in ("cadence_steps_min", "step_length_m", "stance_pct", "walking_speed_m_s"):
         assert k not in fs.values and fs.missing[k]
     assert "arm_swing_left_mm" in fs.values  # what can be computed still is
+
+
+@pytest.mark.parametrize("schema_name", ["kinect_v1_20", "kinect_v2_25"])
+def test_older_sensors_joint_subsets(schema_name):
+    # joints a sensor lacks are stored with confidence NONE: features still come out right
+    from gaitcore.schemas import SCHEMAS
+
+    present = set(SCHEMAS[schema_name].to_azure)
+    P = walk_body(duration_s=15, treadmill=False, cadence=104, step_length_m=0.6)
+    S = make_session(to_frame(P, "camera_y_up"), "overground_walk")
+    for j in range(32):
+        if j not in present:
+            S.confidence[:, j] = 0
+            S.positions[:, j] = 0
+    v = compute_task_features(S).values
+    assert v["cadence_steps_min"] == pytest.approx(104, rel=0.02)
+    assert v["step_length_m"] == pytest.approx(0.6, rel=0.05)
+    assert v["walking_speed_m_s"] == pytest.approx(0.6 * 104 / 60, rel=0.05)
