@@ -292,3 +292,23 @@ def test_requeue_sessions_command_sends_stuck_sessions(db):
     with mock.patch("workers.celery_app.app.send_task") as send:
         call_command("requeue_sessions", "--minutes", "10")
     send.assert_called_once_with("workers.pipeline.process_session", args=[objs["gaitsession"][0].pk, org.pk])
+
+
+def test_pipeline_task_marks_an_unreadable_stored_file_failed_with_a_reason(db, tmp_path, settings):
+    from tenancy.scope import NoOrganisationScope, organisation_scope
+    from tests.platform.factories import make_org, seed_everything
+    from workers.tasks.pipeline import process_session
+
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}}}
+    org = make_org("pf")
+    session = seed_everything(org, "pf")["gaitsession"][0]
+    (tmp_path / "broken.gait.npz").write_bytes(b"not a zip")
+    with organisation_scope(org):
+        GaitSession.objects.filter(pk=session.pk).update(file_key="broken.gait.npz")
+    assert process_session(session.pk, org.pk)["status"] == SessionStatus.FAILED
+    with pytest.raises(NoOrganisationScope):  # the task left no scope behind
+        GaitSession.objects.count()
+    with organisation_scope(org):
+        s = GaitSession.objects.get(pk=session.pk)
+    assert s.attempts == 1 and "not a session file" in s.status_reason
