@@ -18,7 +18,8 @@ HELP = "Fit phenotype heads on one embedding model version and export the predic
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embeddings", required=True, help="embedding (or feature) table of the training cohort")
     parser.add_argument("--phenotypes", required=True, help="phenotype CSV of the training cohort")
-    parser.add_argument("--model-version", required=True, help="embedding model version the table came from")
+    parser.add_argument("--model-version", default=None,
+                        help="embedding model version (default: the table's model_version column)")
     parser.add_argument("--cohort", choices=("synthetic", "real"), required=True, help="training cohort provenance")
     parser.add_argument("--source", required=True, help="where the training cohort came from (free text)")
     parser.add_argument("--targets", default="age,bmi", help="comma-separated targets (default age,bmi)")
@@ -40,16 +41,25 @@ def run(args: argparse.Namespace) -> int:
     from ..probe.analysis import ProbeConfig, prepare
     from ..probe.cv import stderr_progress
     from ..probe.predictor import Predictor
-    from ..probe.tables import read_table, session_matrix
+    from ..probe.tables import model_version, read_table, session_matrix
 
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else []  # noqa: E731
     tasks = split(args.tasks) or None
-    sm = session_matrix(read_table(args.embeddings), args.task_mode, tasks)
+    table = read_table(args.embeddings)
+    version = model_version(table)
+    if args.model_version and version and args.model_version != version:
+        print(f"gaitfm fit-predictor: --model-version {args.model_version!r} but the table says {version!r}", file=sys.stderr)
+        return 2
+    version = args.model_version or version
+    if not version:
+        print("gaitfm fit-predictor: no model_version column in the table: pass --model-version", file=sys.stderr)
+        return 2
+    sm = session_matrix(table, args.task_mode, tasks)
     phen = read_table(args.phenotypes, force_meta=("sex",))
     targets = split(args.targets)
     data = prepare({args.feature_set: sm}, phen, ProbeConfig(covariates=(), targets=targets))
     pred = Predictor.fit(data.X[args.feature_set], data.columns[args.feature_set], data.Y, data.targets,
-                         data.subjects, data.sex, embedding_model_version=args.model_version, cohort=args.cohort,
+                         data.subjects, data.sex, embedding_model_version=version, cohort=args.cohort,
                          source=args.source, feature_set=args.feature_set, task_mode=args.task_mode, tasks=tasks,
                          binary=data.binary, sex_specific=tuple(split(args.sex_specific)), seeds=args.seeds,
                          level=args.level, n_jobs=max(1, args.jobs), progress=None if args.quiet else stderr_progress)

@@ -106,6 +106,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"probe finished in {elapsed:.1f} s; report: {html}", file=sys.stderr)
         for d in detection or []:
-            print(f"  {d['feature_set']:<11} {d['stratum']:<4} gain significant: {d['detected_with_signal']}/{d['n_with_signal']} "
+            print(f"  {d['criterion']:<16} {d['feature_set']:<11} {d['stratum']:<4} gain significant: {d['detected_with_signal']}/{d['n_with_signal']} "
                   f"with gait signal, {d['detected_without_signal']}/{d['n_without_signal']} without", file=sys.stderr)
     return 0

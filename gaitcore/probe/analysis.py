@@ -208,8 +208,10 @@ def run_probe(data: ProbeData, cfg: ProbeConfig, progress: Callable[[str], None]
             tnames = [data.targets[i] for i in phen_idx]
             out.scores[(fs, "gait+covariates", st)] = {**scf, "targets": tnames}
             out.alpha[(fs, "gait+covariates", st)] = np.nanmedian(full.alpha, axis=(0, 1))
+            boot = {"y": Yp, "full": np.nanmean(full.oof, axis=0), "cov": np.nanmean(cov.oof, axis=0),
+                    "groups": groups, "binary": bp}
             out.gain += gainmod.gain_rows(scf["score"], out.scores[("covariates", "covariates", st)]["score"], tnames,
-                                          {"feature_set": fs, "stratum": st})
+                                          {"feature_set": fs, "stratum": st}, boot)
             out.timings[f"{fs}/gait+covariates/{st}"] = time.perf_counter() - t0
     gainmod.add_fdr(out.gain, fdr=cfg.fdr)
     return out

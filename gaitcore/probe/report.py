@@ -67,7 +67,9 @@ def fig_radar(systems_rows: list[dict], path: Path) -> Path | None:
     for ax in axes:
         ax.set_xticks(ang)
         ax.set_xticklabels([s.replace("_", "\n") for s in systems], fontsize=8)
-        ax.tick_params(axis="y", labelsize=7)
+        ax.tick_params(axis="y", labelsize=6, labelcolor="#555555")
+        ax.tick_params(axis="x", pad=6)
+        ax.set_rlabel_position(180.0 / len(systems))  # radial labels between two systems
     axes[1].legend(loc="upper right", bbox_to_anchor=(1.35, 1.12), fontsize=8)
     fig.suptitle("Predictive gain of gait over covariates, per body system", fontsize=13)
     fig.tight_layout()
@@ -249,7 +251,7 @@ def write_report(out: Path, score_rows: list[dict], gain_rows: list[dict], syste
     sections = []
     if detection:
         sections.append(("Detection against generator truth", _html_table(
-            detection, ["feature_set", "stratum", "n_with_signal", "detected_with_signal", "rate_with_signal",
+            detection, ["criterion", "feature_set", "stratum", "n_with_signal", "detected_with_signal", "rate_with_signal",
                         "n_without_signal", "detected_without_signal", "rate_without_signal"])))
     key = [r for r in score_rows if r["model"] == "gait" and r["system"] == "covariate"]
     sections.append(("Covariates predicted from gait alone", _html_table(
@@ -258,8 +260,8 @@ def write_report(out: Path, score_rows: list[dict], gain_rows: list[dict], syste
         system_rows, ["feature_set", "stratum", "system", "n_targets", "n_significant", "median_gain"], 200)))
     g = sorted(gain_rows, key=lambda r: (r["feature_set"], r["stratum"], -r["gain"] if np.isfinite(r["gain"]) else 0))
     sections.append(("Predictive gain per target", _html_table(
-        g, ["feature_set", "stratum", "target", "score_cov", "score_full", "gain", "gain_sd", "p", "q",
-            "significant"], 400)))
+        g, ["feature_set", "stratum", "target", "score_cov", "score_full", "gain", "gain_sd", "p", "q", "p_boot",
+            "q_boot", "significant_paper", "significant"], 400)))
     if ablation_systems:
         sections.append(("Body-part importance per system", _html_table(
             ablation_systems, ["feature_set", "stratum", "system", "group", "importance"], 200)))

@@ -34,6 +34,8 @@ ALIASES = {
     "window": ("window", "window_index", "window_idx"),
 }
 ID_COLUMNS = tuple(ALIASES)
+# bookkeeping columns of `gaitfm embed` that are never features (kept as metadata)
+BOOKKEEPING = ("n_windows", "n_frames", "level", "model_version", "preprocessing_version")
 
 
 @dataclass
@@ -70,7 +72,7 @@ def _from_columns(cols: dict[str, list], source: str, force_meta: tuple[str, ...
     canon = _canonical_meta(list(cols))
     meta, num_names, num = {}, [], []
     for name, vals in cols.items():
-        if name in canon or name in force_meta:
+        if name in canon or name in force_meta or name.strip().lower() in BOOKKEEPING:
             meta[canon.get(name, name)] = np.asarray([("" if v is None else str(v)) for v in vals], dtype=object)
             continue
         try:
@@ -159,6 +161,10 @@ def session_matrix(table: Table, task_mode: str = "concat", tasks: list[str] | N
     """Reduce a per-window / per-task table to one row per session (see module docstring)."""
     if task_mode not in ("concat", "mean"):
         raise ValueError(f"task_mode must be concat or mean, not {task_mode!r}")
+    if "level" in table.meta:  # gaitfm embed: window rows + per-task median rows; use the task rows
+        lev = table.meta["level"]
+        use = lev == "task" if (lev == "task").any() else lev == lev
+        table = Table(table.values[use], table.columns, {k: v[use] for k, v in table.meta.items()}, table.source)
     if "session_id" in table.meta:
         sess = table.meta["session_id"]
     elif "subject" in table.meta:
@@ -208,6 +214,16 @@ def _nanmean(a: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(a, axis=0)
+
+
+def model_version(table: Table) -> str | None:
+    """The single ``model_version`` of an embedding table (None if absent; error if mixed)."""
+    if "model_version" not in table.meta:
+        return None
+    v = sorted(set(table.meta["model_version"].tolist()) - {""})
+    if len(v) > 1:
+        raise ValueError(f"{table.source}: embeddings from several model versions {v}")
+    return v[0] if v else None
 
 
 def phenotype_keys(table: Table) -> np.ndarray:

@@ -148,3 +148,45 @@ def test_cli_probe_end_to_end(tmp_path):
     for f in ("scores.csv", "gain.csv", "systems.csv", "predictions.csv", "report.html", "fig_gain_radar.png",
               "fig_age_scatter.png", "fig_feature_sets.png"):
         assert (out / f).stat().st_size > 0, f
+
+
+def test_subject_bootstrap_gain_test():
+    rng = np.random.default_rng(3)
+    n = 200
+    g = np.repeat(np.arange(n // 2), 2)  # two rows per subject: resampled together
+    y = rng.normal(size=n)
+    good = y + rng.normal(size=n)
+    noise = rng.normal(size=n)
+    assert gain.bootstrap_gain_p(y, good, noise, g, False, n_boot=200) < 0.01
+    assert gain.bootstrap_gain_p(y, noise, good, g, False, n_boot=200) > 0.9
+    yb = (y > 0).astype(float)
+    assert gain.bootstrap_gain_p(yb, good, noise, g, True, n_boot=200) < 0.01
+    rows = gain.add_fdr([{"feature_set": "x", "gain": 0.1, "p": 1e-4, "p_boot": 0.5, "score_full": 0.2},
+                         {"feature_set": "x", "gain": 0.1, "p": 1e-4, "p_boot": 1e-4, "score_full": -0.1},
+                         {"feature_set": "x", "gain": 0.1, "p": 1e-4, "p_boot": 1e-4, "score_full": 0.2}])
+    assert [r["significant_paper"] for r in rows] == [True, True, True]
+    assert [r["significant"] for r in rows] == [False, False, True]
+
+
+def test_embed_table_layout_is_understood(tmp_path):
+    """`gaitfm embed` tables: window rows + task rows (level), bookkeeping columns are not features."""
+    from gaitcore.probe.tables import model_version, read_table, session_matrix, write_csv
+
+    rows = []
+    for s in ("A_v0", "B_v0"):
+        for task in ("t1", "t2"):
+            for w in (0, 1):
+                rows.append({"level": "window", "session_id": s, "subject": s[0], "task": task, "window": w,
+                             "n_windows": 1, "n_frames": 900, "model_version": "m1", "preprocessing_version": "p",
+                             "legs_mean_000": 1.0 + w, "legs_mean_001": 2.0})
+            rows.append({"level": "task", "session_id": s, "subject": s[0], "task": task, "window": -1,
+                         "n_windows": 2, "n_frames": 1800, "model_version": "m1", "preprocessing_version": "p",
+                         "legs_mean_000": 1.5, "legs_mean_001": 2.0})
+    write_csv(tmp_path / "e.csv", rows)
+    t = read_table(tmp_path / "e.csv")
+    assert t.columns == ["legs_mean_000", "legs_mean_001"]
+    assert model_version(t) == "m1"
+    sm = session_matrix(t)
+    assert list(sm.session_ids) == ["A_v0", "B_v0"]
+    assert sm.columns == ["t1:legs_mean_000", "t1:legs_mean_001", "t2:legs_mean_000", "t2:legs_mean_001"]
+    np.testing.assert_allclose(sm.X[0], [1.5, 2.0, 1.5, 2.0])
