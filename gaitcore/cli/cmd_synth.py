@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="visits per longitudinal subject (half the subjects get repeat visits when > 1)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (output does not depend on it)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier cohort in --out (its session files and tables only)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,6 +36,19 @@ def run(args: argparse.Namespace) -> int:
         print("gaitfm synth: --subjects, --duration-scale, --visits and --workers must be positive", file=sys.stderr)
         return 2
     tasks = tuple(args.tasks) if args.tasks else PROTOCOL_TASKS
+    from pathlib import Path
+
+    out = Path(args.out)
+    old = sorted((out / "sessions").glob("*.gait.npz")) if (out / "sessions").is_dir() else []
+    if old or (out / "manifest.json").exists():
+        if not args.overwrite:
+            print(f"gaitfm synth: {out} already holds a cohort ({len(old)} session files); "
+                  "pass --overwrite to replace it or choose another --out", file=sys.stderr)
+            return 2
+        for f in old:
+            f.unlink()
+        for name in ("phenotypes.csv", "latents.csv", "truth.json", "manifest.json"):
+            (out / name).unlink(missing_ok=True)
     t0 = time.perf_counter()
     if args.no_progress:
         manifest = generate_cohort(args.out, args.subjects, args.seed, tasks, args.duration_scale, args.visits,

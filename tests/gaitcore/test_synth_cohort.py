@@ -126,3 +126,12 @@ def test_cohort_gait_plausible_and_ages():
     speeds, ages = np.array(speeds), np.array(ages)
     assert 1.2 < np.median(speeds) < 1.5
     assert np.corrcoef(ages, speeds)[0, 1] < -0.1
+
+
+def test_refuses_to_mix_cohorts(tmp_path):
+    args = ["synth", "--subjects", "2", "--seed", "1", "--out", str(tmp_path), "--duration-scale", "0.05",
+            "--tasks", "romberg_eyes_closed", "--no-progress"]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert main(args[:2] + ["1"] + args[3:] + ["--overwrite"]) == 0
+    assert len(list((tmp_path / "sessions").glob("*.gait.npz"))) == 1
