@@ -16,6 +16,7 @@ _J = {n: i for i, n in enumerate(AZURE32.joints)}
 SIDES = ("LEFT", "RIGHT")
 TREADMILL_TASKS = ("treadmill_3kmh", "treadmill_self_selected")
 PROTOCOL_BELT_SPEED = {"treadmill_3kmh": 3.0 / 3.6}  # m/s
+TREADMILL_LIKE_M_S = 0.25  # planted feet moving back faster than this (median), pelvis still: a belt
 
 
 def _at(x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -144,16 +145,19 @@ def spatial(pos: np.ndarray, ev: GaitEvents, values: dict, missing: dict, detail
         m = side == k
         if m.any():
             prints.append((k, m, footprint(SIDES[1 - k], t0[m], dt[m]), footprint(s, t1[m], dt[m])))
-    ground = 0.0  # mm per frame: a planted foot's AP velocity
+    # the planted feet's AP velocity (mm/frame): 0 overground, minus the belt speed on a treadmill
+    slopes = np.concatenate([np.r_[tr[3], ld[3]] for _, _, tr, ld in prints]) if prints else np.empty(0)
+    slopes = slopes[np.isfinite(slopes)]
+    measured = float(np.median(slopes)) if slopes.size else 0.0
+    details["planted_foot_speed_m_s"] = round(-measured * fs / 1000.0, 4)
+    ground = 0.0
     if treadmill:
-        if belt_m_s:
-            ground = -float(belt_m_s) * 1000.0 / fs
-        else:
-            slopes = np.concatenate([np.r_[tr[3], ld[3]] for _, _, tr, ld in prints]) if prints else np.empty(0)
-            slopes = slopes[np.isfinite(slopes)]
-            if slopes.size:
-                ground = float(np.median(slopes))
-        details["belt_speed_estimate_m_s"] = round(-ground * fs / 1000.0, 4)
+        ground = -float(belt_m_s) * 1000.0 / fs if belt_m_s else measured
+    elif -measured * fs / 1000.0 > TREADMILL_LIKE_M_S and pelvis_speed(pos, fs)[0] < 0.2:
+        # the task says overground, but the pelvis stays put while the planted feet move back
+        # steadily: treadmill-like data
+        ground = measured
+        details["treadmill_like"] = True
     for k, _m, (tx, ty, tt, _), (lx, ly, lt, _) in prints:
         L = lx - (tx + ground * (lt - tt))
         W = np.abs(ly - ty)
@@ -243,7 +247,10 @@ def walking_speed(pos: np.ndarray, fs: float, task: str, metadata: dict, values:
             missing[name] = "treadmill without belt speed, and step length or cadence missing"
         return
     v, how = pelvis_speed(pos, fs)
-    if np.isfinite(v):
+    if details.get("treadmill_like") and "step_length_m" in values and "cadence_steps_min" in values:
+        values[name] = values["step_length_m"] * values["cadence_steps_min"] / 60.0
+        details["speed_method"] = "step_length_x_cadence (treadmill-like data: planted feet move back)"
+    elif np.isfinite(v):
         values[name] = v
         details["speed_method"] = how
     elif "step_length_m" in values and "cadence_steps_min" in values:

@@ -152,3 +152,12 @@ def test_older_sensors_joint_subsets(schema_name):
     assert v["cadence_steps_min"] == pytest.approx(104, rel=0.02)
     assert v["step_length_m"] == pytest.approx(0.6, rel=0.05)
     assert v["walking_speed_m_s"] == pytest.approx(0.6 * 104 / 60, rel=0.05)
+
+
+def test_treadmill_data_labelled_overground():
+    # pelvis stays put while the planted feet move back: treated as treadmill-like, not as 0 m/s
+    P = walk_body(duration_s=12, treadmill=True, cadence=100, step_length_m=0.55)
+    fs = compute_task_features(make_session(P, "overground_walk"))
+    assert fs.details.get("treadmill_like") is True
+    assert fs.values["step_length_m"] == pytest.approx(0.55, rel=0.05)
+    assert fs.values["walking_speed_m_s"] == pytest.approx(0.55 * 100 / 60, rel=0.05)
