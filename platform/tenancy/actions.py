@@ -62,6 +62,9 @@ def revoke_token(actor: Actor, token: APIToken) -> APIToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         record(actor, "token.revoke", token)
+        from .auth import forget
+
+        forget(token.key_hash)  # this process stops accepting it now (others within auth.CACHE_SECONDS)
     return token
 
 

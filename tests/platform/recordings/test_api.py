@@ -153,6 +153,15 @@ class UploadTestMixin:
         self.assertError(self.send(up["id"], 0, data, HTTP_UPLOAD_CHECKSUM=f"sha256 {bad}"), 400, "chunk_checksum_mismatch")
         self.assertNothingStored()
 
+    def test_an_upload_for_another_organisations_subject_is_refused(self):
+        with self.scope(self.other):
+            foreign = Subject.objects.create(cohort=Cohort.objects.create(name="theirs"), external_id="T-1",
+                                             birth_year=1980, sex="male")
+        self.subject = foreign
+        err = self.assertError(self.create(session_file_bytes(seed=14)), 400, "invalid")
+        self.assertIn("subject", err["details"])
+        self.assertNothingStored()
+
     def test_viewers_cannot_upload(self):
         self.api = self.client_for(Role.VIEWER)
         self.assertError(self.create(b"abc"), 403)
