@@ -55,7 +55,13 @@ def run(args: argparse.Namespace) -> int:
                                    args.workers)
     else:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         console = Console(stderr=True)
         with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),

@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     norm_md = _write_table(out, "normative", norm_rows, cols, {"task": walk_task, "sessions": len(recs)})
 
     fig, axs = plt.subplots(1, 4, figsize=(18, 4.2))
-    for ax, k in zip(axs, NORMS):
+    for ax, k in zip(axs, NORMS, strict=False):
         v = np.array([r[k] for r in recs], float)
         t = np.array([r[f"truth_{k}"] for r in recs], float)
         lo, hi = NORMS[k]
@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     fig, axs = plt.subplots(1, 2, figsize=(12, 4.5))
     g = np.linspace(0, 100, 101)
     curve_summary = {}
-    for ax, k, label in zip(axs, ("hip", "knee"), ("hip flexion (thigh vs trunk), deg", "knee flexion, deg")):
+    for ax, k, label in zip(axs, ("hip", "knee"), ("hip flexion (thigh vs trunk), deg", "knee flexion, deg"), strict=False):
         for curves, name, col in ((syn_curves[k], "synthetic", "tab:blue"), (real_curves[k], "real Kinect v2", "tab:orange")):
             if len(curves) == 0:
                 continue

@@ -11,9 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import asdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -21,7 +20,16 @@ from ..schemas import TASKS
 from ..sessionfile import SUFFIX, Session, TaskSegment, write_session
 from . import gait, posture
 from .anthropometry import make_body
-from .phenotypes import COVARIATES, LATENTS, PHENOTYPES, Subject, age_subject, draw_subject, phenotype_values, truth
+from .phenotypes import (
+    COVARIATES,
+    LATENTS,
+    PHENOTYPES,
+    Subject,
+    age_subject,
+    draw_subject,
+    phenotype_values,
+    truth,
+)
 from .sensor import CameraPose, frame_times, observe
 from .subject import movement_params
 
@@ -84,7 +92,7 @@ def build_session(seed: int, index: int, visit: int = 0, tasks: Iterable[str] = 
             # passes along a walkway towards the camera, from ~D+3.5 m to ~D-1 m; between passes the
             # walker goes back out of view (a timestamp gap). One task segment per pass.
             passes = max(1, int(round(3 * duration_scale)))
-            for k in range(passes):
+            for _ in range(passes):
                 dur = OVERGROUND_PASS_MM / 1000.0 / max(gp.speed, 0.3)
                 ts = frame_times(int(round(dur * 30.0)), t_cursor, rng)
                 world, tr = gait.walk(body, gp, (ts - ts[0]) / 1e6, rng, treadmill=False)
@@ -204,4 +212,4 @@ def generate_cohort(out: str | os.PathLike, n_subjects: int, seed: int, tasks: I
     return manifest
 
 
-__all__ = ["build_session", "generate_cohort", "plan", "subject_at_visit", "PROTOCOL_TASKS", "DURATION_S", "asdict"]
+__all__ = ["build_session", "generate_cohort", "plan", "subject_at_visit", "PROTOCOL_TASKS", "DURATION_S"]

@@ -329,7 +329,7 @@ def settle_feet(body: Body, joints: np.ndarray, heels: tuple, toes: tuple, loads
     out = joints.copy()
     n = len(out)
     piv, hov = [], []
-    for heel, toe, w, roll, ph in zip(heels, toes, loads, rolls, phases):
+    for heel, toe, w, roll in zip(heels, toes, loads, rolls, strict=True):
         c = (1 - roll) * heel[:, 1] + roll * toe[:, 1]
         piv.append(c)
         hov.append(np.where(w > 0.3, c, 0.0))  # a foot bearing little weight may lift
@@ -337,7 +337,7 @@ def settle_feet(body: Body, joints: np.ndarray, heels: tuple, toes: tuple, loads
     k = max(1, int(round(n / max(float(np.ptp(phases[0])), 1e-9) * 0.06)))
     lower = np.maximum(uniform_filter1d(lower, k, mode="nearest"), lower)
     out[..., 1] -= lower[:, None]
-    for side, heel, toe, w, c in zip(("LEFT", "RIGHT"), heels, toes, loads, piv):
+    for side, heel, toe, w, c in zip(("LEFT", "RIGHT"), heels, toes, loads, piv, strict=True):
         c = c - lower
         low_pt = np.minimum(heel[:, 1], toe[:, 1]) - lower
         raise_by = np.where(w > 0.3, -c, np.maximum(0.0, np.minimum(clearance, 0.0 + clearance * (w <= 0)) - low_pt))

@@ -209,7 +209,7 @@ def draw_subject(index: int, rng: np.random.Generator, longitudinal_share: float
     vat_resid = float(rng.normal(0, 0.35))
     vat = _vat(age, male, bmi, vat_resid)
     z = rng.standard_normal(len(LATENTS))
-    lat = dict(zip(LATENTS, z.tolist()))
+    lat = dict(zip(LATENTS, z.tolist(), strict=False))
     # gait-linked factors partly depend on the covariates (older -> frailer, heavier -> cardiometabolic)
     age_z, bmi_z = (age - 50) / 12, (bmi - 26) / 4.5
     lat["frailty"] = 0.4 * age_z + 0.2 * bmi_z + 0.9 * lat["frailty"]
@@ -247,7 +247,7 @@ def phenotype_values(s: Subject, rng: np.random.Generator) -> dict[str, float]:
     x = {**s.covariates(), **s.latents}
     out = {}
     e = rng.standard_normal(len(PHENOTYPES))
-    for p, ei in zip(PHENOTYPES, e):
+    for p, ei in zip(PHENOTYPES, e, strict=False):
         lin = sum(v * x[k] for k, v in p.loadings.items()) + p.noise_sd * ei
         if p.transform == "binary":
             prob = 1.0 / (1.0 + math.exp(-(p.base + p.scale * lin)))

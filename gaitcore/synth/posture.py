@@ -40,7 +40,7 @@ def sit_to_stand(body: Body, t: np.ndarray, reps_per_30s: float, rng: np.random.
     cycle = 30.0 / max(reps_per_30s, 1.0)
     t0 = 0.6 if rng is None else float(rng.uniform(0.3, 1.0))  # seated at the start
     u = np.clip((t - t[0] - t0) / cycle, 0, None)
-    k, f = np.floor(u), u - np.floor(u)
+    f = u - np.floor(u)
     # within a cycle: 0-0.42 rise, 0.42-0.5 stand, 0.5-0.92 sit down, 0.92-1 seated
     rise = np.where(f < 0.42, f / 0.42, np.where(f < 0.5, 1.0, np.where(f < 0.92, 1 - (f - 0.5) / 0.42, 0.0)))
     rise = np.where(t - t[0] < t0, 0.0, rise)
@@ -69,7 +69,6 @@ def sit_to_stand(body: Body, t: np.ndarray, reps_per_30s: float, rng: np.random.
     d = np.minimum(d, 0.999 * leg)
     l1, l2 = body.thigh, body.shank
     cosk = np.clip((d * d - l1 * l1 - l2 * l2) / (2 * l1 * l2), -1, 1)
-    knee = np.pi - np.arccos(-cosk)  # flexion: 0 when straight
     knee = np.arccos(np.clip(cosk, -1, 1))
     base = np.arctan2(dz, -dy)  # direction hip->ankle from straight down, forward +
     th = base + np.arcsin(np.clip(l2 * np.sin(knee) / np.maximum(d, 1e-6), -1, 1))  # thigh from vertical

@@ -132,7 +132,7 @@ def gait_cycles(pos: np.ndarray, fs: float = 30.0, n: int = 101) -> dict[str, np
         hs, _ = find_peaks(rel, distance=int(0.7 * fs), prominence=150.0)
         hip = hip_flexion_body(pos, s)
         knee = knee_flexion(pos, s)
-        for a, b in zip(hs[:-1], hs[1:]):
+        for a, b in zip(hs[:-1], hs[1:], strict=False):
             if not (0.7 * fs <= b - a <= 1.8 * fs):
                 continue
             seg_h, seg_k = hip[a:b + 1], knee[a:b + 1]

@@ -120,7 +120,7 @@ def _bursts(rng: np.random.Generator, n: int, rate: np.ndarray, mean_len: float)
     out = np.zeros((n, j), dtype=bool)
     ti, ji = np.nonzero(start)
     lens = rng.geometric(1.0 / mean_len, size=len(ti))
-    for a, b, ln in zip(ti, ji, lens):
+    for a, b, ln in zip(ti, ji, lens, strict=False):
         out[a:a + ln, b] = True
     return out
 

@@ -80,7 +80,7 @@ def test_phenotype_model_shape():
     assert {p.system for p in PHENOTYPES} == set(SYSTEMS) and len(SYSTEMS) == 18
     assert len(NO_GAIT_SYSTEMS) >= 3
     t = truth()
-    for name, d in t["phenotypes"].items():
+    for _name, d in t["phenotypes"].items():
         assert d["system"] in SYSTEMS and d["formula"]
         assert d["gait_signal_beyond_covariates"] == bool(set(d["loadings"]) & set(GAIT_LINKED))
     for s in NO_GAIT_SYSTEMS:

@@ -55,7 +55,7 @@ def test_occlusions_swaps_and_confidence():
     # swaps: with a high rate, some frames have left/right legs exchanged
     rng = np.random.default_rng(0)
     total = 0
-    for k in range(5):
+    for _k in range(5):
         _, _, s = observe(pos, cam, rng, walking=np.ones(n, bool))
         total += s["leg_swaps"]
     assert total >= 1

@@ -6,7 +6,14 @@ import json
 import numpy as np
 
 from gaitcore.cli import main
-from gaitcore.synth.phenotypes import GAIT_LINKED, NO_GAIT_SYSTEMS, PHENOTYPES, draw_subject, phenotype_values, truth
+from gaitcore.synth.phenotypes import (
+    GAIT_LINKED,
+    NO_GAIT_SYSTEMS,
+    PHENOTYPES,
+    draw_subject,
+    phenotype_values,
+    truth,
+)
 
 
 def _r2(x, y):
