@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--targets", default=None, help="comma-separated targets (default: every phenotype column + covariates)")
     parser.add_argument("--binary", default=None, help="comma-separated targets to treat as binary (else detected: values in {0,1})")
     parser.add_argument("--by-sex", action="store_true", help="separate models per sex (sex dropped from covariates)")
+    parser.add_argument("--penalize-covariates", action="store_true",
+                        help="gait+covariates as one ridge over the concatenation (paper-literal); default: "
+                             "covariates unpenalized")
     parser.add_argument("--seeds", type=int, default=15, help="CV repetitions (default 15)")
     parser.add_argument("--outer", type=int, default=5)
     parser.add_argument("--inner", type=int, default=4)
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     phen = read_table(args.phenotypes, force_meta=("sex",))
     cfg = ProbeConfig(covariates=tuple(split(args.covariates) or ()), by_sex=args.by_sex, seeds=args.seeds,
                       targets=split(args.targets), binary=split(args.binary), outer=args.outer, inner=args.inner,
-                      n_jobs=max(1, args.jobs))
+                      n_jobs=max(1, args.jobs), penalize_covariates=args.penalize_covariates)
     t0 = time.perf_counter()
     data = prepare(sets, phen, cfg)
     truth = json.loads(Path(args.truth).read_text()) if args.truth else None
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         "probe_version": PROBE_VERSION, "inputs": {k: getattr(args, k) for k in ("embeddings", "features", "naive", "phenotypes", "truth", "ablation")},
         "n_sessions": len(data.session_ids), "n_subjects": int(len(set(data.subjects))), "strata": res.n,
         "targets": len(data.targets), "binary_targets": [t for t, b in zip(data.targets, data.binary) if b],
-        "covariates": data.cov_names, "by_sex": cfg.by_sex, "seeds": cfg.seeds, "outer": cfg.outer, "inner": cfg.inner,
+        "covariates": data.cov_names, "by_sex": cfg.by_sex, "covariates_penalized": cfg.penalize_covariates, "seeds": cfg.seeds, "outer": cfg.outer, "inner": cfg.inner,
         "alphas": [float(a) for a in cfg.alphas], "task_mode": args.task_mode,
         "columns": {k: len(v) for k, v in data.columns.items()},
         "seconds": round(elapsed, 1), "timings_s": {k: round(v, 1) for k, v in res.timings.items()},

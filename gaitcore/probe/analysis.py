@@ -6,7 +6,11 @@ Models per stratum (all rows, or each sex with ``by_sex``):
   sex stratum), for every phenotype target;
 * ``gait``              -- the feature set alone, for every target including the covariates themselves
   (age, BMI, ... -> "gait age", "gait BMI"; sex as a binary target when not stratified by sex);
-* ``gait+covariates``   -- feature set and covariates side by side, for every phenotype target.
+* ``gait+covariates``   -- feature set and covariates side by side, for every phenotype target. By default
+  the covariates enter unpenalized (ridge penalizes only the gait columns; exact, via residualisation
+  inside each training fold), so the full model can always fall back to the covariate model and a
+  gait representation with hundreds of columns does not shrink the covariates' effect away;
+  ``penalize_covariates=True`` gives the paper-literal single ridge over the concatenation.
 
 Predictive gain = score(gait+covariates) - score(covariates) per seed (see :mod:`.gain`). Covariates
 are not gain targets (they would be their own predictors).
@@ -43,6 +47,7 @@ class ProbeConfig:
     n_jobs: int = 1
     fdr: float = gainmod.FDR
     keep_predictions: tuple[str, ...] = ("age", "bmi")
+    penalize_covariates: bool = False  # True: the paper-literal concatenation [gait, covariates] in one ridge
 
 
 @dataclass
@@ -203,7 +208,10 @@ def run_probe(data: ProbeData, cfg: ProbeConfig, progress: Callable[[str], None]
             if cov is None:
                 continue
             t0 = time.perf_counter()
-            full = nested_cv(np.hstack([X, C]), Yp, groups, binary=bp, label=f"[{st}] {fs}+covariates", **kw)
+            if cfg.penalize_covariates:
+                full = nested_cv(np.hstack([X, C]), Yp, groups, binary=bp, label=f"[{st}] {fs}+covariates", **kw)
+            else:
+                full = nested_cv(X, Yp, groups, binary=bp, label=f"[{st}] {fs}+covariates", covariates=C, **kw)
             scf = _scores(full, Yp)
             tnames = [data.targets[i] for i in phen_idx]
             out.scores[(fs, "gait+covariates", st)] = {**scf, "targets": tnames}

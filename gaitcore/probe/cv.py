@@ -140,27 +140,49 @@ def ridge_coef(Xs: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray,
     return w, ym
 
 
-def select_ridge_alpha(X: np.ndarray, Y: np.ndarray, inner: np.ndarray, alphas: np.ndarray = ALPHAS) -> np.ndarray:
+def fit_predict_path(Xtr: np.ndarray, Ytr: np.ndarray, Xte: np.ndarray, alphas: np.ndarray = ALPHAS,
+                     Ctr: np.ndarray | None = None, Cte: np.ndarray | None = None) -> np.ndarray:
+    """Fold-local pipeline: impute + standardise, then ridge for every alpha -> ``[A, n_te, T]``.
+
+    With covariates ``C``, they enter *unpenalized* next to the penalized ``X`` (exactly, by
+    Frisch-Waugh-Lovell: ``X`` and ``Y`` are residualised on ``[1, C]`` with OLS fitted on the training
+    rows, ridge runs on the residuals, and the OLS covariate part is added back to the predictions).
+    """
+    Xa, Xb = standardise(Xtr, Xte)
+    if Ctr is None or Ctr.shape[1] == 0:
+        return ridge_path(Xa, Ytr, Xb, alphas)
+    Ca, Cb = standardise(Ctr, Cte)
+    Ca = np.column_stack([np.ones(len(Ca)), Ca])
+    Cb = np.column_stack([np.ones(len(Cb)), Cb])
+    G = np.linalg.lstsq(Ca, np.column_stack([Xa, Ytr]), rcond=None)[0]
+    p = Xa.shape[1]
+    Xa, Xb = Xa - Ca @ G[:, :p], Xb - Cb @ G[:, :p]
+    Yres = Ytr - Ca @ G[:, p:]
+    return ridge_path(Xa, Yres, Xb, alphas) + (Cb @ G[:, p:])[None]
+
+
+def select_ridge_alpha(X: np.ndarray, Y: np.ndarray, inner: np.ndarray, alphas: np.ndarray = ALPHAS,
+                       C: np.ndarray | None = None) -> np.ndarray:
     """Index into ``alphas`` per target minimising pooled inner-fold MSE (rows with ``inner`` < 0 unused)."""
     sse = np.zeros((len(alphas), Y.shape[1]))
     for j in np.unique(inner[inner >= 0]):
         a, b = (inner >= 0) & (inner != j), inner == j
-        Xa, Xb = standardise(X[a], X[b])
-        P = ridge_path(Xa, Y[a], Xb, alphas)
+        P = fit_predict_path(X[a], Y[a], X[b], alphas, None if C is None else C[a], None if C is None else C[b])
         sse += ((P - Y[b][None]) ** 2).sum(axis=1)
     return sse.argmin(axis=0)
 
 
-def _nested_ridge(X: np.ndarray, Y: np.ndarray, folds: Folds, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _nested_ridge(X: np.ndarray, Y: np.ndarray, folds: Folds, alphas: np.ndarray,
+                  C: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold predictions ``[n, T]`` and chosen alpha ``[outer, T]`` for a panel without NaN."""
     n_out = int(folds.outer.max()) + 1
     oof = np.full(Y.shape, np.nan)
     chosen = np.full((n_out, Y.shape[1]), np.nan)
     for k in range(n_out):
         tr, te = folds.outer != k, folds.outer == k
-        best = select_ridge_alpha(X[tr], Y[tr], folds.inner[k][tr], alphas)
-        Xa, Xb = standardise(X[tr], X[te])
-        P = ridge_path(Xa, Y[tr], Xb, alphas)  # [A, n_te, T]
+        Ctr, Cte = (None, None) if C is None else (C[tr], C[te])
+        best = select_ridge_alpha(X[tr], Y[tr], folds.inner[k][tr], alphas, Ctr)
+        P = fit_predict_path(X[tr], Y[tr], X[te], alphas, Ctr, Cte)  # [A, n_te, T]
         oof[te] = np.take_along_axis(P, best[None, None, :], axis=0)[0]
         chosen[k] = alphas[best]
     return oof, chosen
@@ -184,7 +206,16 @@ def _logistic_path(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, Cs: np.nda
     return out
 
 
-def _nested_logistic(X: np.ndarray, y: np.ndarray, folds: Folds, Cs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+UNPEN_SCALE = 30.0  # logistic: covariate columns x 30 after scaling -> their penalty is 900x weaker
+
+
+def _nested_logistic(X: np.ndarray, y: np.ndarray, folds: Folds, Cs: np.ndarray,
+                     C: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    if C is not None and C.shape[1]:
+        X = np.column_stack([X, C])
+        boost = np.r_[np.ones(X.shape[1] - C.shape[1]), np.full(C.shape[1], UNPEN_SCALE)]
+    else:
+        boost = None
     n_out = int(folds.outer.max()) + 1
     oof = np.full(len(y), np.nan)
     chosen = np.full(n_out, np.nan)
@@ -201,10 +232,14 @@ def _nested_logistic(X: np.ndarray, y: np.ndarray, folds: Folds, Cs: np.ndarray)
             if len(np.unique(y[a])) < 2:
                 continue
             Xa, Xb = standardise(X[a], X[b])
+            if boost is not None:
+                Xa, Xb = Xa * boost, Xb * boost
             P = np.clip(_logistic_path(Xa, y[a], Xb, Cs), 1e-9, 1 - 1e-9)
             loss -= (y[b] * np.log(P) + (1 - y[b]) * np.log(1 - P)).sum(axis=1)
         best = int(np.argmin(loss))
         Xa, Xb = standardise(X[tr], X[te])
+        if boost is not None:
+            Xa, Xb = Xa * boost, Xb * boost
         oof[te] = _logistic_path(Xa, y[tr], Xb, Cs[best:best + 1])[0]
         chosen[k] = 1.0 / Cs[best]  # reported as the equivalent alpha
     return oof, chosen
@@ -233,7 +268,7 @@ class CVResult:
     meta: dict = field(default_factory=dict)
 
 
-def _one_seed(X, Y, groups, binary, seed, alphas, Cs, outer, inner, limit_threads):
+def _one_seed(X, Y, groups, binary, seed, alphas, Cs, outer, inner, limit_threads, C=None):
     from threadpoolctl import threadpool_limits
 
     # one BLAS thread per job: multi-threaded OpenBLAS on 2 shared cores is up to 10x *slower* here
@@ -252,14 +287,15 @@ def _one_seed(X, Y, groups, binary, seed, alphas, Cs, outer, inner, limit_thread
             rows = finite[:, cols[0]]
             if rows.sum() < outer * inner:
                 continue
-            o, a = _nested_ridge(X[rows], Y[np.ix_(rows, cols)], folds.subset(rows), alphas)
+            o, a = _nested_ridge(X[rows], Y[np.ix_(rows, cols)], folds.subset(rows), alphas,
+                                 None if C is None else C[rows])
             oof[np.ix_(rows, cols)] = o
             chosen[:, cols] = a
         for t in np.flatnonzero(binary):
             rows = finite[:, t]
             if rows.sum() < outer * inner:
                 continue
-            o, a = _nested_logistic(X[rows], Y[rows, t], folds.subset(rows), Cs)
+            o, a = _nested_logistic(X[rows], Y[rows, t], folds.subset(rows), Cs, None if C is None else C[rows])
             oof[rows, t] = o
             chosen[:, t] = a
     return oof, chosen
@@ -278,6 +314,7 @@ def nested_cv(
     n_jobs: int = 1,
     progress: Callable[[str], None] | None = None,
     label: str = "",
+    covariates: np.ndarray | None = None,
 ) -> CVResult:
     """Nested grouped CV of one feature matrix ``X [n, p]`` against a panel ``Y [n, T]`` (NaN = missing).
 
@@ -295,17 +332,18 @@ def nested_cv(
     binary = detect_binary(Y) if binary is None else np.asarray(binary, bool)
     t0 = time.perf_counter()
     args = (X, Y, groups, binary)
+    Cv = None if covariates is None else np.asarray(covariates, dtype=np.float64)
     if n_jobs == 1:
         res = []
         for i, s in enumerate(seeds, 1):
-            res.append(_one_seed(*args, s, alphas, Cs, outer, inner, False))
+            res.append(_one_seed(*args, s, alphas, Cs, outer, inner, False, Cv))
             if progress:
                 progress(f"{label} seed {i}/{len(seeds)} ({time.perf_counter() - t0:.1f} s)")
     else:
         from joblib import Parallel, delayed
 
         gen = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_one_seed)(*args, s, alphas, Cs, outer, inner, True) for s in seeds)
+            delayed(_one_seed)(*args, s, alphas, Cs, outer, inner, True, Cv) for s in seeds)
         res = []
         for i, r in enumerate(gen, 1):
             res.append(r)

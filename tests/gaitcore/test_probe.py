@@ -190,3 +190,19 @@ def test_embed_table_layout_is_understood(tmp_path):
     assert list(sm.session_ids) == ["A_v0", "B_v0"]
     assert sm.columns == ["t1:legs_mean_000", "t1:legs_mean_001", "t2:legs_mean_000", "t2:legs_mean_001"]
     np.testing.assert_allclose(sm.X[0], [1.5, 2.0, 1.5, 2.0])
+
+
+def test_unpenalized_covariates_match_a_two_block_ridge():
+    """Residualisation (FWL) == ridge that penalizes only X, solved directly."""
+    rng = np.random.default_rng(4)
+    n, p, c = 50, 8, 3
+    X, C, y, Xt, Ct = (rng.normal(size=(n, p)), rng.normal(size=(n, c)), rng.normal(size=(n, 1)),
+                       rng.normal(size=(6, p)), rng.normal(size=(6, c)))
+    alpha = 5.0
+    P = cv.fit_predict_path(X, y, Xt, np.array([alpha]), C, Ct)[0]
+    Xa, Xb = cv.standardise(X, Xt)
+    Ca, Cb = cv.standardise(C, Ct)
+    A = np.column_stack([np.ones(n), Ca, Xa])
+    pen = np.diag(np.r_[np.zeros(1 + c), np.full(p, alpha)])
+    beta = np.linalg.solve(A.T @ A + pen, A.T @ y)
+    np.testing.assert_allclose(P, np.column_stack([np.ones(6), Cb, Xb]) @ beta, atol=1e-8)
