@@ -319,11 +319,11 @@ def queue_processing(session: GaitSession) -> None:
 
 
 @transaction.atomic
-def abort_upload(actor: Actor, upload: Upload) -> Upload:
+def abort_upload(actor: Actor, upload: Upload, reason: str = "aborted by the client") -> Upload:
     upload = Upload.objects.select_for_update().get(pk=upload.pk)
     if upload.status != UploadStatus.RECEIVING:
         raise APIError(409, "not_receiving", f"the upload is {upload.status}")
-    upload.status, upload.error_code, upload.error_message = UploadStatus.FAILED, "aborted", "aborted by the client"
+    upload.status, upload.error_code, upload.error_message = UploadStatus.FAILED, "aborted", reason
     upload.save(update_fields=["status", "error_code", "error_message", "updated_at"])
     record(actor, "upload.abort", upload)
     transaction.on_commit(lambda: _cleanup_staging(upload))

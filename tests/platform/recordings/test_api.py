@@ -13,7 +13,7 @@ import requests
 from cohorts.models import Cohort, Subject
 from django.test import override_settings
 from recordings import storage
-from recordings.models import GaitSession, SessionStatus
+from recordings.models import GaitSession, SessionStatus, Upload
 from tenancy.models import Role
 
 from tests.platform.base import APITestBase
@@ -288,8 +288,8 @@ def test_requeue_sessions_command_sends_stuck_sessions(db):
 
     from django.core.management import call_command
     from django.utils import timezone
-
     from tenancy.scope import organisation_scope
+
     from tests.platform.factories import make_org, seed_everything
 
     org = make_org("rq")
@@ -305,6 +305,7 @@ def test_requeue_sessions_command_sends_stuck_sessions(db):
 
 def test_pipeline_task_marks_an_unreadable_stored_file_failed_with_a_reason(db, tmp_path, settings):
     from tenancy.scope import NoOrganisationScope, organisation_scope
+
     from tests.platform.factories import make_org, seed_everything
     from workers.tasks.pipeline import process_session
 
@@ -321,3 +322,35 @@ def test_pipeline_task_marks_an_unreadable_stored_file_failed_with_a_reason(db, 
     with organisation_scope(org):
         s = GaitSession.objects.get(pk=session.pk)
     assert s.attempts == 1 and "not a session file" in s.status_reason
+
+
+def test_expire_uploads_aborts_idle_uploads_and_deletes_their_chunks(db, tmp_path, settings):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+    from recordings.actions import append_chunk, create_upload
+    from tenancy.audit import Actor
+    from tenancy.scope import organisation_scope
+
+    from tests.platform.factories import make_org
+
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}}}
+    org = make_org("ex")
+    data = session_file_bytes(seed=20)
+    with organisation_scope(org):
+        subject = Subject.objects.create(cohort=Cohort.objects.create(name="c"), external_id="E1", birth_year=1990, sex="male")
+        upload, _ = create_upload(Actor.system(), idempotency_key="k", subject=subject, format="gait-session",
+                                  size=len(data), sha256=sha256(data), tasks=[])
+        append_chunk(Actor.system(), upload, offset=0, data=data[:100], checksum=None)
+        Upload.objects.filter(pk=upload.pk).update(updated_at=timezone.now() - timedelta(days=8))
+    assert any(p.is_file() for p in tmp_path.rglob("*"))
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("expire_uploads", "--days", "7")
+    with organisation_scope(org):
+        u = Upload.objects.get(pk=upload.pk)
+    assert (u.status, u.error_code) == ("failed", "aborted") and "expired" in u.error_message
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))

@@ -5,11 +5,11 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
+from tenancy.models import Organisation
+from tenancy.scope import organisation_scope
 
 from recordings.actions import queue_processing
 from recordings.models import GaitSession, SessionStatus
-from tenancy.models import Organisation
-from tenancy.scope import organisation_scope
 
 
 class Command(BaseCommand):
