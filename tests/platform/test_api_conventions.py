@@ -72,6 +72,25 @@ class TenantIsolationTest(APITestBase):
         print(f"\ntenant isolation: {len(routes)} routes covered, {checked} route/method checks")
         self.assertGreaterEqual(len(routes), 30)
 
+    def test_weaker_roles_cannot_tell_another_organisations_object_from_a_missing_one(self):
+        """Whatever B's role, A's object id answers exactly like an id that exists nowhere (no oracle)."""
+        import uuid
+
+        from tests.platform.factories import make_token
+
+        for role in (Role.VIEWER, Role.CLINICIAN, Role.RESEARCHER):
+            from rest_framework.test import APIClient
+
+            b = APIClient(HTTP_AUTHORIZATION=f"Bearer {make_token(self.other, role)}")
+            for route in [r for r in api_routes() if r.detail]:
+                obj = self.a_object(route.model)
+                missing = uuid.uuid4() if isinstance(obj.pk, uuid.UUID) else 10**9
+                for method in METHODS:
+                    got = self.request(b, method, reverse(f"v1:{route.name}", kwargs={"pk": obj.pk})).status_code
+                    none = self.request(b, method, reverse(f"v1:{route.name}", kwargs={"pk": missing})).status_code
+                    self.assertEqual(got, none, f"{role} {method.upper()} {route.path}: {got} for A's id, {none} for none")
+                    self.assertIn(got, (403, 404, 405))
+
 
 class ListQueryCountTest(APITestBase):
     """Every list endpoint runs the same number of queries for a page of 1 and a page of 100."""
