@@ -24,8 +24,24 @@ def fill_gaps(positions: np.ndarray, valid: np.ndarray, max_gap: int = DEFAULT_M
         the frames that were filled).
     """
     T, Jn = valid.shape
-    if T == 0 or valid.all():
-        return positions, valid, np.zeros_like(valid)
+    filled_all = np.zeros_like(valid)
+    if T == 0:
+        return positions, valid, filled_all
+    # only joints with both valid and invalid samples can have fillable gaps
+    n_ok = valid.sum(axis=0)
+    cols_idx = np.flatnonzero((n_ok > 0) & (n_ok < T))
+    if cols_idx.size == 0:
+        return positions, valid, filled_all
+    if cols_idx.size < Jn:
+        P, v, f = fill_gaps(positions[:, cols_idx], valid[:, cols_idx], max_gap)
+        if not f.any():
+            return positions, valid, filled_all
+        out = positions.copy()
+        out[:, cols_idx] = P
+        vout = valid.copy()
+        vout[:, cols_idx] = v
+        filled_all[:, cols_idx] = f
+        return out, vout, filled_all
     idx = np.arange(T)[:, None]
     prev = np.maximum.accumulate(np.where(valid, idx, -1), axis=0)
     nxt = np.minimum.accumulate(np.where(valid, idx, T)[::-1], axis=0)[::-1]
