@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 API_PREFIX = "api/v1/"
 METHODS = ("get", "post", "put", "patch", "delete")
+SUMMARY: list[str] = []  # lines the platform conftest prints at the end of the run
 
 
 @dataclass

@@ -13,7 +13,7 @@ from tenancy.models import Role
 
 from tests.platform.base import APITestBase, count_queries
 from tests.platform.factories import seed_everything
-from tests.platform.routes import METHODS, api_routes
+from tests.platform.routes import METHODS, SUMMARY, api_routes
 
 
 class TenantIsolationTest(APITestBase):
@@ -69,7 +69,9 @@ class TenantIsolationTest(APITestBase):
                     theirs = {str(o.pk) for o in self.theirs.get(route.model._meta.model_name, [])}
                     self.assertTrue(theirs <= got, f"B does not see its own objects at {url}")
                 checked += 1
-        print(f"\ntenant isolation: {len(routes)} routes covered, {checked} route/method checks")
+        line = f"tenant isolation: {len(routes)} routes covered, {checked} route/method checks"
+        print("\n" + line)
+        SUMMARY.append(line)
         self.assertGreaterEqual(len(routes), 30)
 
     def test_weaker_roles_cannot_tell_another_organisations_object_from_a_missing_one(self):
