@@ -1,0 +1,50 @@
+"""``gaitfm pretrain``: self-supervised GaitMAE pretraining on session files (see gaitcore/model/train.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "pretrain"
+HELP = "Pretrain GaitMAE (masked reconstruction) on session files; resumes from RUN_DIR/last.pt after a kill."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="small", help="model size: paper, small or tiny (default small)")
+    parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders (or files) of *.gait.npz sessions")
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: checkpoints, metrics.jsonl, model.pt")
+    parser.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
+    parser.add_argument("--batch-size", type=int, default=8, help="windows per step over all processes (default 8)")
+    parser.add_argument("--lr", type=float, default=8e-4)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--warmup-steps", type=int, default=100)
+    parser.add_argument("--grad-clip", type=float, default=1.0)
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="share of subjects held out (default 0.1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ckpt-every", type=int, default=100, help="checkpoint + validation every N steps")
+    parser.add_argument("--log-every", type=int, default=10)
+    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop and save after this wall time (0 = none)")
+    parser.add_argument("--compile", choices=("auto", "off"), default="auto", help="torch.compile (CUDA only)")
+    parser.add_argument("--amp", choices=("auto", "off"), default="auto", help="mixed precision (CUDA only)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from ..model.train import TrainConfig, pretrain
+
+    tc = TrainConfig(config=args.config, data=list(args.data), out=args.out, steps=args.steps,
+                     batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                     warmup_steps=args.warmup_steps, grad_clip=args.grad_clip, val_fraction=args.val_fraction,
+                     seed=args.seed, ckpt_every=args.ckpt_every, log_every=args.log_every,
+                     max_minutes=args.max_minutes, compile=args.compile, amp=args.amp,
+                     progress=not args.no_progress)
+    try:
+        summary = pretrain(tc)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        print(f"gaitfm pretrain: {exc}", file=sys.stderr)
+        return 2
+    if summary:
+        print(json.dumps(summary, indent=1))
+    return 0

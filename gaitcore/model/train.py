@@ -1,0 +1,329 @@
+"""GaitMAE pretraining loop (single process or DDP under ``torchrun``).
+
+* data: training crops streamed from session files (:func:`data.crop_stream`), subjects split into
+  train / validation by a stable hash (validation subjects are never read by the training stream);
+* optimisation: AdamW, linear warm-up then cosine decay (per step), gradient clipping;
+* CUDA only: mixed precision (bf16 autocast, or fp16 + GradScaler) and ``torch.compile``; on CPU
+  everything stays fp32 and eager (bf16 on CPU is far slower here);
+* DDP: ``torchrun --nproc_per_node N -m gaitcore.cli pretrain ...`` (NCCL on GPU, gloo on CPU);
+  every rank streams its own share of the sessions;
+* checkpoints: ``RUN/last.pt`` every ``ckpt_every`` steps (atomic), resumed automatically after a kill
+  (weights, optimizer, step; masks are seeded by step, the data stream is re-seeded at the resume
+  step); ``RUN/model.pt`` at the end (weights + metadata, no optimizer);
+* metrics: ``RUN/metrics.jsonl`` (one JSON object per line: train every ``log_every`` steps, val at
+  every checkpoint), ``RUN/summary.json`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..preprocess import PREPROCESSING_VERSION
+from ..sessionfile import read_session
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import WindowSet, crop_stream, find_sessions, session_windows, split_sessions
+from .evaluate import reconstruction_error
+from .gaitmae import MODEL_VERSION, GaitMAE, get_config
+from .losses import pretrain_loss
+from .masking import Masks, MaskingConfig, corrupt, make_masks
+
+
+@dataclass
+class TrainConfig:
+    config: str = "small"
+    data: list[str] = field(default_factory=list)
+    out: str = "runs/gaitmae"
+    steps: int = 1000
+    batch_size: int = 8  # per step, summed over ranks (the paper: 8)
+    lr: float = 8e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    val_fraction: float = 0.1
+    val_windows: int = 16
+    seed: int = 0
+    ckpt_every: int = 100
+    log_every: int = 10
+    crops_per_window: int = 1
+    max_minutes: float = 0.0  # 0 = no time limit; otherwise stop (and save) when reached
+    compile: str = "auto"  # auto = on CUDA only
+    amp: str = "auto"  # auto = on CUDA only
+    progress: bool = True
+    masking: dict = field(default_factory=lambda: MaskingConfig().to_dict())
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``total``."""
+    if warmup > 0 and step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, masks: Masks,
+               masking: MaskingConfig, *, generator: torch.Generator | None = None, grad_clip: float = 1.0,
+               autocast: Any = None, scaler: Any = None) -> dict[str, float]:
+    """One optimisation step on x [B, T, J, 4] with the given masks. Returns the loss parts."""
+    model.train()
+    inp = corrupt(x, masks, masking, generator)
+    ctx = autocast if autocast is not None else _null()
+    with ctx:
+        pred = model(inp)
+    loss, parts = pretrain_loss(pred.float(), x[..., :3], masks.loss_weight)
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+    else:
+        loss.backward()
+    gn = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip) if grad_clip > 0 else torch.tensor(0.0)
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.step()
+    return {"loss": float(loss.detach()), **parts, "grad_norm": float(gn)}
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *a):
+        return False
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW; no weight decay on biases, LayerNorms and the joint position embedding."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.ndim >= 2 and "joint_pos" not in name else no_decay).append(p)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.999))
+
+
+def step_generator(seed: int, rank: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + rank * 7_919 + step) % (2**63))
+
+
+def _dist_env() -> tuple[int, int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def _log(path: Path, rec: dict) -> None:
+    with path.open("a") as fh:
+        fh.write(json.dumps(rec, sort_keys=True) + "\n")
+
+
+def _val_set(files: list[Path], n: int, length: int) -> WindowSet:
+    """Fixed validation crops: the first ``length`` frames of up to n windows, spread over the sessions."""
+    sets = []
+    for f in files:
+        ws = session_windows(read_session(f))
+        keep = [i for i in range(len(ws)) if ws.n_valid[i] >= min(length, 900)][:2]
+        if keep:
+            sets.append(WindowSet(ws.x[keep, :length], ws.observed[keep, :length], ws.scale_mm[keep, :length],
+                                  np.minimum(ws.n_valid[keep], length), [ws.rows[i] for i in keep]))
+        if sum(len(s) for s in sets) >= n:
+            break
+    v = WindowSet.concat(sets)
+    return WindowSet(v.x[:n], v.observed[:n], v.scale_mm[:n], v.n_valid[:n], v.rows[:n])
+
+
+def pretrain(tc: TrainConfig) -> dict:
+    """Run (or resume) pretraining; returns the summary (also written to RUN/summary.json on rank 0)."""
+    rank, world, local_rank = _dist_env()
+    cuda = torch.cuda.is_available()
+    device = torch.device(f"cuda:{local_rank}" if cuda else "cpu")
+    if world > 1:
+        dist.init_process_group("nccl" if cuda else "gloo")
+        if cuda:
+            torch.cuda.set_device(device)
+        else:
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    if tc.batch_size % world:
+        raise ValueError(f"batch size {tc.batch_size} must be divisible by the {world} processes")
+    per_rank = tc.batch_size // world
+    out = Path(tc.out)
+    is_main = rank == 0
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    cfg = get_config(tc.config)
+    masking = MaskingConfig(**tc.masking)
+
+    files = find_sessions(tc.data)
+    if not files:
+        raise ValueError(f"no session files (*.gait.npz) under {tc.data}")
+    split = split_sessions(files, tc.val_fraction, tc.seed)
+    if not split.train:
+        raise ValueError("every subject fell into the validation split; lower --val-fraction")
+    if is_main:
+        (out / "split.json").write_text(json.dumps(split.summary(), indent=1))
+
+    torch.manual_seed(tc.seed)
+    model = GaitMAE(cfg).to(device)
+    opt = make_optimizer(model, tc.lr, tc.weight_decay)
+    step, windows_seen, elapsed_before = 0, 0, 0.0
+    last = out / "last.pt"
+    if last.exists():
+        ck = load_checkpoint(last, map_location=str(device))
+        if ck.config != cfg:
+            raise ValueError(f"{last} holds config {ck.config.name!r}, not {cfg.name!r}; use another --out")
+        model.load_state_dict(ck.state_dict)
+        ts = ck.train_state or {}
+        if "optimizer" in ts:
+            opt.load_state_dict(ts["optimizer"])
+        step = int(ts.get("step", 0))
+        windows_seen = int(ts.get("windows_seen", 0))
+        elapsed_before = float(ts.get("elapsed_s", 0.0))
+        if is_main:
+            print(f"resuming from {last} at step {step}", file=sys.stderr)
+
+    autocast, scaler, train_model = None, None, model
+    use_amp = cuda and tc.amp != "off"
+    if use_amp:
+        bf16 = torch.cuda.is_bf16_supported()
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16 if bf16 else torch.float16)
+        scaler = None if bf16 else torch.amp.GradScaler("cuda")
+    if cuda and tc.compile != "off":
+        train_model = torch.compile(model)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        train_model = DDP(train_model, device_ids=[local_rank] if cuda else None)
+
+    stream = crop_stream(split.train, cfg.train_frames, seed=tc.seed + step, rank=rank, world=world,
+                         crops_per_window=tc.crops_per_window)
+    val = _val_set(split.val, tc.val_windows, cfg.train_frames) if (is_main and split.val) else None
+    metrics_path = out / "metrics.jsonl"
+    t_start = time.perf_counter()
+    bar = None
+    if is_main and tc.progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                       TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+        bar.start()
+        tid = bar.add_task("pretrain", total=tc.steps, completed=step, info="")
+
+    def save(final: bool = False) -> None:
+        meta = _meta(tc, cfg, split, step, windows_seen, elapsed_before + time.perf_counter() - t_start, world)
+        ts = {"optimizer": opt.state_dict(), "step": step, "windows_seen": windows_seen,
+              "elapsed_s": elapsed_before + time.perf_counter() - t_start}
+        save_checkpoint(last, model, PREPROCESSING_VERSION, meta, ts)
+        if final:
+            save_checkpoint(out / "model.pt", model, PREPROCESSING_VERSION, meta)
+
+    def validate() -> dict:
+        rec = {"split": "val", "step": step}
+        if val is not None and len(val):
+            r = reconstruction_error(model, val, masking=masking, seed=tc.seed, batch_size=8, device=str(device))
+            rec.update(val_masked_mm=r["masked_joints_mm"], val_all_mm=r["all_joints_mm"],
+                       val_masked_norm=r["masked_joints_normalised"])
+        return rec
+
+    last_log, t_log, win_log = {}, time.perf_counter(), 0
+    stopped_early = False
+    try:
+        while step < tc.steps:
+            if tc.max_minutes and (elapsed_before + time.perf_counter() - t_start) > tc.max_minutes * 60:
+                stopped_early = True
+                break
+            items = [next(stream) for _ in range(per_rank)]
+            x = torch.from_numpy(np.stack([a for a, _ in items])).to(device)
+            obs = torch.from_numpy(np.stack([b for _, b in items])).to(device)
+            gen = step_generator(tc.seed, rank, step)
+            masks = make_masks(obs, masking, gen)
+            lr = lr_at(step, tc.steps, tc.warmup_steps, tc.lr)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            parts = train_step(train_model, opt, x, masks, masking, generator=gen, grad_clip=tc.grad_clip,
+                               autocast=autocast, scaler=scaler)
+            step += 1
+            windows_seen += tc.batch_size
+            win_log += tc.batch_size
+            if is_main and (step % tc.log_every == 0 or step == tc.steps):
+                now = time.perf_counter()
+                last_log = {"split": "train", "step": step, "lr": lr, **{k: round(v, 6) for k, v in parts.items()},
+                            "windows_per_s": round(win_log / max(now - t_log, 1e-9), 3),
+                            "elapsed_s": round(elapsed_before + now - t_start, 1)}
+                _log(metrics_path, last_log)
+                t_log, win_log = now, 0
+            if bar is not None:
+                bar.update(tid, completed=step, info=f"loss {parts['loss']:.4f}")
+            if step % tc.ckpt_every == 0 and step < tc.steps:
+                if is_main:
+                    _log(metrics_path, validate())
+                    save()
+                if world > 1:
+                    dist.barrier()
+    finally:
+        if bar is not None:
+            bar.stop()
+    summary: dict = {}
+    if is_main:
+        vrec = validate()
+        _log(metrics_path, vrec)
+        save(final=True)
+        summary = {"step": step, "steps_planned": tc.steps, "stopped_by_time_limit": stopped_early,
+                   "windows_seen": windows_seen, "last_train": last_log, "val": vrec,
+                   "wall_time_s": round(elapsed_before + time.perf_counter() - t_start, 1), "world_size": world,
+                   "model": str(out / "model.pt")}
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
+
+
+def _meta(tc: TrainConfig, cfg, split, step: int, windows_seen: int, wall: float, world: int) -> dict:
+    """Checkpoint metadata: exactly which data the weights saw, how, and the validation metrics."""
+    sources = []
+    for d in tc.data:
+        p = Path(d)
+        man = None
+        for cand in (p / "manifest.json", p.parent / "manifest.json"):
+            if cand.is_file():
+                try:
+                    man = json.loads(cand.read_text())
+                except ValueError:
+                    man = None
+                break
+        sources.append({"path": str(d), "manifest": man})
+    metrics = {}
+    mp = Path(tc.out) / "metrics.jsonl"
+    if mp.exists():
+        lines = [json.loads(x) for x in mp.read_text().splitlines() if x.strip()]
+        vals = [x for x in lines if x.get("split") == "val"]
+        trains = [x for x in lines if x.get("split") == "train"]
+        metrics = {"last_val": vals[-1] if vals else None, "last_train": trains[-1] if trains else None}
+    return {
+        "run_id": f"{cfg.name}-s{tc.seed}-step{step}",
+        "model_version": MODEL_VERSION,
+        "training": {**asdict(tc), "world_size": world, "torch": torch.__version__},
+        "data": {
+            "sources": sources,
+            "train_subjects": split.train_subjects,
+            "val_subjects": split.val_subjects,
+            "train_sessions": [split.sessions[str(f)] for f in split.train],
+            "val_sessions": [split.sessions[str(f)] for f in split.val],
+            "window_frames": 900,
+            "crop_frames": cfg.train_frames,
+            "windows_seen": windows_seen,
+            "steps": step,
+            "labels_used": False,
+        },
+        "metrics": metrics,
+        "wall_time_s": round(wall, 1),
+    }

@@ -1,0 +1,85 @@
+"""Pretraining: the loss falls when over-fitting one batch; schedule; the CLI runs, checkpoints, resumes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from gaitcore.model.gaitmae import CONFIGS, GaitMAE  # noqa: E402
+from gaitcore.model.masking import MaskingConfig, make_masks  # noqa: E402
+from gaitcore.model.train import TrainConfig, lr_at, make_optimizer, pretrain, train_step  # noqa: E402
+
+from .model_fixtures import tiny_cohort  # noqa: E402
+
+
+def _smooth_batch(B=4, T=48, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.linspace(0, 6.28, T)[None, :, None, None]
+    phase = torch.rand(B, 1, 26, 3, generator=g) * 6.28
+    amp = torch.rand(B, 1, 26, 3, generator=g) * 0.3
+    off = torch.randn(B, 1, 26, 3, generator=g) * 0.3
+    xyz = off + amp * torch.sin(t + phase)
+    return torch.cat([xyz, torch.ones(B, T, 26, 1)], dim=-1)
+
+
+def test_loss_falls_when_overfitting_one_batch():
+    torch.manual_seed(0)
+    model = GaitMAE(CONFIGS["tiny"])
+    opt = make_optimizer(model, 3e-3, 0.0)
+    x = _smooth_batch()
+    cfg = MaskingConfig(jitter_prob=0.0)
+    masks = make_masks(torch.ones(x.shape[:3], dtype=torch.bool), cfg, torch.Generator().manual_seed(1))
+    losses = [train_step(model, opt, x, masks, cfg)["loss"] for _ in range(60)]
+    assert losses[-1] < 0.5 * losses[0], losses[::10]
+
+
+def test_lr_schedule_warmup_then_cosine():
+    assert lr_at(0, 100, 10, 1.0) == pytest.approx(0.1)
+    assert lr_at(9, 100, 10, 1.0) == pytest.approx(1.0)
+    assert lr_at(55, 100, 10, 1.0) == pytest.approx(0.5)
+    assert lr_at(100, 100, 10, 1.0) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    return tiny_cohort(tmp_path_factory.mktemp("cohort"))
+
+
+def test_pretrain_cli_checkpoints_and_resumes(sessions, tmp_path):
+    from gaitcore.cli import main
+    from gaitcore.model.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    args = ["pretrain", "--config", "tiny", "--data", str(sessions), "--out", str(out), "--batch-size", "2",
+            "--warmup-steps", "1", "--ckpt-every", "2", "--log-every", "1", "--val-fraction", "0.3", "--no-progress"]
+    assert main(args + ["--steps", "2"]) == 0  # "killed" after step 2: last.pt holds step 2
+    assert load_checkpoint(out / "last.pt").train_state["step"] == 2
+    assert main(args + ["--steps", "3"]) == 0  # resumes at step 2 and runs one more step
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in lines if r["split"] == "train"]
+    assert steps == [1, 2, 3]
+    final = load_checkpoint(out / "model.pt")
+    assert final.train_state is None
+    data = final.meta["data"]
+    assert data["steps"] == 3 and data["windows_seen"] == 6 and data["labels_used"] is False
+    assert set(data["train_subjects"]).isdisjoint(data["val_subjects"])
+    assert len(data["train_subjects"]) + len(data["val_subjects"]) == 6
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["step"] == 3
+
+
+def test_subject_split_is_stable_and_disjoint(sessions):
+    from gaitcore.model.data import find_sessions, split_sessions
+
+    files = find_sessions([sessions])
+    a, b = split_sessions(files, 0.5, seed=1), split_sessions(list(reversed(files)), 0.5, seed=1)
+    assert a.val_subjects == b.val_subjects and a.train_subjects == b.train_subjects
+    assert set(a.train_subjects).isdisjoint(a.val_subjects)
+
+
+def test_refuses_empty_data(tmp_path):
+    with pytest.raises(ValueError, match="no session files"):
+        pretrain(TrainConfig(config="tiny", data=[str(tmp_path)], out=str(tmp_path / "r"), steps=1, progress=False))
