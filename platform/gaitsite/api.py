@@ -69,6 +69,30 @@ def error_response(status: int, code: str, message: str, details=None) -> Respon
     return Response({"error": body}, status=status)
 
 
+def _utc_iso(value) -> str:
+    import datetime as dt
+
+    text = value.astimezone(dt.UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _utc_iso_is_drf(field) -> bool:
+    """True when DRF would render this datetime field as UTC ISO 8601 with a 'Z' (our settings)."""
+    from django.conf import settings
+    from rest_framework import ISO_8601
+    from rest_framework.settings import api_settings
+
+    fmt = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    return settings.USE_TZ and settings.TIME_ZONE == "UTC" and fmt in (ISO_8601, None) and \
+        api_settings.DATETIME_FORMAT == ISO_8601 and getattr(field, "timezone", None) in (None, dt_utc())
+
+
+def dt_utc():
+    import datetime as dt
+
+    return dt.UTC
+
+
 class FastReadMixin:
     """A ModelSerializer mixin that serialises read responses through a per-class plan of plain
     attribute getters (DRF's generic field machinery costs most of a list request's time). Fields it
@@ -98,6 +122,8 @@ class FastReadMixin:
                 plan.append((name, attrgetter(".".join(attrs)), simple[type(field)]))
             elif isinstance(field, f.ChoiceField) and attrs:
                 plan.append((name, attrgetter(".".join(attrs)), str))
+            elif isinstance(field, f.DateTimeField) and attrs and _utc_iso_is_drf(field):
+                plan.append((name, attrgetter(".".join(attrs)), _utc_iso))
             elif isinstance(field, f.DateTimeField | f.UUIDField) and attrs:
                 plan.append((name, attrgetter(".".join(attrs)), field.to_representation))
             else:

@@ -7,7 +7,7 @@ from ..models import GaitSession, Upload, UploadMode
 
 
 class GaitSessionSerializer(FastReadMixin, serializers.ModelSerializer):
-    subject_external_id = serializers.CharField(source="subject.external_id", read_only=True)
+    subject_external_id = serializers.SerializerMethodField()
 
     class Meta:
         model = GaitSession
@@ -15,6 +15,10 @@ class GaitSessionSerializer(FastReadMixin, serializers.ModelSerializer):
                   "duration_s", "file_size", "sha256", "status", "status_reason", "attempts", "created_at",
                   "updated_at", "processed_at"]
         read_only_fields = [f for f in fields if f not in ("recorded_at",)]
+
+    def get_subject_external_id(self, obj) -> str:
+        annotated = getattr(obj, "subject_external_id", None)  # lists annotate it (no Subject rows loaded)
+        return annotated if annotated is not None else obj.subject.external_id
 
 
 class UploadSerializer(FastReadMixin, serializers.ModelSerializer):

@@ -1,3 +1,4 @@
+from django.db.models import F
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from gaitsite.api import APIError
@@ -39,9 +40,11 @@ class GaitSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
     model = GaitSession
     serializer_class = s.GaitSessionSerializer
     filterset_class = GaitSessionFilterSet
-    select_related = ("subject",)
     ordering_fields = ["created_at", "recorded_at", "status", "duration_s"]
     write_permission = Perm.WRITE_SUBJECTS
+
+    def get_queryset(self):
+        return super().get_queryset().annotate(subject_external_id=F("subject__external_id"))
 
     def perform_update(self, serializer):
         serializer.instance = actions.update_session(self.actor, serializer.instance, **serializer.validated_data)

@@ -112,6 +112,13 @@ class TenantViewSet(viewsets.GenericViewSet):
             qs = qs.prefetch_related(*self.prefetch_related)
         return qs
 
+    def filter_queryset(self, queryset):
+        # Filters and ordering apply to lists; a detail lookup is by id only (building the filter form
+        # for it costs a third of a detail request).
+        if getattr(self, "action", None) != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
     @property
     def actor(self):
         from ..audit import Actor
