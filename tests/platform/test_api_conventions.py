@@ -94,6 +94,15 @@ class TenantIsolationTest(APITestBase):
                     self.assertIn(got, (403, 404, 405))
 
 
+def test_every_api_view_derives_from_the_tenant_base_viewset():
+    from tenancy.api.base import TenantViewSet
+    from tenancy.api.views import MeView
+
+    allowed = {MeView}  # reads only the caller's own memberships
+    offenders = sorted({r.path for r in api_routes() if not issubclass(r.view, TenantViewSet) and r.view not in allowed})
+    assert offenders == [], f"API views outside the tenant base viewset: {offenders}"
+
+
 class ListQueryCountTest(APITestBase):
     """Every list endpoint runs the same number of queries for a page of 1 and a page of 100."""
 
