@@ -114,8 +114,12 @@ def touch_token(token: APIToken, ip: str | None) -> None:
     now = timezone.now()
     if token.last_used_at and now - token.last_used_at < timedelta(seconds=60):
         return
+    first = token.last_used_at is None
     APIToken.unscoped.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
     token.last_used_at = now
+    if first:  # a token's first use is of note (a leaked token shows up here too)
+        with organisation_scope(token.organisation):
+            record(Actor(token=token), "token.first_use", token, ip=ip)
 
 
 def assert_scope_is(org: Organisation) -> None:

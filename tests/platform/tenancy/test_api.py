@@ -62,7 +62,10 @@ class TokenAPITest(APITestBase):
         self.assertEqual((me["organisation"]["slug"], me["role"]), ("alpha", "clinician"))
         token.refresh_from_db()
         self.assertIsNotNone(token.last_used_at)
-        self.assertIn("token.create", self.audit_actions())
+        client.get(self.url("me"))
+        actions = self.audit_actions()
+        self.assertIn("token.create", actions)
+        self.assertEqual(actions.count("token.first_use"), 1)
 
     def test_revoked_and_expired_tokens_are_refused(self):
         r = self.client_for().post(self.url("apitoken-list"), {"name": "t", "role": "viewer"}, format="json").json()
