@@ -61,6 +61,10 @@ class Pagination(pagination.LimitOffsetPagination):
     default_limit = 50
     max_limit = 1000
 
+    def get_count(self, queryset):
+        # A view may hand over a cheaper queryset to count (the page's joins are not needed for it).
+        return getattr(queryset, "count_source", queryset).count()
+
 
 def error_response(status: int, code: str, message: str, details=None) -> Response:
     body = {"status": status, "code": code, "message": message}

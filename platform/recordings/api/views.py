@@ -44,7 +44,17 @@ class GaitSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
     write_permission = Perm.WRITE_SUBJECTS
 
     def get_queryset(self):
-        return super().get_queryset().annotate(subject_external_id=F("subject__external_id"))
+        qs = super().get_queryset()
+        return qs if getattr(self, "action", None) == "list" else qs.select_related("subject")
+
+    def filter_queryset(self, queryset):
+        qs = super().filter_queryset(queryset)
+        if getattr(self, "action", None) != "list":
+            return qs
+        # The page carries the subject's pseudonym through a join; the count runs without it.
+        page = qs.annotate(subject_external_id=F("subject__external_id"))
+        page.count_source = qs
+        return page
 
     def perform_update(self, serializer):
         serializer.instance = actions.update_session(self.actor, serializer.instance, **serializer.validated_data)
