@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip sessions whose subject pseudonym is in the checkpoint's training subjects")
     parser.add_argument("--min-frames", type=int, default=None,
                         help="shortest last window kept (default 300 frames; use e.g. 45 for short walks)")
+    parser.add_argument("--stride", type=int, default=1, help="use every K-th input (sorted by path)")
     parser.add_argument("--max-files", type=int, default=0, help="evaluate at most N inputs (0 = all)")
     parser.add_argument("--seed", type=int, default=0, help="mask seed")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         files = list(iter_recordings(args.data, args.format))
     else:
         files = find_sessions(args.data)
+    files = files[:: max(1, args.stride)]
     if args.max_files:
         files = files[: args.max_files]
     train_subjects = set(ckpt.meta.get("data", {}).get("train_subjects", [])) if args.exclude_training_subjects else set()

@@ -56,12 +56,12 @@ def embedding_rows(ckpt: Checkpoint, ws: WindowSet, emb: np.ndarray) -> list[dic
         groups.setdefault((sid, subj, task), []).append(i)
         rows.append({"level": "window", "session_id": sid, "subject": subj, "task": task, "window": k,
                      "n_windows": 1, "n_frames": int(ws.n_valid[i]), "model_version": ckpt.version_tag,
-                     "preprocessing_version": ws.preprocessing, **dict(zip(cols, emb[i].tolist()))})
+                     "preprocessing_version": ws.preprocessing, **dict(zip(cols, emb[i].tolist(), strict=True))})
     for (sid, subj, task), idx in groups.items():
         med = np.median(emb[idx], axis=0)
         rows.append({"level": "task", "session_id": sid, "subject": subj, "task": task, "window": -1,
                      "n_windows": len(idx), "n_frames": int(ws.n_valid[idx].sum()), "model_version": ckpt.version_tag,
-                     "preprocessing_version": ws.preprocessing, **dict(zip(cols, med.tolist()))})
+                     "preprocessing_version": ws.preprocessing, **dict(zip(cols, med.tolist(), strict=True))})
     return rows
 
 

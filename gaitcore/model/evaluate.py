@@ -54,11 +54,11 @@ class ErrorAccumulator:
 
 
 @torch.inference_mode()
-def reconstruction_error(model: torch.nn.Module, ws: WindowSet, *, masking: MaskingConfig = MaskingConfig(),
+def reconstruction_error(model: torch.nn.Module, ws: WindowSet, *, masking: MaskingConfig | None = None,
                          seed: int = 0, batch_size: int = 8, device: str = "cpu", trim: bool = True) -> dict:
     """Masked-joint and all-joint reconstruction error of ``model`` on the windows ``ws`` (JSON-able dict)."""
     model.eval()
-    cfg = replace(masking, jitter_prob=0.0)
+    cfg = replace(masking or MaskingConfig(), jitter_prob=0.0)
     gen = torch.Generator().manual_seed(seed)
     acc = ErrorAccumulator()
     lengths = ws.n_valid if trim else np.full(len(ws), ws.x.shape[1])

@@ -36,7 +36,7 @@ from .data import WindowSet, crop_stream, find_sessions, session_windows, split_
 from .evaluate import reconstruction_error
 from .gaitmae import MODEL_VERSION, GaitMAE, get_config
 from .losses import pretrain_loss
-from .masking import Masks, MaskingConfig, corrupt, make_masks
+from .masking import MaskingConfig, Masks, corrupt, make_masks
 
 
 @dataclass
@@ -210,7 +210,14 @@ def pretrain(tc: TrainConfig) -> dict:
     t_start = time.perf_counter()
     bar = None
     if is_main and tc.progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         bar = Progress(TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                        TimeElapsedColumn(), TimeRemainingColumn(), transient=False)

@@ -67,11 +67,15 @@ def test_missing_joints_do_not_influence_embeddings():
     assert np.array_equal(a, b)
 
 
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    return tiny_cohort(tmp_path_factory.mktemp("cohort"), n_subjects=2, seed=4)
+
+
 @pytest.mark.parametrize("ext", [".csv", ".parquet"])
-def test_gaitfm_embed_command(tmp_path_factory, tmp_path, ext):
+def test_gaitfm_embed_command(sessions, tmp_path, ext):
     from gaitcore.cli import main
 
-    sessions = tiny_cohort(tmp_path_factory.mktemp("cohort"), n_subjects=2, seed=4)
     torch.manual_seed(0)
     ckpt = save_checkpoint(tmp_path / "m.pt", GaitMAE(CONFIGS["tiny"]), PREPROCESSING_VERSION, {"run_id": "t"})
     out = tmp_path / f"emb{ext}"

@@ -8,7 +8,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from gaitcore.model.gaitmae import CONFIGS, GaitMAE, GaitMAEConfig, apply_rotary, flops_estimate, rotary_tables  # noqa: E402
+from gaitcore.model.gaitmae import (  # noqa: E402
+    CONFIGS,
+    GaitMAE,
+    GaitMAEConfig,
+    apply_rotary,
+    flops_estimate,
+    rotary_tables,
+)
 
 
 def test_tiny_output_shapes():
