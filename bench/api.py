@@ -100,15 +100,15 @@ async def client(host: str, port: int, org: dict, deadline: float, latencies: li
         while time.perf_counter() < deadline:
             pick = rng.random()
             if pick < 0.35:
-                path = f"/api/v1/sessions/?limit=50&offset={rng.randrange(0, 3000, 50)}"
+                kind, path = "session_list", f"/api/v1/sessions/?limit=50&offset={rng.randrange(0, 3000, 50)}"
             elif pick < 0.45:
-                path = "/api/v1/sessions/?status=done&limit=50"
+                kind, path = "session_list_filtered", "/api/v1/sessions/?status=done&limit=50"
             elif pick < 0.75:
-                path = f"/api/v1/sessions/{rng.choice(org['sessions'])}/"
+                kind, path = "session_detail", f"/api/v1/sessions/{rng.choice(org['sessions'])}/"
             elif pick < 0.9:
-                path = "/api/v1/subjects/?limit=50"
+                kind, path = "subject_list", "/api/v1/subjects/?limit=50"
             else:
-                path = f"/api/v1/subjects/{rng.choice(org['subjects'])}/"
+                kind, path = "subject_detail", f"/api/v1/subjects/{rng.choice(org['subjects'])}/"
             t0 = time.perf_counter()
             writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Accept: application/json\r\n\r\n".encode())
             try:
@@ -118,7 +118,7 @@ async def client(host: str, port: int, org: dict, deadline: float, latencies: li
                 writer.close()
                 reader, writer = await asyncio.open_connection(host, port)
                 continue
-            latencies.append((time.perf_counter() - t0) * 1000)
+            latencies.append((kind, (time.perf_counter() - t0) * 1000))
             if status != 200:
                 errors.append(f"{path}: HTTP {status} {body[:120]!r}")
             if think_ms:
@@ -226,7 +226,11 @@ def main() -> int:
         log(f"gunicorn up on 127.0.0.1:{port} ({args.workers} workers x {args.threads} threads); warming up")
         asyncio.run(load(port, orgs, args.clients, args.warmup))
         log(f"measuring {args.clients} clients for {duration:.0f} s")
-        latencies, errors, elapsed = asyncio.run(load(port, orgs, args.clients, duration, args.think_ms))
+        timed, errors, elapsed = asyncio.run(load(port, orgs, args.clients, duration, args.think_ms))
+        latencies = [ms for _, ms in timed]
+        by_kind: dict[str, list[float]] = {}
+        for kind, ms in timed:
+            by_kind.setdefault(kind, []).append(ms)
         result = {
             "p50_ms": round(percentile(latencies, 50), 2),
             "p90_ms": round(percentile(latencies, 90), 2),
@@ -243,6 +247,8 @@ def main() -> int:
             "sessions": args.sessions,
             "organisations": len(orgs),
             "server": {"gunicorn_workers": args.workers, "threads": args.threads, "cpus": os.cpu_count()},
+            "by_endpoint": {k: {"n": len(v), "p50_ms": round(percentile(v, 50), 2), "p99_ms": round(percentile(v, 99), 2)}
+                            for k, v in sorted(by_kind.items())},
             "goal": {"p99_ms_below": 150, "errors": 0},
         }
         print(json.dumps(result, indent=2))
