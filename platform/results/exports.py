@@ -9,7 +9,7 @@ Layouts (one row per ...):
 * ``predictions``: per session and phenotype -- ``subject, session, phenotype, body_system, value, lower,
   upper, interval_level, unit, model_name, model_version``.
 
-Each batch is read inside the organisation's scope, entered afresh for the batch (the response is
+Only subjects who consented to research use are exported. Each batch is read inside the organisation's scope, entered afresh for the batch (the response is
 iterated after the view returned).
 """
 
@@ -34,7 +34,8 @@ def _batches(org, model, cohort_id: int) -> Iterator[list]:
     last = 0
     while True:
         with organisation_scope(org):
-            batch = list(model.objects.filter(session__subject__cohort_id=cohort_id, pk__gt=last)
+            batch = list(model.objects.filter(session__subject__cohort_id=cohort_id, pk__gt=last,
+                                              session__subject__consent_research=True)
                          .select_related("session__subject").order_by("pk")[:BATCH])
         if not batch:
             return
@@ -66,7 +67,8 @@ def _rows(org, kind: str, cohort_id: int) -> tuple[list[str], Iterator[tuple]]:
         return cols, gen()
     if kind == "embeddings":
         with organisation_scope(org):
-            first = Embedding.objects.filter(session__subject__cohort_id=cohort_id).order_by("pk").first()
+            first = (Embedding.objects.filter(session__subject__cohort_id=cohort_id, session__subject__consent_research=True)
+                     .order_by("pk").first())
         dim = len(first.vector) if first else 0
         cols = ["subject", "session", "task", "model_name", "model_version", *[f"e{i:04d}" for i in range(dim)]]
 

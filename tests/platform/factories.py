@@ -42,7 +42,8 @@ def seed_everything(org: Organisation, tag: str, n_sessions: int = 1) -> dict:
     out: dict[str, list] = {}
     with organisation_scope(org):
         cohort = Cohort.objects.create(name=f"cohort-{tag}")
-        subject = Subject.objects.create(cohort=cohort, external_id=f"SUBJ-{tag}", birth_year=1970, sex="female")
+        subject = Subject.objects.create(cohort=cohort, external_id=f"SUBJ-{tag}", birth_year=1970, sex="female",
+                                         consent_research=True)
         out["cohort"], out["subject"] = [cohort], [subject]
         sessions, uploads = [], []
         for i in range(n_sessions):

@@ -59,6 +59,15 @@ class ResultsAPITest(APITestBase):
             self.assertEqual(table.num_rows, n, kind)
         self.assertEqual(table.column("e0001").to_pylist(), [0.2, 0.2, 0.2])
 
+    def test_subjects_without_research_consent_are_not_exported(self):
+        from cohorts.models import Subject
+
+        with self.scope():
+            Subject.objects.filter(pk=self.objs["subject"][0].pk).update(consent_research=False)
+        for kind in ("predictions", "features", "embeddings"):
+            body = b"".join(self.export(kind, "csv").streaming_content).decode()
+            self.assertEqual(len(body.strip().splitlines()), 1, kind)  # the header only
+
     def test_exports_need_the_export_permission_and_a_known_format(self):
         self.assertError(self.export("predictions", "csv", role=Role.VIEWER), 403)
         self.assertError(self.export("predictions", "xlsx"), 400, "unknown_file_format")
