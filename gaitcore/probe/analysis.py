@@ -25,13 +25,13 @@ from typing import Callable
 import numpy as np
 
 from . import gain as gainmod
-from .cv import ALPHAS, INNER, OUTER, CVResult, detect_binary, nested_cv
+from .cv import ALPHAS, INNER, OUTER, CVResult, detect_binary, make_folds, nested_cv
 from .metrics import score_panel
 from .tables import SessionMatrix, Table, phenotype_keys
 
 DEFAULT_COVARIATES = ("age", "sex", "bmi", "vat", "height")
 META_COLUMNS = ("visit", "years_since_baseline", "intervention", "intervention_arm")
-METRICS = ("score", "r", "r2", "mae", "auc")
+METRICS = ("score", "r", "r_pooled", "r2", "mae", "auc")
 
 
 @dataclass
@@ -154,9 +154,26 @@ class ProbeResults:
     subjects: dict = field(default_factory=dict)  # stratum -> distinct subjects
 
 
-def _scores(res: CVResult, Y: np.ndarray) -> dict[str, np.ndarray]:
-    per = [score_panel(Y, res.oof[s], res.binary) for s in range(len(res.seeds))]
+def _scores(res: CVResult, Y: np.ndarray, groups: np.ndarray, cfg: ProbeConfig) -> dict[str, np.ndarray]:
+    per = [score_panel(Y, res.oof[i], res.binary, make_folds(groups, s, cfg.outer, cfg.inner).outer)
+           for i, s in enumerate(res.seeds)]
     return {m: np.stack([p[m] for p in per]) for m in METRICS}
+
+
+def _boot_inputs(Y: np.ndarray, full: CVResult, cov: CVResult, groups: np.ndarray, binary: np.ndarray,
+                 cfg: ProbeConfig) -> dict:
+    """Bootstrap inputs: per seed, continuous targets' y and predictions centred per outer fold (see
+    metrics.score_panel), then averaged over seeds; binary targets uncentred."""
+    from .metrics import fold_centre
+
+    ys, fs_, cs = [], [], []
+    for i, s in enumerate(full.seeds):
+        f = make_folds(groups, s, cfg.outer, cfg.inner).outer
+        ys.append(np.where(binary, Y, fold_centre(Y, f)))
+        fs_.append(np.where(binary, full.oof[i], fold_centre(full.oof[i], f)))
+        cs.append(np.where(binary, cov.oof[i], fold_centre(cov.oof[i], f)))
+    return {"y": np.mean(ys, axis=0), "full": np.mean(fs_, axis=0), "cov": np.mean(cs, axis=0), "groups": groups,
+            "binary": binary}
 
 
 def strata(data: ProbeData, by_sex: bool) -> dict[str, np.ndarray]:
@@ -184,7 +201,7 @@ def run_probe(data: ProbeData, cfg: ProbeConfig, progress: Callable[[str], None]
         cov = None
         if C.shape[1] and len(phen_idx):
             cov = nested_cv(C, Yp, groups, binary=bp, label=f"[{st}] covariates", **kw)
-            out.scores[("covariates", "covariates", st)] = {**_scores(cov, Yp), "targets": [data.targets[i] for i in phen_idx]}
+            out.scores[("covariates", "covariates", st)] = {**_scores(cov, Yp, groups, cfg), "targets": [data.targets[i] for i in phen_idx]}
             out.alpha[("covariates", "covariates", st)] = np.nanmedian(cov.alpha, axis=(0, 1))
         out.timings[f"covariates/{st}"] = time.perf_counter() - t0
         for fs, Xall in data.X.items():
@@ -192,7 +209,7 @@ def run_probe(data: ProbeData, cfg: ProbeConfig, progress: Callable[[str], None]
             Ya = data.Y[rows]
             t0 = time.perf_counter()
             g = nested_cv(X, Ya, groups, binary=data.binary, label=f"[{st}] {fs}", **kw)
-            sc = _scores(g, Ya)
+            sc = _scores(g, Ya, groups, cfg)
             out.scores[(fs, "gait", st)] = {**sc, "targets": list(data.targets)}
             out.alpha[(fs, "gait", st)] = np.nanmedian(g.alpha, axis=(0, 1))
             mean_pred = np.nanmean(g.oof, axis=0)
@@ -212,12 +229,11 @@ def run_probe(data: ProbeData, cfg: ProbeConfig, progress: Callable[[str], None]
                 full = nested_cv(np.hstack([X, C]), Yp, groups, binary=bp, label=f"[{st}] {fs}+covariates", **kw)
             else:
                 full = nested_cv(X, Yp, groups, binary=bp, label=f"[{st}] {fs}+covariates", covariates=C, **kw)
-            scf = _scores(full, Yp)
+            scf = _scores(full, Yp, groups, cfg)
             tnames = [data.targets[i] for i in phen_idx]
             out.scores[(fs, "gait+covariates", st)] = {**scf, "targets": tnames}
             out.alpha[(fs, "gait+covariates", st)] = np.nanmedian(full.alpha, axis=(0, 1))
-            boot = {"y": Yp, "full": np.nanmean(full.oof, axis=0), "cov": np.nanmean(cov.oof, axis=0),
-                    "groups": groups, "binary": bp}
+            boot = _boot_inputs(Yp, full, cov, groups, bp, cfg)
             out.gain += gainmod.gain_rows(scf["score"], out.scores[("covariates", "covariates", st)]["score"], tnames,
                                           {"feature_set": fs, "stratum": st}, boot)
             out.timings[f"{fs}/gait+covariates/{st}"] = time.perf_counter() - t0

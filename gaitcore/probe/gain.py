@@ -99,6 +99,16 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     return q
 
 
+def _centre_boot(boot: dict) -> dict:
+    """Fold-centre y and predictions of the bootstrap inputs when outer fold ids are given."""
+    if boot is None or boot.get("folds") is None:
+        return boot
+    from .metrics import fold_centre
+
+    f = boot["folds"]
+    return {**boot, "y": fold_centre(boot["y"], f), "full": fold_centre(boot["full"], f), "cov": fold_centre(boot["cov"], f)}
+
+
 def gain_rows(score_full: np.ndarray, score_cov: np.ndarray, targets: list[str], label: dict,
               boot: dict | None = None) -> list[dict]:
     """Rows (one per target) of the gain table for one feature set and stratum; ``score_* [seeds, T]``.
@@ -107,6 +117,7 @@ def gain_rows(score_full: np.ndarray, score_cov: np.ndarray, targets: list[str],
     predictions averaged over seeds -- adds the subject-bootstrap p-value ``p_boot``.
     """
     rows = []
+    bootc = _centre_boot(boot)
     for j, t in enumerate(targets):
         d = score_full[:, j] - score_cov[:, j]
         row = {**label, "target": t,
@@ -116,7 +127,8 @@ def gain_rows(score_full: np.ndarray, score_cov: np.ndarray, targets: list[str],
                "n_seeds": int(np.isfinite(d).sum()), "p": wilcoxon_greater(d)}
         if boot is not None:
             row["binary"] = bool(boot["binary"][j])
-            row["p_boot"] = bootstrap_gain_p(boot["y"][:, j], boot["full"][:, j], boot["cov"][:, j], boot["groups"],
+            b = boot if boot["binary"][j] else bootc
+            row["p_boot"] = bootstrap_gain_p(b["y"][:, j], b["full"][:, j], b["cov"][:, j], b["groups"],
                                              bool(boot["binary"][j]), seed=j)
         rows.append(row)
     return rows

@@ -142,9 +142,10 @@ class Predictor:
                 Xs, ys, gs = X[rows], Y[rows, j], groups[rows]
                 res = nested_cv(Xs, ys[:, None], gs, seeds=seeds, binary=binary[j:j + 1], n_jobs=n_jobs,
                                 progress=progress, label=f"predictor {t}@{st}")
-                sc = [score_panel(ys[:, None], res.oof[s], binary[j:j + 1]) for s in range(len(res.seeds))]
+                sc = [score_panel(ys[:, None], res.oof[i], binary[j:j + 1], make_folds(gs, s).outer)
+                      for i, s in enumerate(res.seeds)]
                 cv = {m: {"mean": float(np.nanmean([s[m][0] for s in sc])), "sd": float(np.nanstd([s[m][0] for s in sc], ddof=1))}
-                      for m in (("auc",) if binary[j] else ("r", "r2", "mae"))}
+                      for m in (("auc",) if binary[j] else ("r", "r_pooled", "r2", "mae"))}
                 cv.update({"seeds": seeds, "outer": 5, "inner": 4, "grouped_by": "subject"})
                 arrays, alpha = _fit_head(Xs, ys, gs, bool(binary[j]))
                 head = Head(t, st, "logistic" if binary[j] else "ridge", alpha, int(rows.sum()),

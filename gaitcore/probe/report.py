@@ -166,30 +166,35 @@ def fig_comparison(score_rows: list[dict], path: Path, key_targets=("age", "bmi"
 
 
 def fig_ablation(system_rows: list[dict], path: Path) -> Path | None:
-    """Heat map of body-part importance (mean over targets) per system x group."""
+    """Heat map of body-part importance (mean over targets) per system x group, one panel per stratum."""
     if not system_rows:
         return None
     plt = _plt()
+    order = ["legs", "arms", "torso", "head"]
     systems = sorted({r["system"] for r in system_rows})
-    groups = list(dict.fromkeys(r["group"] for r in system_rows))
-    M = np.full((len(systems), len(groups)), np.nan)
-    for r in system_rows:
-        M[systems.index(r["system"]), groups.index(r["group"])] = r["importance"]
-    fig, ax = plt.subplots(figsize=(1.6 * len(groups) + 3, 0.38 * len(systems) + 1.8))
-    im = ax.imshow(M, cmap="viridis", aspect="auto", vmin=0, vmax=2)
-    ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels(groups)
-    ax.set_yticks(range(len(systems)))
-    ax.set_yticklabels(systems, fontsize=8)
-    for i in range(len(systems)):
-        for j in range(len(groups)):
-            if np.isfinite(M[i, j]):
-                ax.text(j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="w" if M[i, j] < 1.2 else "k")
-    fig.colorbar(im, ax=ax, label="importance (0..2)")
-    ax.set_title("Body-part importance: min-max(drop in r) + min-max(keep-only r)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    groups = sorted({r["group"] for r in system_rows}, key=lambda g: order.index(g) if g in order else 99)
+    strata = list(dict.fromkeys(r["stratum"] for r in system_rows))
+    fig, axes = plt.subplots(1, len(strata), figsize=((1.3 * len(groups) + 2.2) * len(strata) + 1.2,
+                                                      0.38 * len(systems) + 1.8), squeeze=False)
+    for ax, st in zip(axes[0], strata):
+        M = np.full((len(systems), len(groups)), np.nan)
+        for r in system_rows:
+            if r["stratum"] == st:
+                M[systems.index(r["system"]), groups.index(r["group"])] = r["importance"]
+        im = ax.imshow(M, cmap="viridis", aspect="auto", vmin=0, vmax=2)
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels(groups)
+        ax.set_yticks(range(len(systems)))
+        ax.set_yticklabels(systems, fontsize=8)
+        for i in range(len(systems)):
+            for j in range(len(groups)):
+                if np.isfinite(M[i, j]):
+                    ax.text(j, i, f"{M[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                            color="w" if M[i, j] < 1.2 else "k")
+        ax.set_title(f"stratum: {st}", fontsize=10)
+    fig.colorbar(im, ax=list(axes[0]), label="importance (0..2)")
+    fig.suptitle("Body-part importance: min-max(drop in r) + min-max(keep-only r), mean over targets", fontsize=10)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
 
