@@ -6,6 +6,7 @@ import pytest
 
 from tests import services
 
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     try:
