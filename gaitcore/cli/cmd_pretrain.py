@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop and save after this wall time (0 = none)")
     parser.add_argument("--compile", choices=("auto", "off"), default="auto", help="torch.compile (CUDA only)")
     parser.add_argument("--amp", choices=("auto", "off"), default="auto", help="mixed precision (CUDA only)")
+    parser.add_argument("--init", default="", metavar="CHECKPOINT",
+                        help="start from these weights (same config; fresh optimizer and schedule)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                      warmup_steps=args.warmup_steps, grad_clip=args.grad_clip, val_fraction=args.val_fraction,
                      seed=args.seed, ckpt_every=args.ckpt_every, log_every=args.log_every,
                      max_minutes=args.max_minutes, compile=args.compile, amp=args.amp,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, init=args.init)
     try:
         summary = pretrain(tc)
     except (ValueError, KeyError, FileNotFoundError) as exc:

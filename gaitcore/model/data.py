@@ -96,6 +96,13 @@ def load_source(path: str | os.PathLike, fmt: str | None = None) -> Session:
     return read_recording(p, fmt).session
 
 
+def data_fingerprint(files: Iterable[str | os.PathLike]) -> str:
+    """``sha256:<hex>`` over the sorted (session id, session checksum) pairs of the files' headers:
+    identifies exactly which sessions a model saw (independent of paths and file order)."""
+    pairs = sorted((h.get("session_id", ""), h.get("checksum", "")) for h in map(session_header, files))
+    return "sha256:" + hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
+
+
 # --- subject-level split ---------------------------------------------------------------------------
 def is_validation_subject(subject: str, val_fraction: float, seed: int = 0) -> bool:
     """Stable hash split: a subject's side depends only on (seed, subject), never on the file list."""

@@ -32,7 +32,7 @@ import torch.distributed as dist
 from ..preprocess import PREPROCESSING_VERSION
 from ..sessionfile import read_session
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import WindowSet, crop_stream, find_sessions, session_windows, split_sessions
+from .data import WindowSet, crop_stream, data_fingerprint, find_sessions, session_windows, split_sessions
 from .evaluate import reconstruction_error
 from .gaitmae import MODEL_VERSION, GaitMAE, get_config
 from .losses import pretrain_loss
@@ -61,6 +61,7 @@ class TrainConfig:
     amp: str = "auto"  # auto = on CUDA only
     progress: bool = True
     masking: dict = field(default_factory=lambda: MaskingConfig().to_dict())
+    init: str = ""  # start from these weights (a GaitMAE checkpoint of the same config); optimizer starts fresh
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
@@ -175,6 +176,14 @@ def pretrain(tc: TrainConfig) -> dict:
     model = GaitMAE(cfg).to(device)
     opt = make_optimizer(model, tc.lr, tc.weight_decay)
     step, windows_seen, elapsed_before = 0, 0, 0.0
+    init_meta = None
+    if tc.init:
+        ick = load_checkpoint(tc.init)
+        if ick.config != cfg:
+            raise ValueError(f"--init {tc.init} holds config {ick.config.name!r}, not {cfg.name!r}")
+        model.load_state_dict(ick.state_dict)
+        init_meta = {"path": str(tc.init), "run_id": ick.meta.get("run_id"), "data": ick.meta.get("data"),
+                     "wall_time_s": ick.meta.get("wall_time_s")}
     last = out / "last.pt"
     if last.exists():
         ck = load_checkpoint(last, map_location=str(device))
@@ -226,6 +235,8 @@ def pretrain(tc: TrainConfig) -> dict:
 
     def save(final: bool = False) -> None:
         meta = _meta(tc, cfg, split, step, windows_seen, elapsed_before + time.perf_counter() - t_start, world)
+        if init_meta is not None:
+            meta["initialised_from"] = init_meta  # the data the starting weights saw, too
         ts = {"optimizer": opt.state_dict(), "step": step, "windows_seen": windows_seen,
               "elapsed_s": elapsed_before + time.perf_counter() - t_start}
         save_checkpoint(last, model, PREPROCESSING_VERSION, meta, ts)
@@ -324,6 +335,7 @@ def _meta(tc: TrainConfig, cfg, split, step: int, windows_seen: int, wall: float
             "train_subjects": split.train_subjects,
             "val_subjects": split.val_subjects,
             "train_sessions": [split.sessions[str(f)] for f in split.train],
+            "train_sessions_fingerprint": data_fingerprint(split.train),
             "val_sessions": [split.sessions[str(f)] for f in split.val],
             "window_frames": 900,
             "crop_frames": cfg.train_frames,

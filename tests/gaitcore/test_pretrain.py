@@ -65,6 +65,7 @@ def test_pretrain_cli_checkpoints_and_resumes(sessions, tmp_path):
     assert final.train_state is None
     data = final.meta["data"]
     assert data["steps"] == 3 and data["windows_seen"] == 6 and data["labels_used"] is False
+    assert data["train_sessions_fingerprint"].startswith("sha256:")
     assert set(data["train_subjects"]).isdisjoint(data["val_subjects"])
     assert len(data["train_subjects"]) + len(data["val_subjects"]) == 6
     summary = json.loads((out / "summary.json").read_text())
