@@ -4,3 +4,5 @@ recordings, an on-disk queue and resumable, checksummed uploads to the platform'
 May import: gaitcore's data layer (schemas, session format, importers) and HTTP libraries -- never
 torch or Django, so that a clinic can install it alone.
 """
+
+__version__ = "0.1.0"
