@@ -1,0 +1,89 @@
+"""TorchServe's ``config.properties``, rendered from one template.
+
+Defaults: loopback addresses only, non-default ports (inference 8380, management 8381, metrics 8382),
+``vmargs=-Xmx512m``, no config snapshots, 120 s response timeout, 6.5 MB request limit, and the model
+API on (``enable_model_api``) so versions can be registered at run time. Token authorisation stays on
+(TorchServe's default) unless ``token_auth=False`` (tests only); TorchServe then writes its keys to
+``key_file.json`` in the working directory, which ``TORCHSERVE_TOKEN_FILE`` points the client at.
+Batching is per model and set when a version is registered (``serving.management``), not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+TEMPLATE = """\
+# GaitMAE TorchServe configuration (rendered by serving/config.py; edit the template, not this file)
+inference_address=http://{host}:{inference_port}
+management_address=http://{host}:{management_port}
+metrics_address=http://{host}:{metrics_port}
+model_store={model_store}
+load_models={load_models}
+default_workers_per_model={workers}
+job_queue_size={job_queue_size}
+default_response_timeout={response_timeout}
+max_request_size={max_request_size}
+max_response_size={max_response_size}
+vmargs=-Xmx{heap_mb}m
+enable_model_api=true
+disable_token_authorization={disable_token_auth}
+install_py_dep_per_model=false
+enable_envvars_config=false
+async_logging=true
+"""
+
+
+@dataclass
+class ServeConfig:
+    """Everything that goes into config.properties (and the start command)."""
+
+    run_dir: Path
+    host: str = "127.0.0.1"
+    inference_port: int = 8380
+    management_port: int = 8381
+    metrics_port: int = 8382
+    workers: int = 1
+    batch_size: int = 8
+    max_batch_delay_ms: int = 20
+    job_queue_size: int = 200
+    response_timeout: int = 120
+    max_request_size: int = 6_815_744  # 6.5 MiB
+    max_response_size: int = 6_815_744
+    heap_mb: int = 512
+    token_auth: bool = True
+    load_models: str = ""
+
+    @property
+    def model_store(self) -> Path:
+        return Path(self.run_dir) / "model-store"
+
+    @property
+    def inference_url(self) -> str:
+        return f"http://{self.host}:{self.inference_port}"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://{self.host}:{self.management_port}"
+
+    @property
+    def key_file(self) -> Path:
+        return Path(self.run_dir) / "key_file.json"
+
+    def render(self) -> str:
+        text = TEMPLATE.format(host=self.host, inference_port=self.inference_port,
+                               management_port=self.management_port, metrics_port=self.metrics_port,
+                               model_store=self.model_store, load_models=self.load_models or "",
+                               workers=self.workers, job_queue_size=self.job_queue_size,
+                               response_timeout=self.response_timeout, max_request_size=self.max_request_size,
+                               max_response_size=self.max_response_size, heap_mb=self.heap_mb,
+                               disable_token_auth=str(not self.token_auth).lower())
+        if not self.load_models:
+            text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("load_models=")) + "\n"
+        return text
+
+    def write(self) -> Path:
+        path = Path(self.run_dir) / "config.properties"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.render())
+        return path
