@@ -1,0 +1,175 @@
+"""Shared parts of the serving and pipeline integration tests (importable, unlike conftest.py).
+
+* :func:`tiny_checkpoint` -- a seeded ``tiny`` GaitMAE checkpoint (fast on 2 cores).
+* :func:`fit_predictor` -- a small predictor artifact fitted on random embeddings of that checkpoint's
+  version (only to exercise the predict step; its values mean nothing).
+* :class:`TorchServeInstance` -- TorchServe on loopback with free ports, its own run/TEMP dir, token auth
+  off, the checkpoint registered with batch 8. Fails (never skips) with a clear message without Java.
+* :class:`Worker` -- a real Celery worker process with a given environment, its log in a file.
+* :func:`synthetic_session_bytes` -- a short 5-task synthetic session file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.helpers import REPO
+from tests.services import free_port
+
+TINY_RUN_ID = "test-tiny"
+
+
+def tiny_checkpoint(folder: Path, seed: int = 0, run_id: str = TINY_RUN_ID) -> Path:
+    import torch
+
+    from gaitcore.model.checkpoint import save_checkpoint
+    from gaitcore.model.gaitmae import build_model
+    from gaitcore.preprocess import PREPROCESSING_VERSION
+
+    torch.manual_seed(seed)
+    return save_checkpoint(Path(folder) / f"gaitmae-tiny-{run_id}.pt", build_model("tiny"), PREPROCESSING_VERSION,
+                           meta={"run_id": run_id})
+
+
+def checkpoint_version(path: Path) -> str:
+    from gaitcore.model.checkpoint import load_checkpoint
+
+    return load_checkpoint(path).version_tag
+
+
+def fit_predictor(folder: Path, version: str, dim: int, n: int = 40, seed: int = 0) -> Path:
+    from gaitcore.model.embedding import embedding_columns
+    from gaitcore.probe.predictor import Predictor
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8 * dim))
+    Y = np.c_[50 + 10 * X[:, 0] + rng.normal(size=n), 25 + 3 * X[:, 1] + rng.normal(size=n)]
+    pred = Predictor.fit(X, embedding_columns(dim), Y, ["age", "bmi"], np.arange(n), None,
+                         embedding_model_version=version, cohort="synthetic", source="tests: random embeddings",
+                         task_mode="mean", seeds=1)
+    return pred.save(folder)
+
+
+def synthetic_session_bytes(seed: int = 0, index: int = 0, duration_scale: float = 0.17) -> bytes:
+    """A 5-task synthetic session (~1,800 frames: 4 model windows) as .gait.npz bytes."""
+    from gaitcore.sessionfile import to_bytes
+    from gaitcore.synth.cohort import build_session
+
+    session, _ = build_session(seed, index, duration_scale=duration_scale)
+    return to_bytes(session)
+
+
+def require_java() -> None:
+    from serving.server import java_available
+
+    if not java_available():
+        pytest.fail("TorchServe tests need Java 17 (`java` not found on PATH): install openjdk-17-jre-headless; "
+                    "these tests are never skipped", pytrace=False)
+
+
+class TorchServeInstance:
+    """One TorchServe on loopback in ``run_dir`` with ``checkpoint`` registered as the default model."""
+
+    def __init__(self, run_dir: Path, checkpoint: Path, workers: int = 1, batch_size: int = 8):
+        from serving.config import ServeConfig
+
+        require_java()
+        self.checkpoint = checkpoint
+        self.batch_size = batch_size
+        self.workers = workers
+        self.cfg = ServeConfig(run_dir=Path(run_dir), inference_port=free_port(), management_port=free_port(),
+                               metrics_port=free_port(), token_auth=False, workers=workers, batch_size=batch_size)
+        self.archive = None
+        self.version = None
+
+    @property
+    def url(self) -> str:
+        return self.cfg.inference_url
+
+    def start(self) -> TorchServeInstance:
+        from serving import server
+        from serving.archive import build_archive
+        from serving.management import ManagementClient
+
+        if self.archive is None:
+            self.archive, self.version = build_archive(self.checkpoint, self.cfg.model_store)
+        server.start(self.cfg)
+        m = ManagementClient(self.cfg.management_url)
+        m.register(self.archive.name, model_name="gaitmae", batch_size=self.batch_size, max_batch_delay_ms=10,
+                   workers=self.workers)
+        m.set_default("gaitmae", self.version)
+        return self
+
+    def stop(self) -> None:
+        from serving import server
+
+        server.stop(self.cfg.run_dir)
+
+
+def db_url() -> str:
+    """URL of the database the test process uses right now (pytest-django's test database)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Worker:
+    """A real ``celery worker`` process (prefork, one child: time limits and worker-lost handling apply)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env = env
+        self.log_path = Path(log_path)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Worker:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GAIT_", "DATABASE_URL", "AWS_"))}
+        env.update(self.env)
+        env.update({"DJANGO_SETTINGS_MODULE": "gaitsite.settings", "OMP_NUM_THREADS": "1",
+                    "PYTHONPATH": os.pathsep.join([str(REPO / "platform"), str(REPO)])})
+        log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool", "prefork",
+             "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
+             "-n", f"test-{time.time_ns()}@%h"],
+            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def wait_log(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(f"worker exited ({self.proc.returncode}):\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} not in the worker log after {timeout} s:\n{self.log()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool child (the whole process group)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
