@@ -107,3 +107,87 @@ def import_phenotype_table(actor: Actor, *, name: str, cohort: Cohort, data: byt
 
 def delete_phenotype_table(actor: Actor, table: PhenotypeTable) -> None:
     delete_object(actor, table, "phenotype_table.delete")
+
+
+# --- cohort archive, subject moves and bulk import (used by the dashboards' management pages) ------------
+def archive_cohort(actor: Actor, cohort: Cohort, archived: bool = True) -> Cohort:
+    from django.utils import timezone
+
+    return update_object(actor, cohort, "cohort.archive" if archived else "cohort.restore",
+                         archived_at=timezone.now() if archived else None)
+
+
+@transaction.atomic
+def move_subjects(actor: Actor, subjects, cohort: Cohort) -> int:
+    moved = 0
+    for s in subjects:
+        if s.cohort_id != cohort.pk:
+            update_object(actor, s, "subject.move", cohort=cohort)
+            moved += 1
+    return moved
+
+
+SUBJECT_COLUMNS = ("external_id", "birth_year", "sex", "height_cm", "weight_kg", "consent_research",
+                   "consent_model_training")
+MAX_SUBJECT_ROWS = 10_000
+_TRUE, _FALSE = {"1", "true", "yes", "y"}, {"", "0", "false", "no", "n"}
+
+
+def import_subjects(actor: Actor, *, cohort: Cohort, data: bytes) -> dict:
+    """Bulk-create subjects from a CSV (header: ``external_id,birth_year,sex`` then optionally
+    ``height_cm, weight_kg, consent_research, consent_model_training``). Every row is validated on its
+    own; good rows are created (each audited), bad ones reported with their row number and reasons.
+    Returns ``{"rows", "created", "rejected": [{"row", "external_id", "errors"}]}``."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError({"file": "the file is not UTF-8 text"}) from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("external_id", "birth_year", "sex") if c not in header]
+    if missing:
+        raise ValidationError({"file": f"missing column(s): {', '.join(missing)}; expected {', '.join(SUBJECT_COLUMNS)}"})
+    unknown = [h for h in header if h not in SUBJECT_COLUMNS]
+    if unknown:
+        raise ValidationError({"file": f"unknown column(s): {', '.join(unknown)}"})
+    existing = set(Subject.objects.values_list("external_id", flat=True))
+    report = {"rows": 0, "created": 0, "rejected": []}
+    with transaction.atomic():
+        for n, raw in enumerate(reader, start=2):  # row 1 is the header
+            report["rows"] += 1
+            if report["rows"] > MAX_SUBJECT_ROWS:
+                raise ValidationError({"file": f"at most {MAX_SUBJECT_ROWS} rows per file"})
+            row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+            errors, fields = [], {"cohort": cohort, "external_id": row.get("external_id", "")}
+            if fields["external_id"] in existing:
+                errors.append("external_id already exists")
+            for col, conv in (("birth_year", int), ("height_cm", float), ("weight_kg", float)):
+                val = row.get(col, "")
+                if val == "":
+                    if col == "birth_year":
+                        errors.append("birth_year is required")
+                    continue
+                try:
+                    fields[col] = conv(val)
+                except ValueError:
+                    errors.append(f"{col} is not a number: {val!r}")
+            fields["sex"] = row.get("sex", "").lower()
+            for col in ("consent_research", "consent_model_training"):
+                val = row.get(col, "").lower()
+                if val not in _TRUE | _FALSE:
+                    errors.append(f"{col} must be yes/no, not {val!r}")
+                fields[col] = val in _TRUE
+            if not errors:
+                try:
+                    with transaction.atomic():
+                        create_subject(actor, **fields)
+                    existing.add(fields["external_id"])
+                    report["created"] += 1
+                    continue
+                except ValidationError as exc:
+                    errors.extend(f"{k}: {'; '.join(map(str, v))}" if isinstance(v, list) else f"{k}: {v}"
+                                  for k, v in exc.detail.items())
+            report["rejected"].append({"row": n, "external_id": row.get("external_id", ""), "errors": errors})
+        record(actor, "subject.import", cohort, rows=report["rows"], created=report["created"],
+               rejected=len(report["rejected"]))
+    return report

@@ -12,6 +12,7 @@ class Cohort(TenantModel):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True)  # archived cohorts leave the dashboards' lists
 
     class Meta:
         ordering = ["name", "id"]

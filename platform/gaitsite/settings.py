@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "cohorts",
     "recordings",
     "results",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -170,7 +171,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/dashboard/"
 def _rate(name: str) -> str:
     value = CONFIG.get(name)
     num, _, period = value.partition("/")

@@ -1,0 +1,267 @@
+"""Every query of the dashboards. Each page runs a fixed number of queries whatever the number of rows;
+aggregates (means, SDs, counts, shares outside a range) are computed by the database.
+
+Deviation predictions: ``Prediction`` rows with ``unit == "SD"`` are a subject's predicted deviation of
+one body system from the reference population (the predictor's training cohort), in SD units. Gait age:
+phenotype ``gait_age`` (years). A subject's profile uses their latest processed (``done``) session.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cohorts.models import Cohort, Subject
+from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, StdDev, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils import timezone
+from recordings.models import GaitSession, SessionStatus
+from results.models import Prediction, QCReport, TaskFeatures
+from tenancy.models import AuditEvent
+
+from .models import PredictorCard
+from .norms import KEY_FEATURES, NORM_TASK, NORMS, label
+
+SYSTEMS = (
+    "cardiovascular", "liver", "sleep", "glycemic", "nmr_metabolomics", "lifestyle", "frailty",
+    "mental_health", "body_composition", "bone_density", "lipids", "renal", "hematopoietic", "immune",
+    "anthropometric", "metabolomics", "microbiome", "diet",
+)  # fmt: skip  (DESIGN.md's 18 body systems, in its order)
+DEVIATION_UNIT = "SD"
+GAIT_AGE = "gait_age"
+AGE_BANDS = {"20-39": (20, 39), "40-59": (40, 59), "60-79": (60, 79), "80+": (80, 130)}
+SEXES = ("female", "male")
+QC_MISSING_WARN = 0.2  # a session with more than 20 % missing tracking is a QC warning
+
+
+def system_label(system: str) -> str:
+    return {"nmr_metabolomics": "NMR metabolomics"}.get(system, system.replace("_", " ").capitalize())
+
+
+# ---- organisation home ------------------------------------------------------------------------------
+def cohorts_with_counts(include_archived: bool = False):
+    n_subjects = Subject.objects.filter(cohort=OuterRef("pk")).order_by().values("cohort").annotate(n=Count("id")).values("n")
+    n_sessions = (GaitSession.objects.filter(subject__cohort=OuterRef("pk")).order_by().values("subject__cohort")
+                  .annotate(n=Count("id")).values("n"))
+    qs = Cohort.objects.all() if include_archived else Cohort.objects.filter(archived_at__isnull=True)
+    return list(qs.annotate(n_subjects=Subquery(n_subjects), n_sessions=Subquery(n_sessions)).order_by("name"))
+
+
+def recent_sessions(limit: int = 12):
+    return list(GaitSession.objects.order_by("-created_at", "-id")
+                .annotate(pseudonym=F("subject__external_id"))
+                .values("id", "subject_id", "pseudonym", "status", "status_reason", "created_at", "updated_at")[:limit])
+
+
+def status_counts() -> dict[str, int]:
+    rows = GaitSession.objects.order_by().values("status").annotate(n=Count("id"))
+    out = {s: 0 for s in SessionStatus.values}
+    out.update({r["status"]: r["n"] for r in rows})
+    return out
+
+
+def qc_warnings(limit: int = 20):
+    missing = Cast(KT("metrics__fraction_missing"), FloatField())
+    return list(QCReport.objects.annotate(missing=missing)
+                .filter(Q(passed=False) | Q(missing__gt=QC_MISSING_WARN))
+                .annotate(pseudonym=F("session__subject__external_id"), subject_id=F("session__subject_id"))
+                .order_by("-id").values("session_id", "subject_id", "pseudonym", "missing", "passed", "issues")[:limit])
+
+
+def failed_sessions(limit: int = 20):
+    return list(GaitSession.objects.filter(status=SessionStatus.FAILED).order_by("-updated_at", "-id")
+                .annotate(pseudonym=F("subject__external_id"))
+                .values("id", "subject_id", "pseudonym", "status_reason", "attempts", "updated_at")[:limit])
+
+
+# ---- cohort health profile ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filters:
+    sex: str = ""
+    age_band: str = ""
+
+    @classmethod
+    def from_query(cls, q) -> Filters:
+        sex = q.get("sex", "")
+        band = q.get("age", "")
+        return cls(sex if sex in SEXES else "", band if band in AGE_BANDS else "")
+
+    def subjects(self, cohort):
+        qs = Subject.objects.filter(cohort=cohort)
+        if self.sex:
+            qs = qs.filter(sex=self.sex)
+        if self.age_band:
+            lo, hi = AGE_BANDS[self.age_band]
+            year = timezone.now().year
+            qs = qs.filter(birth_year__gte=year - hi, birth_year__lte=year - lo)
+        return qs
+
+
+def latest_done_sessions(subjects):
+    """A subquery of the latest processed session id of each subject."""
+    latest = (GaitSession.objects.filter(subject=OuterRef("pk"), status=SessionStatus.DONE)
+              .order_by("-recorded_at", "-id").values("id")[:1])
+    return subjects.annotate(latest=Subquery(latest)).filter(latest__isnull=False).values("latest")
+
+
+def system_profile(session_ids) -> list[dict]:
+    """Per body system: mean predicted deviation, its 95 % CI (mean +- 1.96 SD / sqrt(n)), the mean of the
+    subjects' own prediction intervals, n. Systems without predictions are listed with n = 0."""
+    rows = (Prediction.objects.filter(session_id__in=session_ids, unit=DEVIATION_UNIT).order_by()
+            .values("body_system").annotate(mean=Avg("value"), sd=StdDev("value", sample=True), n=Count("id"),
+                                            lower=Avg("lower"), upper=Avg("upper"), level=Avg("interval_level")))
+    by = {r["body_system"]: r for r in rows}
+    out = []
+    for s in SYSTEMS:
+        r = by.get(s)
+        if r is None:
+            out.append({"system": s, "label": system_label(s), "n": 0})
+            continue
+        half = 1.96 * (r["sd"] or 0.0) / math.sqrt(r["n"]) if r["n"] > 1 else None
+        out.append({"system": s, "label": system_label(s), "n": r["n"], "mean": r["mean"],
+                    "ci_low": None if half is None else r["mean"] - half,
+                    "ci_high": None if half is None else r["mean"] + half,
+                    "lower": r["lower"], "upper": r["upper"], "level": r["level"]})
+    return out
+
+
+def gait_age_points(session_ids) -> list[dict]:
+    """(chronological age at the session, gait age, gap) per subject."""
+    rows = (Prediction.objects.filter(session_id__in=session_ids, phenotype=GAIT_AGE)
+            .values_list("value", "session__subject__birth_year", "session__recorded_at", "session__created_at"))
+    pts = []
+    for value, birth_year, recorded, created in rows:
+        when = recorded or created
+        age = when.year + (when.timetuple().tm_yday - 1) / 365.25 - birth_year - 0.5
+        pts.append({"age": round(age, 1), "gait_age": round(value, 1), "gap": round(value - age, 1)})
+    return pts
+
+
+def histogram(values: list[float], width: float = 2.0) -> dict:
+    if not values:
+        return {"labels": [], "counts": []}
+    lo = math.floor(min(values) / width) * width
+    hi = math.floor(max(values) / width) * width
+    n = int(round((hi - lo) / width)) + 1
+    counts = [0] * n
+    for v in values:
+        counts[min(n - 1, int((v - lo) // width))] += 1
+    return {"labels": [f"{lo + i * width:+.0f}" for i in range(n)], "counts": counts}
+
+
+def feature_norms(session_ids) -> list[dict]:
+    """Per normed feature on ``NORM_TASK``: cohort mean, SD, n and the share of subjects outside the range."""
+    qs = TaskFeatures.objects.filter(session_id__in=session_ids, task=NORM_TASK).order_by()
+    ann = {f"f_{f}": Cast(KT(f"values__{f}"), FloatField()) for f in NORMS}
+    agg = {}
+    for f, (lo, hi) in NORMS.items():
+        col = f"f_{f}"
+        agg[f"{f}__mean"] = Avg(col)
+        agg[f"{f}__sd"] = StdDev(col, sample=True)
+        agg[f"{f}__n"] = Count(col)
+        agg[f"{f}__out"] = Count("id", filter=Q(**{f"{col}__lt": lo}) | Q(**{f"{col}__gt": hi}))
+    res = qs.annotate(**ann).aggregate(**agg)
+    out = []
+    for f, (lo, hi) in NORMS.items():
+        name, unit = label(f)
+        n = res[f"{f}__n"] or 0
+        out.append({"feature": f, "label": name, "unit": unit, "low": lo, "high": hi, "n": n,
+                    "mean": res[f"{f}__mean"], "sd": res[f"{f}__sd"],
+                    "outside_pct": 100.0 * res[f"{f}__out"] / n if n else None})
+    return out
+
+
+def cards_for(session_ids) -> list[PredictorCard]:
+    pairs = set(Prediction.objects.filter(session_id__in=session_ids).order_by()
+                .values_list("model_name", "model_version").distinct())
+    return cards_by_pair(pairs)
+
+
+def cards_by_pair(pairs) -> list:
+    if not pairs:
+        return []
+    q = Q()
+    for name, version in pairs:
+        q |= Q(model_name=name, model_version=version)
+    found = {(c.model_name, c.model_version): c for c in PredictorCard.objects.filter(q)}
+    # a prediction without a card is shown as of unknown provenance (and so not for clinical use)
+    return [found.get(p) or PredictorCard(model_name=p[0], model_version=p[1], trained_on="unknown",
+                                          cohort_kind="unknown", demonstration_only=True) for p in sorted(pairs)]
+
+
+def cohort_profile(cohort, filters: Filters) -> dict:
+    subjects = filters.subjects(cohort)
+    sessions = latest_done_sessions(subjects)
+    points = gait_age_points(sessions)
+    gaps = [p["gap"] for p in points]
+    systems = system_profile(sessions)
+    return {
+        "cohort": cohort,
+        "n_subjects": subjects.count(),
+        "n_profiled": max([len(points)] + [s["n"] for s in systems]),
+        "systems": systems,
+        "gait_age": points,
+        "gap_hist": histogram(gaps),
+        "gap_mean": sum(gaps) / len(gaps) if gaps else None,
+        "features": feature_norms(sessions),
+        "cards": cards_for(sessions),
+    }
+
+
+# ---- subject report ------------------------------------------------------------------------------------
+def subject_sessions(subject) -> list[dict]:
+    """Sessions over time with gait age, key features and QC (a constant number of queries)."""
+    gait_age = Prediction.objects.filter(session=OuterRef("pk"), phenotype=GAIT_AGE).order_by("-id")
+    feats = TaskFeatures.objects.filter(session=OuterRef("pk"), task=NORM_TASK)
+    ann = {"gait_age": Subquery(gait_age.values("value")[:1]),
+           "gait_age_lower": Subquery(gait_age.values("lower")[:1]),
+           "gait_age_upper": Subquery(gait_age.values("upper")[:1])}
+    for f in KEY_FEATURES:
+        ann[f] = Subquery(feats.annotate(v=Cast(KT(f"values__{f}"), FloatField())).values("v")[:1])
+    rows = list(GaitSession.objects.filter(subject=subject).annotate(**ann).select_related("qc")
+                .order_by("recorded_at", "id"))
+    out = []
+    for s in rows:
+        when = s.recorded_at or s.created_at
+        qc = getattr(s, "qc", None) if hasattr(s, "qc") else None
+        out.append({"session": s, "when": when, "gait_age": s.gait_age, "gait_age_lower": s.gait_age_lower,
+                    "gait_age_upper": s.gait_age_upper,
+                    "age": when.year + (when.timetuple().tm_yday - 1) / 365.25 - subject.birth_year - 0.5,
+                    "features": {f: getattr(s, f) for f in KEY_FEATURES}, "qc": qc,
+                    "task_qc": sorted(((qc.metrics or {}).get("tasks") or {}).items()) if qc else []})
+    return out
+
+
+def safe_qc(session):
+    try:
+        return session.qc
+    except QCReport.DoesNotExist:
+        return None
+
+
+def subject_predictions(session) -> dict:
+    """The latest session's predictions: deviations per system (ordered as SYSTEMS), other phenotypes,
+    the predictor cards and the attribution per system from each card."""
+    preds = list(Prediction.objects.filter(session=session).order_by("body_system", "phenotype", "id"))
+    order = {s: i for i, s in enumerate(SYSTEMS)}
+    deviations = sorted((p for p in preds if p.unit == DEVIATION_UNIT), key=lambda p: order.get(p.body_system, 99))
+    others = [p for p in preds if p.unit != DEVIATION_UNIT]
+    cards = cards_by_pair({(p.model_name, p.model_version) for p in preds})
+    card_of = {(c.model_name, c.model_version): c for c in cards}
+    attribution = []
+    for p in deviations:
+        card = card_of.get((p.model_name, p.model_version))
+        a = (card.attribution or {}).get(p.body_system) if card else None
+        if a:
+            attribution.append({"system": p.body_system, "label": system_label(p.body_system), **a})
+        p.label = system_label(p.body_system)
+        p.card = card
+    for p in others:
+        p.card = card_of.get((p.model_name, p.model_version))
+    return {"deviations": deviations, "others": others, "cards": cards, "attribution": attribution}
+
+
+def audit_page(offset: int, limit: int = 50):
+    qs = AuditEvent.objects.select_related("actor_user", "actor_token").order_by("-created_at", "-id")
+    return list(qs[offset:offset + limit + 1])

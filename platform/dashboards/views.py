@@ -1,0 +1,118 @@
+"""Organisation pages: thin views (selectors do the queries), every one through ``access.page``."""
+
+from __future__ import annotations
+
+from cohorts.models import Cohort, Subject
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from recordings.models import GaitSession
+from tenancy.api.base import SESSION_ORG_KEY
+from tenancy.models import Perm
+
+from . import selectors
+from .access import memberships_of, page
+
+
+@page(Perm.READ)
+def home(request):
+    ctx = {"cohorts": selectors.cohorts_with_counts(), "recent": selectors.recent_sessions(),
+           "counts": selectors.status_counts(), "qc_warnings": selectors.qc_warnings(),
+           "failed": selectors.failed_sessions(), "qc_threshold_pct": int(selectors.QC_MISSING_WARN * 100)}
+    return render(request, "dashboards/home.html", ctx)
+
+
+@page(Perm.READ)
+def status_json(request):
+    """The home page's recent sessions, polled every few seconds."""
+    return JsonResponse({"counts": selectors.status_counts(), "recent": selectors.recent_sessions()})
+
+
+@require_POST
+def switch_organisation(request):
+    if not request.user.is_authenticated:
+        raise Http404
+    try:
+        org_id = int(request.POST.get("organisation", ""))
+    except ValueError:
+        raise Http404 from None
+    if not any(m.organisation_id == org_id for m in memberships_of(request.user)):
+        raise Http404  # not a member: the organisation does not exist for this user
+    request.session[SESSION_ORG_KEY] = org_id
+    return redirect("dashboards:home")
+
+
+@page(Perm.READ)
+def cohort_profile(request, cohort_id: int):
+    cohort = get_object_or_404(Cohort.objects, pk=cohort_id)
+    filters = selectors.Filters.from_query(request.GET)
+    profiles = [selectors.cohort_profile(cohort, filters)]
+    compare_id = request.GET.get("compare", "")
+    if compare_id.isdigit() and int(compare_id) != cohort.pk:
+        other = get_object_or_404(Cohort.objects, pk=int(compare_id))
+        profiles.append(selectors.cohort_profile(other, filters))
+    chart = [{"name": p["cohort"].name, "systems": p["systems"], "gait_age": p["gait_age"], "gap_hist": p["gap_hist"],
+              "features": p["features"]} for p in profiles]
+    system_rows = [(row["label"], [p["systems"][i] for p in profiles]) for i, row in enumerate(profiles[0]["systems"])]
+    ctx = {"cohort": cohort, "profiles": profiles, "system_rows": system_rows, "filters": filters, "chart": chart,
+           "all_cohorts": Cohort.objects.filter(archived_at__isnull=True).exclude(pk=cohort.pk),
+           "compare": profiles[1]["cohort"] if len(profiles) > 1 else None,
+           "age_bands": selectors.AGE_BANDS, "sexes": selectors.SEXES}
+    return render(request, "dashboards/cohort.html", ctx)
+
+
+@page(Perm.READ)
+def cohort_subjects(request, cohort_id: int):
+    cohort = get_object_or_404(Cohort.objects, pk=cohort_id)
+    subjects = list(Subject.objects.filter(cohort=cohort).order_by("external_id")[:500])
+    return render(request, "dashboards/cohort_subjects.html", {"cohort": cohort, "subjects": subjects})
+
+
+def _report_context(subject):
+    sessions = selectors.subject_sessions(subject)
+    done = [s for s in sessions if s["session"].status == "done"]
+    latest = done[-1]["session"] if done else None
+    preds = selectors.subject_predictions(latest) if latest else {"deviations": [], "others": [], "cards": [], "attribution": []}
+    return {"subject": subject, "sessions": sessions, "latest": latest, **preds}
+
+
+@page(Perm.READ)
+def subject_report(request, subject_id: int):
+    subject = get_object_or_404(Subject.objects.select_related("cohort"), pk=subject_id)
+    ctx = _report_context(subject)
+    chart = {"sessions": [{"when": s["when"].date().isoformat(), "age": round(s["age"], 1), "gait_age": s["gait_age"],
+                           "lower": s["gait_age_lower"], "upper": s["gait_age_upper"], **s["features"]}
+                          for s in ctx["sessions"] if s["gait_age"] is not None],
+             "deviations": [{"label": p.label, "value": p.value, "lower": p.lower, "upper": p.upper}
+                            for p in ctx["deviations"]],
+             "attribution": ctx["attribution"]}
+    replay = [s["session"] for s in ctx["sessions"] if s["session"].file_key]
+    ctx.update({"chart": chart, "replay_sessions": replay})
+    return render(request, "dashboards/subject.html", ctx)
+
+
+@page(Perm.READ)
+def subject_pdf(request, subject_id: int):
+    from .pdf import subject_report_pdf
+
+    subject = get_object_or_404(Subject.objects.select_related("cohort"), pk=subject_id)
+    data = subject_report_pdf(_report_context(subject), organisation=request.organisation)
+    resp = HttpResponse(data, content_type="application/pdf")
+    resp["Content-Disposition"] = f'inline; filename="gait-report-{subject.external_id}.pdf"'
+    return resp
+
+
+@page(Perm.READ)
+def session_frames(request, session_id: int):
+    from recordings import storage
+
+    from .frames import session_frames as frames_of
+
+    session = get_object_or_404(GaitSession.objects, pk=session_id)
+    if not session.file_key:
+        raise Http404("this session has no stored recording")
+    try:
+        data = storage.read(session.file_key)
+    except OSError:
+        raise Http404("the recording is not in storage") from None
+    return JsonResponse(frames_of(data, session.file_key, request.GET.get("task")))
