@@ -303,7 +303,10 @@ def queue_cmd(retry_id: int | None, show_all: bool) -> None:
 @main.command()
 @click.option("--chunk-size", type=click.IntRange(1024, 16 * 1024 * 1024), default=1024 * 1024, show_default=True,
               help="Bytes per chunk.")
-def push(chunk_size: int) -> None:
+@click.option("--mode", type=click.Choice(["chunked", "s3-multipart"]), default="chunked", show_default=True,
+              help="chunked: through the API (any server); s3-multipart: parts straight to S3 through presigned "
+                   "URLs (servers with S3 storage; large files). Resumed uploads keep their mode.")
+def push(chunk_size: int, mode: str) -> None:
     """Upload every pending session (resumable; safe to interrupt and run again)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
@@ -335,7 +338,7 @@ def push(chunk_size: int) -> None:
             def uploaded(item):
                 console.print(f"[green]uploaded[/] item {item.id} ({item.subject}) -> server session {item.server_session}")
 
-            report = push_all(api, q, keep_days=conf.keep_days, chunk_size=chunk_size, progress=progress,
+            report = push_all(api, q, keep_days=conf.keep_days, chunk_size=chunk_size, mode=mode, progress=progress,
                               on_rejected=rejected, on_uploaded=uploaded)
     console.print(f"{len(report.uploaded)} uploaded, {len(report.rejected)} rejected"
                   + (f", {len(report.deleted)} local files deleted" if report.deleted else "")

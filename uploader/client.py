@@ -73,14 +73,17 @@ class Api:
         self.http = requests.Session()
         self.http.headers.update({"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT,
                                   "Accept": "application/json"})
+        self.plain = requests.Session()  # presigned S3 URLs: no Authorization header (S3 would refuse it)
+        self.plain.headers.update({"User-Agent": USER_AGENT})
         self.retries = 0  # retries made so far (for tests and the summary)
 
     def close(self) -> None:
         self.http.close()
+        self.plain.close()
 
     # --- one request, retried -----------------------------------------------------------------------
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201), passthrough: tuple[int, ...] = (),
-                **kw) -> requests.Response:
+                session: requests.Session | None = None, **kw) -> requests.Response:
         """Send and return the response with a status in ``ok`` or ``passthrough``; retry transient failures."""
         url = path if path.startswith("http") else f"{self.base}/{path.lstrip('/')}"
         kw.setdefault("timeout", TIMEOUT)
@@ -88,7 +91,7 @@ class Api:
         for n in range(self.backoff.attempts):
             retry_after = None
             try:
-                resp = self.http.request(method, url, **kw)
+                resp = (session or self.http).request(method, url, **kw)
             except _NETWORK_ERRORS as exc:
                 last = f"network error: {type(exc).__name__}: {_short(exc)}"
             else:
@@ -143,9 +146,10 @@ class Api:
         return self.get_json("sessions/", limit=limit, ordering="-created_at")["results"]
 
     # --- the upload protocol ----------------------------------------------------------------------
-    def create_upload(self, *, key: str, subject: int, size: int, sha256: str, tasks: list[str], filename: str) -> dict:
+    def create_upload(self, *, key: str, subject: int, size: int, sha256: str, tasks: list[str], filename: str,
+                      mode: str = "chunked") -> dict:
         body = {"subject": subject, "format": FORMAT, "size": size, "sha256": sha256, "tasks": tasks,
-                "filename": filename}
+                "filename": filename, "mode": mode}
         return self.request("POST", "uploads/", json=body, headers={"Idempotency-Key": key}).json()
 
     def upload_state(self, upload_id: str) -> dict:
@@ -163,6 +167,22 @@ class Api:
                 return int(err.details["offset"])  # the server already has (part of) it: go on from there
             raise self._client_error(resp)
         return int(resp.json()["offset"])
+
+    def presign(self, upload_id: str, parts: list[int]) -> dict[int, str]:
+        """Presigned PUT URLs of ``parts`` (s3-multipart mode): {part: url}."""
+        found = self.request("POST", f"uploads/{upload_id}/presign/", json={"parts": parts}).json()
+        return {int(p["part"]): p["url"] for p in found}
+
+    def put_part(self, url: str, data: bytes) -> None:
+        """Send one part straight to S3 (Content-MD5: S3 verifies it). A 4xx from S3 (an expired URL, say)
+        is not the session's fault: it leaves the upload resumable; the next push presigns again."""
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 - S3's integrity header
+        headers = {"Content-Type": "application/octet-stream", "Content-MD5": md5}
+        resp = self.request("PUT", url, data=data, headers=headers, session=self.plain, ok=(200,),
+                            passthrough=tuple(range(400, 500)))
+        if resp.status_code != 200:
+            raise Unavailable(f"S3 refused a part ({resp.status_code}): {_short(Exception(resp.text))}",
+                              "run gait-upload push again: it asks for fresh upload URLs and resumes")
 
     def complete(self, upload_id: str) -> dict:
         return self.request("POST", f"uploads/{upload_id}/complete/").json()

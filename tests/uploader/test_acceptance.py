@@ -191,3 +191,38 @@ def test_without_the_sdk_the_user_learns_what_to_install(args, client_env):
     assert "Azure Kinect Sensor SDK" in out.stderr and "Body Tracking SDK" in out.stderr
     assert "pykinect_azure" in out.stderr and "--simulate" in out.stderr
     assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_presigned_s3_multipart_mode(platform_server, proxy, client_env):
+    login(proxy.url, platform_server["token"], client_env)
+    row, data = record(client_env)
+    out = gait_upload(["push", "--mode", "s3-multipart"], client_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "PUT chunk" not in proxy.kinds() and "POST presign" in proxy.kinds()  # the bytes went to S3 directly
+    row = queue_rows(client_env)[-1]
+    assert row["state"] == "uploaded"
+    assert api(platform_server, "GET", f"uploads/{row['upload_id']}/").json()["mode"] == "s3-multipart"
+    assert stored_bytes(platform_server, row["upload_id"]) == data
+
+
+def test_import_then_push(platform_server, proxy, client_env, tmp_path):
+    from tests.gaitcore.fixtures_import import walk, write_kinect_v2
+
+    login(proxy.url, platform_server["token"], client_env)
+    write_kinect_v2(tmp_path / "rec.txt", walk(300))
+    out = gait_upload(["import", str(tmp_path / "rec.txt"), "--format", "kinect-v2", "--subject", "DEMO-003",
+                       "--task", "walk_in_place"], client_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert gait_upload(["push"], client_env).returncode == 0
+    row = queue_rows(client_env)[-1]
+    session = api(platform_server, "GET", f"sessions/{row['server_session']}/").json()
+    assert session["tasks"] == ["walk_in_place"] and session["sensor"] == "kinect_v2"
+    assert session["subject_external_id"] == "DEMO-003"
+
+
+def test_record_refuses_an_unknown_subject_before_recording(platform_server, client_env):
+    login(platform_server["url"], platform_server["token"], client_env)
+    out = gait_upload(["record", "--subject", "NOBODY-1", "--simulate", "--speed", "0", "--countdown", "0"],
+                      client_env)
+    assert out.returncode == 5 and "subject unknown" in out.stderr
+    assert not (Path(client_env["GAIT_UPLOAD_HOME"]) / "sessions").exists()  # nothing recorded
