@@ -7,6 +7,7 @@ unexpected errors). Exit codes: :mod:`uploader.errors` and uploader/README.md.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from datetime import datetime
@@ -314,7 +315,7 @@ def push(chunk_size: int, mode: str) -> None:
 
     conf = cfg.load()
     api = _api(conf)
-    with _queue() as q:
+    with _push_lock(), _queue() as q:
         if not q.pending():
             console.print("Nothing to upload.")
             from .push import apply_retention
@@ -345,6 +346,23 @@ def push(chunk_size: int, mode: str) -> None:
                   + (f", {api.retries} retries" if api.retries else ""))
     if report.rejected:
         raise SystemExit(EXIT_REJECTED)
+
+
+@contextlib.contextmanager
+def _push_lock():
+    """One push at a time per client folder (an advisory lock the OS releases if the process dies)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the server's offset checks still keep concurrent pushes correct
+        yield
+        return
+    with open(cfg.home() / "push.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UploaderError("another gait-upload push is running on this machine",
+                                "wait for it to finish (see gait-upload queue)") from None
+        yield
 
 
 # --- status ----------------------------------------------------------------------------------------
