@@ -273,3 +273,40 @@ def test_device_errors_are_short(home, monkeypatch):
     monkeypatch.setattr(capture, "load_sdk", missing)
     out = CliRunner().invoke(main, ["record", "--subject", "S-1"])
     assert out.exit_code == 7 and "Body Tracking SDK" in out.output and "Traceback" not in out.output
+
+
+def test_retention_deletes_only_confirmed_files_when_allowed(tmp_path):
+    from uploader.push import apply_retention
+
+    with Queue(tmp_path / "q.sqlite3") as q:
+        files = []
+        for name in ("confirmed", "pending"):
+            f = tmp_path / f"{name}.gait.npz"
+            f.write_bytes(b"x")
+            files.append(f)
+        a = q.add(files[0], "S", tasks=[])
+        q.transition(a.id, UPLOADING, upload_id="u")
+        q.transition(a.id, UPLOADED, server_session="1", uploaded_at=1000.0)
+        q.add(files[1], "S", tasks=[])  # queued: never deleted
+        assert apply_retention(q, -1, now=10**9) == []  # keep forever
+        assert apply_retention(q, 2, now=1000.0 + 86400) == []  # kept two days
+        assert apply_retention(q, 2, now=1000.0 + 2 * 86400) == [str(files[0])]
+        assert not files[0].exists() and files[1].exists() and q.get(a.id).file_deleted
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("pykinect_azure") is None, reason="needs pykinect_azure")
+def test_importing_mkv_without_the_sdk_says_what_to_install(home, tmp_path):
+    from uploader.cli import main
+
+    try:
+        from gaitcore.importers.azure_mkv import load_sdk
+
+        load_sdk()
+        pytest.skip("the Azure Kinect SDK is installed here")
+    except Exception:  # noqa: BLE001
+        pass
+    mkv = tmp_path / "rec.mkv"
+    mkv.write_bytes(b"\x1a\x45\xdf\xa3not really matroska")
+    out = CliRunner().invoke(main, ["import", str(mkv), "--format", "azure-mkv", "--subject", "S-1"])
+    assert out.exit_code == 7, out.output
+    assert "Body Tracking SDK" in out.output and "azure-json" in out.output and "Traceback" not in out.output
