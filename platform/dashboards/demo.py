@@ -82,7 +82,7 @@ def _drawn_features(rng, subj) -> dict[str, float]:
 @transaction.atomic
 def seed_cohort(org, *, cohort_name: str, n_subjects: int, seed: int = 7, visits: int = 2,
                 features: str = "gaitcore", store_files: bool = True, prefix: str = "SYN",
-                failed: int = 0, in_flight: int = 0, duration_scale: float = 0.12) -> Cohort:
+                failed: int = 0, in_flight: int = 0, qc_warnings: int = 0, duration_scale: float = 0.12) -> Cohort:
     """A cohort of ``n_subjects`` synthetic subjects, each with 1..``visits`` processed sessions and their
     QC, features and (demonstration) predictions; plus ``failed`` failed and ``in_flight`` processing
     sessions so the home page shows every state. Call inside ``organisation_scope(org)``."""
@@ -104,6 +104,7 @@ def seed_cohort(org, *, cohort_name: str, n_subjects: int, seed: int = 7, visits
                                 weight_kg=round(subj0.bmi * subj0.height ** 2, 1)))
         plan.append(n_vis)
     Subject.objects.bulk_create(subjects)
+    warn_left = qc_warnings
     for i, (subject, n_vis) in enumerate(zip(subjects, plan, strict=True)):
         for v in range(n_vis):
             subj, years = subject_at_visit(seed, i, v)
@@ -138,6 +139,9 @@ def seed_cohort(org, *, cohort_name: str, n_subjects: int, seed: int = 7, visits
             if features == "drawn":
                 values = {"treadmill_self_selected": _drawn_features(rng, subj)}
                 s.tasks = ["treadmill_self_selected"]
+            if warn_left > 0 and v == n_vis - 1:  # a recording with much missing tracking (demo QC warning)
+                warn_left -= 1
+                qc["fraction_missing"] = round(0.3 + 0.1 * float(rng.random()), 4)
             sessions.append(s)
             qcs.append((s, qc))
             feats.append((s, values))

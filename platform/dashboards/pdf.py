@@ -56,7 +56,7 @@ def subject_report_pdf(ctx: dict, organisation) -> bytes:
              new_x="LMARGIN", new_y="NEXT")
     rows = [[p.label, _num(p.value), f"{_num(p.lower)} to {_num(p.upper)}", f"{int(round(100 * p.interval_level))} %",
              p.unit, f"{p.model_name} {p.model_version}"] for p in ctx["deviations"]]
-    rows += [[p.phenotype.replace("_", " "), _num(p.value), f"{_num(p.lower)} to {_num(p.upper)}",
+    rows += [[p.label, _num(p.value), f"{_num(p.lower)} to {_num(p.upper)}",
               f"{int(round(100 * p.interval_level))} %", p.unit, f"{p.model_name} {p.model_version}"] for p in ctx["others"]]
     if rows:
         _table(pdf, ["Body system / phenotype", "Value", "Interval", "Level", "Unit", "Predictor"], rows,

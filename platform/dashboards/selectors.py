@@ -258,6 +258,7 @@ def subject_predictions(session) -> dict:
         p.label = system_label(p.body_system)
         p.card = card
     for p in others:
+        p.label = p.phenotype.replace("_", " ").capitalize()
         p.card = card_of.get((p.model_name, p.model_version))
     return {"deviations": deviations, "others": others, "cards": cards, "attribution": attribution}
 

@@ -54,7 +54,8 @@ def cohort_profile(request, cohort_id: int):
     chart = [{"name": p["cohort"].name, "systems": p["systems"], "gait_age": p["gait_age"], "gap_hist": p["gap_hist"],
               "features": p["features"]} for p in profiles]
     system_rows = [(row["label"], [p["systems"][i] for p in profiles]) for i, row in enumerate(profiles[0]["systems"])]
-    ctx = {"cohort": cohort, "profiles": profiles, "system_rows": system_rows, "filters": filters, "chart": chart,
+    cards = list({(c.model_name, c.model_version): c for p in profiles for c in p["cards"]}.values())
+    ctx = {"cohort": cohort, "profiles": profiles, "system_rows": system_rows, "cards": cards, "filters": filters, "chart": chart,
            "all_cohorts": Cohort.objects.filter(archived_at__isnull=True).exclude(pk=cohort.pk),
            "compare": profiles[1]["cohort"] if len(profiles) > 1 else None,
            "age_bands": selectors.AGE_BANDS, "sexes": selectors.SEXES}

@@ -32,6 +32,6 @@ class Command(BaseCommand):
                 if Cohort.objects.filter(name=name).exists():
                     continue
                 seed_cohort(org, cohort_name=name, n_subjects=n, seed=seed, prefix=prefix, failed=failed,
-                            in_flight=in_flight)
+                            in_flight=in_flight, qc_warnings=failed)
                 self.stdout.write(f"seeded {name}: {n} synthetic subjects with QC, gaitcore features and "
                                   "demonstration predictions")

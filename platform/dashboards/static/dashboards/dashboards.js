@@ -27,7 +27,7 @@
         if (d.recent.length) {
           rows.innerHTML = d.recent.map(function (s) {
             var reason = s.status_reason && s.status !== "done" ? '<div class="small muted">' + esc(s.status_reason) + '</div>' : "";
-            return '<tr><td>#' + s.id + '</td><td><a href="' + subjectUrl0.replace(/0\/$/, s.subject_id + "/") + '">' + esc(s.pseudonym) + '</a></td><td><span class="pill ' + esc(s.status) + '">' + esc(s.status) + '</span>' + reason + '</td><td class="small">' + esc(String(s.updated_at).slice(0, 16).replace("T", " ")) + '</td></tr>';
+            return '<tr><td>#' + s.id + '</td><td><a href="' + subjectUrl0.replace(/0\/$/, s.subject_id + "/") + '">' + esc(s.pseudonym) + '</a></td><td><span class="pill ' + esc(s.status) + '">' + esc(s.status) + '</span>' + reason + '</td><td class="small when">' + esc(String(s.updated_at).slice(0, 16).replace("T", " ")) + '</td></tr>';
           }).join("");
         }
         stamp.textContent = "updated " + new Date().toLocaleTimeString();
@@ -70,10 +70,14 @@
       var cells = profiles.map(function (p) { var g = p.features[k]; return '<td class="num">' + (g.n ? fmt(g.mean, 2) + " ± " + fmt(g.sd, 2) : "—") + '</td><td class="num">' + (g.n ? fmt(g.outside_pct, 0) + " %" : "—") + "</td>"; }).join("");
       return "<tr><td>" + esc(f.label) + ' <span class="small muted">' + esc(f.unit) + "</span></td><td>" + fmt(f.low, 2) + " – " + fmt(f.high, 2) + "</td>" + cells + "</tr>";
     }).join("");
-    chart("chart-features", {type: "bar", data: {labels: feats.map(function (f) { return f.label; }), datasets: profiles.map(function (p, i) {
+    var band = {id: "normalBand", beforeDatasetsDraw: function (c) {
+      var y = c.scales.y, a = c.chartArea, top = y.getPixelForValue(100), bottom = y.getPixelForValue(0);
+      c.ctx.save(); c.ctx.fillStyle = "rgba(46, 158, 106, 0.12)"; c.ctx.fillRect(a.left, top, a.right - a.left, bottom - top); c.ctx.restore();
+    }};
+    chart("chart-features", {type: "bar", plugins: [band], data: {labels: feats.map(function (f) { return f.label; }), datasets: profiles.map(function (p, i) {
       return {label: p.name + " mean (% of the normal range)", backgroundColor: COLORS[i % COLORS.length] + "bb",
         data: p.features.map(function (g) { return g.n ? 100 * (g.mean - g.low) / (g.high - g.low) : null; })};
-    })}, options: {scales: {y: {title: {display: true, text: "% of range (0-100 = normal)"}, suggestedMin: -20, suggestedMax: 120}}}});
+    })}, options: {scales: {y: {title: {display: true, text: "% of the normal range"}, suggestedMin: -20, suggestedMax: 120}}}});
   };
 
   /* ---- subject report ---- */
@@ -129,7 +133,7 @@
       ctx.fillStyle = "#0f1b2a"; ctx.fillRect(0, 0, w, h);
       if (!data || !data.frames.length) return;
       var f = data.frames[frame % data.frames.length], a = Number(yaw.value) * Math.PI / 180, ca = Math.cos(a), sa = Math.sin(a);
-      var scale = h / 2.3, cx = w / 2, cy = h * 0.62;
+      var scale = h / 2.6, cx = w / 2, cy = h * 0.45;
       function P(p) { if (!p) return null; var x = p[0] * ca - p[1] * sa, depth = p[0] * sa + p[1] * ca; return [cx + x * scale, cy - p[2] * scale + depth * scale * 0.15]; }
       ctx.strokeStyle = "#2b3f57"; ctx.lineWidth = 1; ctx.beginPath();  // floor grid
       for (var g = -1; g <= 1.001; g += 0.5) { var p1 = P([g, -1, -0.95]), p2 = P([g, 1, -0.95]), p3 = P([-1, g, -0.95]), p4 = P([1, g, -0.95]); ctx.moveTo(p1[0], p1[1]); ctx.lineTo(p2[0], p2[1]); ctx.moveTo(p3[0], p3[1]); ctx.lineTo(p4[0], p4[1]); }

@@ -1,0 +1,160 @@
+"""The dashboards in real headless Chromium (Debian's ``chromium``, driven by Playwright's Python package;
+never ``playwright install``). Logs in as an org admin and as a clinician, opens every page, checks that
+every chart drew data points, that the console stayed clean, that another organisation's member gets
+404, and saves a screenshot of each page under ``var/test-artifacts/dashboards/`` (1280 px, plus tablet
+width for the main pages).
+
+Needs ``apt-get install -y chromium`` (CI: .ci/run installs it); skipped with that instruction otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.platform.dashboards.seed import PASSWORD, admin_urls, build_world, object_urls, page_urls
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+CHROMIUM = os.environ.get("GAIT_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts" / "dashboards"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# charts each page must draw (canvas id -> data attribute set once drawn)
+CHARTS = {
+    "cohort-profile": ["chart-systems", "chart-gaitage", "chart-gap", "chart-features"],
+    "cohort-compare": ["chart-systems", "chart-gaitage", "chart-gap", "chart-features"],
+    "subject-report": ["chart-longitudinal", "chart-speed", "chart-deviations", "chart-attribution"],
+}
+TABLET = ("home", "cohort-profile", "subject-report")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is missing: apt-get install -y chromium (the tests never download a browser)")
+    pw_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    with pw_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+class Tab:
+    """One browser context (one logged-in user) that records console errors and failed requests."""
+
+    def __init__(self, browser, base: str, width: int = 1280, height: int = 900):
+        self.ctx = browser.new_context(viewport={"width": width, "height": height})
+        self.page = self.ctx.new_page()
+        self.base, self.errors = base, []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+
+    def login(self, user):
+        self.page.goto(self.base + "/accounts/login/?next=/dashboard/")
+        self.page.fill("#id_username", user.username)
+        self.page.fill("#id_password", PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url("**/dashboard/")
+
+    def open(self, path: str):
+        resp = self.page.goto(self.base + path)
+        self.page.wait_for_load_state("networkidle")
+        return resp
+
+    def shot(self, name: str):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def close(self):
+        self.ctx.close()
+
+
+def check_charts(tab: Tab, name: str) -> None:
+    for cid in CHARTS.get(name, []):
+        el = tab.page.locator(f"canvas#{cid}")
+        assert el.count() == 1, f"{name}: no canvas #{cid}"
+        points = el.get_attribute("data-points")
+        assert points is not None and int(points) > 0, f"{name}: chart {cid} drew no data points"
+        box = el.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 100, f"{name}: chart {cid} has no size"
+
+
+def test_dashboards_in_chromium(browser, live_server):
+    w = build_world(n_subjects=6)
+    base = live_server.url
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    # --- org admin: every page, charts, screenshots -------------------------------------------------
+    tab = Tab(browser, base)
+    tab.login(w.admin)
+    for name, path in {**page_urls(w), **admin_urls()}.items():
+        resp = tab.open(path)
+        assert resp.status == 200, (name, resp.status)
+        check_charts(tab, name)
+        if name == "subject-report":
+            tab.page.wait_for_function("Number(document.getElementById('replay').dataset.frames || 0) > 0", timeout=15000)
+            tab.page.wait_for_timeout(600)  # a few replay frames
+            assert tab.page.locator("text=Demonstration only — not for clinical use.").count() >= 1
+        if name.startswith("cohort-") and name != "cohort-subjects" and name != "cohort-empty":
+            assert tab.page.locator(".demo.provenance").count() >= 1
+        tab.shot(f"admin-{name}")
+    # the home page's recent sessions refresh on their own
+    tab.open("/dashboard/")
+    tab.page.wait_for_function("Number(document.getElementById('refreshed').dataset.polls || 0) >= 1", timeout=10000)
+    # management flows: a token is shown once
+    tab.open("/dashboard/manage/tokens/")
+    tab.page.fill("#id_name", "station-1")
+    tab.page.select_option("#id_role", "clinician")
+    tab.page.click("form.stack button[type=submit]")
+    tab.page.wait_for_load_state("networkidle")
+    assert tab.page.locator("#new-token").inner_text().startswith("gait_")
+    tab.shot("admin-tokens-created")
+    tab.open("/dashboard/manage/tokens/")
+    assert tab.page.locator("#new-token").count() == 0
+    # the PDF export answers a PDF
+    pdf = tab.page.request.get(base + f"/dashboard/subjects/{w.subject.pk}/report.pdf")
+    assert pdf.status == 200 and pdf.body()[:5] == b"%PDF-"
+    assert not tab.errors, f"console errors as admin: {tab.errors}"
+    tab.close()
+
+    # --- tablet width -----------------------------------------------------------------------------------
+    tab = Tab(browser, base, width=820, height=1180)
+    tab.login(w.admin)
+    for name in TABLET:
+        tab.open(page_urls(w)[name])
+        check_charts(tab, name)
+        overflow = tab.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, f"{name}: page scrolls sideways at tablet width ({overflow}px)"
+        tab.shot(f"tablet-{name}")
+    assert not tab.errors, f"console errors at tablet width: {tab.errors}"
+    tab.close()
+
+    # --- clinician: every page, no management beyond subjects -----------------------------------------------
+    tab = Tab(browser, base)
+    tab.login(w.clinician)
+    for name, path in page_urls(w).items():
+        resp = tab.open(path)
+        assert resp.status == 200, (name, resp.status)
+        check_charts(tab, name)
+        tab.shot(f"clinician-{name}")
+    assert tab.open("/dashboard/manage/subjects/").status == 200
+    tab.shot("clinician-subjects")
+    assert not tab.errors, f"console errors as clinician: {tab.errors}"
+    assert tab.open("/dashboard/manage/members/").status == 403  # role, not existence
+    tab.shot("clinician-members-403")
+    tab.close()
+
+    # --- a member of another organisation: 404 on A's URLs ------------------------------------------------
+    tab = Tab(browser, base)
+    tab.login(w.outsider)
+    for path in object_urls(w):
+        resp = tab.open(path)
+        assert resp.status == 404, (path, resp.status)
+    tab.open("/dashboard/")
+    assert tab.page.locator("text=Cohort A").count() == 0
+    tab.shot("outsider-home")
+    tab.close()

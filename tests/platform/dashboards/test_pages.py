@@ -1,0 +1,191 @@
+"""Dashboards without a browser: scoping (404 across organisations), roles, the PDF, management writes
+through the audited actions, query counts that do not grow with rows."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from tenancy.models import APIToken, AuditEvent, Membership
+from tenancy.scope import organisation_scope
+
+from tests.platform.dashboards.seed import PASSWORD, admin_urls, build_world, object_urls, page_urls
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    return build_world(n_subjects=4)
+
+
+def login(client, user):
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def test_every_page_renders_for_admin_and_clinician(client, world):
+    login(client, world.admin)
+    for name, url in {**page_urls(world), **admin_urls()}.items():
+        r = client.get(url)
+        assert r.status_code == 200, (name, r.status_code)
+    client.logout()
+    login(client, world.clinician)
+    for name, url in page_urls(world).items():
+        assert client.get(url).status_code == 200, name
+    assert client.get("/dashboard/manage/subjects/").status_code == 200
+    assert client.get("/dashboard/manage/tokens/").status_code == 403  # role, not existence
+
+
+def test_other_organisation_gets_404(client, world):
+    login(client, world.outsider)
+    for url in object_urls(world):
+        assert client.get(url).status_code == 404, url
+    # and its own cohort renders, without A's data
+    r = client.get(f"/dashboard/cohorts/{world.cohort_b.pk}/")
+    assert r.status_code == 200 and b"PA-0001" not in r.content
+
+
+def test_anonymous_is_sent_to_login(client, world):
+    r = client.get(f"/dashboard/subjects/{world.subject.pk}/")
+    assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
+
+
+def test_switcher_only_to_own_organisations(client, world):
+    with organisation_scope(world.org_b):
+        Membership.objects.create(user=world.admin, role="viewer")
+    login(client, world.admin)
+    assert b'id="org-switcher"' in client.get("/dashboard/").content
+    assert client.post("/dashboard/switch/", {"organisation": world.org_b.pk}).status_code == 302
+    assert client.get(f"/dashboard/cohorts/{world.cohort_b.pk}/").status_code == 200
+    assert client.get(f"/dashboard/cohorts/{world.cohort.pk}/").status_code == 404  # now in B's scope
+    client.logout()
+    login(client, world.clinician)
+    assert client.post("/dashboard/switch/", {"organisation": world.org_b.pk}).status_code == 404
+
+
+def test_demonstration_mark_on_every_prediction_page(client, world):
+    login(client, world.clinician)
+    for url in (f"/dashboard/cohorts/{world.cohort.pk}/", f"/dashboard/subjects/{world.subject.pk}/"):
+        body = client.get(url).content.decode()
+        assert "Demonstration only — not for clinical use" in body
+        assert "demo-synthetic" in body and "synthetic cohort" in body
+
+
+def test_pdf_has_pseudonym_and_predictions(client, world):
+    from pypdf import PdfReader
+
+    login(client, world.clinician)
+    r = client.get(f"/dashboard/subjects/{world.subject.pk}/report.pdf")
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages)
+    assert world.subject.external_id in text
+    assert "Predictions" in text and "Cardiovascular" in text and "Gait age" in text.replace("gait age", "Gait age")
+    assert "DEMONSTRATION ONLY" in text
+
+
+def test_frames_json(client, world):
+    login(client, world.viewer)
+    d = client.get(f"/dashboard/sessions/{world.session.pk}/frames.json").json()
+    assert len(d["joints"]) == 26 and len(d["bones"]) == 25 and len(d["frames"]) > 10
+    d2 = client.get(f"/dashboard/sessions/{world.session.pk}/frames.json?task=sit_to_stand").json()
+    assert d2["task"] == "sit_to_stand"
+
+
+def test_token_shown_once_and_revoked_with_audit(client, world):
+    login(client, world.admin)
+    r = client.post("/dashboard/manage/tokens/", {"name": "uploader-1", "role": "clinician", "expires_in_days": 30})
+    body = r.content.decode()
+    assert 'id="new-token"' in body and "gait_" in body
+    assert 'id="new-token"' not in client.get("/dashboard/manage/tokens/").content.decode()
+    with organisation_scope(world.org_a):
+        tok = APIToken.objects.get(name="uploader-1")
+    client.post(f"/dashboard/manage/tokens/{tok.pk}/revoke/")
+    with organisation_scope(world.org_a):
+        tok.refresh_from_db()
+        assert tok.revoked_at is not None
+        assert set(AuditEvent.objects.values_list("action", flat=True)) >= {"token.create", "token.revoke"}
+    # a clinician cannot mint an admin token through the form (roles above one's own are not offered)
+    client.logout()
+    login(client, world.clinician)
+    assert client.post("/dashboard/manage/tokens/", {"name": "x", "role": "admin", "expires_in_days": 3}).status_code == 403
+
+
+def test_cohort_create_rename_archive(client, world):
+    login(client, world.admin)
+    client.post("/dashboard/manage/cohorts/", {"name": "New cohort", "description": ""})
+    from cohorts.models import Cohort
+
+    with organisation_scope(world.org_a):
+        c = Cohort.objects.get(name="New cohort")
+    client.post(f"/dashboard/manage/cohorts/{c.pk}/", {"op": "rename", "name": "Renamed cohort"})
+    client.post(f"/dashboard/manage/cohorts/{c.pk}/", {"op": "archive"})
+    with organisation_scope(world.org_a):
+        c.refresh_from_db()
+        assert c.name == "Renamed cohort" and c.archived_at is not None
+        assert {"cohort.create", "cohort.update", "cohort.archive"} <= set(AuditEvent.objects.values_list("action", flat=True))
+    client.get("/dashboard/")  # (consumes the flash message)
+    assert b"Renamed cohort</a>" not in client.get("/dashboard/").content  # archived cohorts leave the home page
+    # another organisation's cohort cannot be touched
+    client.post(f"/dashboard/manage/cohorts/{world.cohort_b.pk}/", {"op": "archive"})
+    with organisation_scope(world.org_b):
+        world.cohort_b.refresh_from_db()
+        assert world.cohort_b.archived_at is None
+
+
+def test_subject_csv_import_reports_rows_and_move(client, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    login(client, world.clinician)
+    csv = (b"external_id,birth_year,sex,consent_research\nNEW-1,1970,female,yes\nNEW-2,abc,male,no\n"
+           b"PA-0001,1980,male,no\nbad name!,1980,male,no\nNEW-3,1985,other,\n")
+    r = client.post("/dashboard/manage/subjects/", {"form": "import", "cohort": world.empty_cohort.pk,
+                                                    "file": SimpleUploadedFile("s.csv", csv, "text/csv")})
+    body = r.content.decode()
+    assert "5 rows: <b>2</b> added, <b>3</b> rejected" in body
+    assert "birth_year is not a number" in body and "already exists" in body
+    from cohorts.models import Subject
+
+    with organisation_scope(world.org_a):
+        new = list(Subject.objects.filter(external_id__startswith="NEW-").order_by("external_id"))
+    assert [s.external_id for s in new] == ["NEW-1", "NEW-3"]
+    client.post("/dashboard/manage/subjects/move/", {"cohort": world.cohort2.pk, "subject": [new[0].pk, world.subject_b.pk]})
+    with organisation_scope(world.org_a):
+        new[0].refresh_from_db()
+        assert new[0].cohort_id == world.cohort2.pk
+    with organisation_scope(world.org_b):
+        world.subject_b.refresh_from_db()
+        assert world.subject_b.cohort_id == world.cohort_b.pk  # B's subject untouched
+
+
+def test_invitation_link_makes_a_member(client, world):
+    login(client, world.admin)
+    r = client.post("/dashboard/manage/members/", {"form": "invite", "note": "new clinician", "role": "clinician",
+                                                   "expires_in_days": 7})
+    import re
+
+    link = re.search(r'id="invite-link">([^<]+)<', r.content.decode()).group(1)
+    path = link.split("testserver", 1)[1]
+    client.logout()
+    r = client.post(path, {"username": "newbie", "password": "a-long-password-1"})
+    assert r.status_code == 302
+    with organisation_scope(world.org_a):
+        assert Membership.objects.get(user__username="newbie").role == "clinician"
+    assert client.get(path).status_code == 200 and b"accepted" in client.get(path).content
+
+
+def test_profile_query_count_does_not_grow(client, world, django_assert_max_num_queries):
+    login(client, world.clinician)
+    url = f"/dashboard/cohorts/{world.cohort.pk}/?compare={world.cohort2.pk}"
+    with CaptureQueriesContext(connection) as small:
+        client.get(url)
+    from dashboards.demo import seed_cohort
+
+    with organisation_scope(world.org_a):
+        seed_cohort(world.org_a, cohort_name="Cohort A", n_subjects=30, seed=9, prefix="PZ", features="drawn",
+                    store_files=False)
+    with CaptureQueriesContext(connection) as big:
+        client.get(url)
+    assert len(big) == len(small)
