@@ -72,17 +72,24 @@ def extract(root: Path, rows: list[dict], work: Path | None) -> tuple[list[dict]
     return meta, tables
 
 
-def embeddings_for(path: str, ok_meta: list[dict]) -> tuple[list[str], np.ndarray, int]:
-    """Embedding rows matched to files by session id or file stem; unmatched files get NaN rows."""
+def embeddings_for(path: str, ok_meta: list[dict], root: Path) -> tuple[list[str], np.ndarray, int]:
+    """Embedding rows matched to files by session id (as ``gaitfm embed --format kinect-v2`` imports them,
+    i.e. without a task) or file stem; unmatched files get NaN rows."""
+    from gaitcore.importers import read_recording
     from gaitcore.probe.tables import read_table, session_matrix
 
     sm = session_matrix(read_table(path), "mean")
     pos = {str(s): i for i, s in enumerate(sm.session_ids)}
-    pos.update({str(s): i for i, s in enumerate(sm.subjects) if str(s) not in pos})
     X = np.full((len(ok_meta), sm.X.shape[1]), np.nan)
     hit = 0
     for k, m in enumerate(ok_meta):
-        for key in (m["session_id"], m["stem"], m["file"]):
+        keys = [m["session_id"], m["stem"]]
+        if not any(x in pos for x in keys):
+            try:
+                keys.append(read_recording(root / m["file"], "kinect-v2").session.session_id)
+            except Exception:  # noqa: BLE001 - rejected files simply stay unmatched
+                pass
+        for key in keys:
             if key in pos:
                 X[k] = sm.X[pos[key]]
                 hit += 1
@@ -162,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     subjects = np.array([m["subject"] for m in ok])
     walks = np.array([f"{m['subject']}/{m['gait_class']}/{m['walk']}" for m in ok])
     if args.embeddings:
-        cols, X, hit = embeddings_for(args.embeddings, ok)
+        cols, X, hit = embeddings_for(args.embeddings, ok, root)
         tables["embeddings"] = (cols, X)
         print(f"embeddings matched for {hit}/{len(ok)} files", file=sys.stderr)
     results = {}

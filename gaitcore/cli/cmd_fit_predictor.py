@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if not version:
         print("gaitfm fit-predictor: no model_version column in the table: pass --model-version", file=sys.stderr)
         return 2
+    if tasks is None and "task" in table.meta:  # record the tasks the heads see, so prediction matches
+        tasks = sorted(set(table.meta["task"].tolist()))
     sm = session_matrix(table, args.task_mode, tasks)
     phen = read_table(args.phenotypes, force_meta=("sex",))
     targets = split(args.targets)

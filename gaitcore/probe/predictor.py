@@ -211,9 +211,26 @@ class Predictor:
             raise ValueError(f"embeddings from model {version!r}, predictor fitted on "
                              f"{self.meta['embedding_model_version']!r}")
 
+    def session_matrix(self, table):
+        """One row per session from an embedding :class:`~gaitcore.probe.tables.Table`, reduced exactly as
+        the training table was (task mode, tasks); checks the table's model version when it has one."""
+        from .tables import model_version, session_matrix
+
+        v = model_version(table)
+        if v is not None:
+            self.check_model_version(v)
+        return session_matrix(table, self.meta["task_mode"], self.meta.get("tasks"))
+
     def align(self, X: np.ndarray, columns: list[str]) -> np.ndarray:
-        """Reorder ``X`` to the training columns (absent columns -> NaN -> training median)."""
+        """Reorder ``X`` to the training columns (absent columns -> NaN -> training median).
+
+        Raises when fewer than half of the training columns are present: the input is not the
+        representation the heads were fitted on (another task set or model)."""
         pos = {c: i for i, c in enumerate(columns)}
+        found = sum(c in pos for c in self.meta["columns"])
+        if found < 0.5 * len(self.meta["columns"]):
+            raise ValueError(f"only {found} of the predictor's {len(self.meta['columns'])} input columns are present "
+                             f"(task mode {self.meta['task_mode']!r}, tasks {self.meta.get('tasks')})")
         out = np.full((len(X), len(self.meta["columns"])), np.nan)
         for j, c in enumerate(self.meta["columns"]):
             if c in pos:

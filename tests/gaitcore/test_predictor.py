@@ -82,3 +82,29 @@ def test_columns_are_aligned_by_name_and_version_checked(fitted):
     pred.check_model_version("gaitmae-test-1")
     with pytest.raises(ValueError):
         pred.check_model_version("gaitmae-other")
+
+
+def test_cli_fit_predictor_reads_model_version_from_table(tmp_path):
+    from gaitcore.cli import main
+    from gaitcore.probe.tables import write_csv
+
+    X, cols, Y, groups, sex = _train(n=60, p=5)
+    X = np.nan_to_num(X)
+    write_csv(tmp_path / "emb.csv", [{"level": "task", "session_id": f"{g}_v0", "subject": g, "task": "walk",
+                                      "model_version": "gm:small:run1", **dict(zip(cols, x))} for g, x in zip(groups, X)])
+    write_csv(tmp_path / "phen.csv", [{"subject": g, "visit": 0, "sex": s, "age": y[0], "bmi": y[1]}
+                                      for g, s, y in zip(groups, sex, Y)])
+    out = tmp_path / "pred"
+    rc = main(["fit-predictor", "--embeddings", str(tmp_path / "emb.csv"), "--phenotypes", str(tmp_path / "phen.csv"),
+               "--cohort", "synthetic", "--source", "test", "--seeds", "1", "--out", str(out), "-q"])
+    assert rc == 0
+    p = Predictor.load(out)
+    assert p.meta["embedding_model_version"] == "gm:small:run1"
+    assert p.meta["columns"] == cols and p.meta["tasks"] == ["walk"]
+    from gaitcore.probe.tables import read_table
+
+    sm = p.session_matrix(read_table(tmp_path / "emb.csv"))
+    out1 = p.predict(sm.X, sm.columns, sex)
+    assert np.isfinite(out1[0]["age"]["value"])
+    with pytest.raises(ValueError, match="input columns"):
+        p.predict(sm.X, [f"other:{c}" for c in sm.columns], sex)
