@@ -19,7 +19,7 @@ from rich.table import Table
 
 from . import __version__
 from . import config as cfg
-from .errors import EXIT_REJECTED, DeviceError, ImportFailed, Rejected, Unavailable, UploaderError
+from .errors import EXIT_REJECTED, AuthError, DeviceError, ImportFailed, Rejected, Unavailable, UploaderError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -76,7 +76,7 @@ def _queue():
 @click.option("--server", required=True, help="The platform's address, e.g. https://gait.example.org")
 @click.option("--token", envvar="GAIT_UPLOAD_TOKEN", prompt=True, hide_input=True,
               help="Your organisation's API token (or the GAIT_UPLOAD_TOKEN variable; prompted if absent).")
-@click.option("--keep-days", type=int, default=0, show_default=True,
+@click.option("--keep-days", type=int, default=7, show_default=True,
               help="Keep session files this many days after the server confirmed them (-1: forever).")
 def login(server: str, token: str, keep_days: int) -> None:
     """Check the token against the server and store the configuration (mode 0600)."""
@@ -203,9 +203,11 @@ def _check_subject(subject: str) -> None:
     try:
         _api(conf, backoff=Backoff(attempts=1)).subject_pk(subject)
     except Rejected:
-        raise
+        raise  # a typo in the pseudonym: better said now than after the recording
     except Unavailable:
         err_console.print("[yellow]warning:[/] the server is unreachable; recording anyway (push uploads later)")
+    except AuthError as exc:
+        err_console.print(f"[yellow]warning:[/] {exc.message}; recording anyway: log in again before pushing")
 
 
 # --- import ----------------------------------------------------------------------------------------
@@ -333,8 +335,7 @@ def push(chunk_size: int, mode: str) -> None:
 
             def rejected(item, exc):
                 err_console.print(f"[red]rejected[/] item {item.id} ({item.subject}): {exc.message}")
-                if exc.hint:
-                    err_console.print(f"  [yellow]what to do:[/] {exc.hint}")
+                err_console.print(f"  [yellow]what to do:[/] {exc.hint or 'fix the cause, then: gait-upload queue --retry ' + str(item.id)}")
 
             def uploaded(item):
                 console.print(f"[green]uploaded[/] item {item.id} ({item.subject}) -> server session {item.server_session}")

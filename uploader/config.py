@@ -53,7 +53,7 @@ class Config:
     server: str
     token: str
     organisation: str = ""
-    keep_days: int = 0
+    keep_days: int = 7
 
     @property
     def api(self) -> str:
@@ -82,7 +82,8 @@ def save(config: Config) -> Path:
     path = config_path()
     fd, tmp = tempfile.mkstemp(prefix=".config-", dir=path.parent)
     try:
-        os.fchmod(fd, 0o600)
+        if hasattr(os, "fchmod"):  # POSIX; on Windows the profile folder is already private to the user
+            os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(asdict(config), fh, indent=2)
             fh.flush()
