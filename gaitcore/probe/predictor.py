@@ -144,7 +144,8 @@ class Predictor:
                                 progress=progress, label=f"predictor {t}@{st}")
                 sc = [score_panel(ys[:, None], res.oof[i], binary[j:j + 1], make_folds(gs, s).outer)
                       for i, s in enumerate(res.seeds)]
-                cv = {m: {"mean": float(np.nanmean([s[m][0] for s in sc])), "sd": float(np.nanstd([s[m][0] for s in sc], ddof=1))}
+                cv = {m: {"mean": float(np.nanmean([s[m][0] for s in sc])),
+                          "sd": float(np.nanstd([s[m][0] for s in sc], ddof=1)) if len(sc) > 1 else None}
                       for m in (("auc",) if binary[j] else ("r", "r_pooled", "r2", "mae"))}
                 cv.update({"seeds": seeds, "outer": 5, "inner": 4, "grouped_by": "subject"})
                 arrays, alpha = _fit_head(Xs, ys, gs, bool(binary[j]))

@@ -110,8 +110,21 @@ def read_table(path: str | os.PathLike, force_meta: tuple[str, ...] = ()) -> Tab
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
+        import pyarrow as pa
+
         t = pq.read_table(path)
-        return _from_columns({n: t.column(n).to_pylist() for n in t.column_names}, str(path), force_meta)
+        canon = _canonical_meta(list(t.column_names))
+        meta, names, cols = {}, [], []
+        for n in t.column_names:
+            c = t.column(n)
+            if (pa.types.is_floating(c.type) or pa.types.is_integer(c.type)) and n not in canon \
+                    and n not in force_meta and n.lower() not in BOOKKEEPING:
+                names.append(n)
+                cols.append(c.to_numpy(zero_copy_only=False).astype(np.float64))
+            else:
+                meta[canon.get(n, n)] = np.asarray(["" if v is None else str(v) for v in c.to_pylist()], dtype=object)
+        values = np.column_stack(cols) if cols else np.zeros((t.num_rows, 0))
+        return Table(values, names, meta, str(path))
     opener = __import__("gzip").open if suffix == ".csv.gz" else open
     with opener(path, "rt", newline="") as fh:
         rows = list(csv.reader(fh))

@@ -206,3 +206,19 @@ def test_unpenalized_covariates_match_a_two_block_ridge():
     pen = np.diag(np.r_[np.zeros(1 + c), np.full(p, alpha)])
     beta = np.linalg.solve(A.T @ A + pen, A.T @ y)
     np.testing.assert_allclose(P, np.column_stack([np.ones(6), Cb, Xb]) @ beta, atol=1e-8)
+
+
+def test_parquet_and_npz_tables(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gaitcore.probe.tables import read_table
+
+    pq.write_table(pa.table({"level": ["task", "task"], "session_id": ["a", "b"], "subject": ["A", "B"],
+                             "task": ["t", "t"], "n_frames": [900, 450], "e0": pa.array([1.0, 2.0], pa.float32())}),
+                   tmp_path / "e.parquet")
+    t = read_table(tmp_path / "e.parquet")
+    assert t.columns == ["e0"] and list(t.meta["session_id"]) == ["a", "b"] and "n_frames" in t.meta
+    np.savez(tmp_path / "e.npz", values=np.ones((2, 3)), session_id=np.array(["a", "b"]), subject=np.array(["A", "B"]))
+    t = read_table(tmp_path / "e.npz")
+    assert t.values.shape == (2, 3) and list(t.meta["subject"]) == ["A", "B"]
