@@ -23,7 +23,6 @@ from tests import services
 from tests.helpers import REPO
 from tests.uploader.proxy import FaultProxy
 
-pytestmark = pytest.mark.integration
 SERVER_ROOT = Path(os.environ.get("GAIT_UPLOAD_TEST_SERVER_ROOT") or REPO)
 
 

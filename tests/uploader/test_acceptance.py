@@ -171,6 +171,14 @@ def test_invalid_file_is_rejected_with_the_reason_and_not_retried(platform_serve
     assert rows[2]["error_code"] == "subject_unknown" and unknown.exists()
     again = gait_upload(["push"], client_env)  # rejected items are not pushed again
     assert again.returncode == 0 and "Nothing to upload" in again.stdout
+    # the cause fixed (the subject created on the platform), the item is queued again and goes up
+    cohort = api(platform_server, "GET", "cohorts/").json()["results"][0]["id"]
+    created = api(platform_server, "POST", "subjects/", json={"cohort": cohort, "external_id": "NOBODY-9",
+                                                              "birth_year": 1980, "sex": "female"})
+    assert created.status_code == 201, created.text
+    assert gait_upload(["queue", "--retry", str(rows[2]["id"])], client_env).returncode == 0
+    assert gait_upload(["push"], client_env).returncode == 0
+    assert queue_rows(client_env)[2]["state"] == "uploaded"
 
 
 def _sdk_present() -> bool:
