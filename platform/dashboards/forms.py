@@ -37,7 +37,7 @@ class SubjectForm(CohortChoiceMixin, forms.ModelForm):
 
 class SubjectImportForm(CohortChoiceMixin, forms.Form):
     cohort = forms.ModelChoiceField(queryset=Cohort.unscoped.none())
-    file = forms.FileField(help_text="CSV: external_id,birth_year,sex[,height_cm,weight_kg,consent_research,consent_model_training]")
+    file = forms.FileField(label="CSV file")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -55,7 +55,7 @@ class MoveSubjectsForm(CohortChoiceMixin, forms.Form):
 class PhenotypeUploadForm(CohortChoiceMixin, forms.Form):
     name = forms.CharField(max_length=200)
     cohort = forms.ModelChoiceField(queryset=Cohort.unscoped.none())
-    file = forms.FileField(help_text="CSV: subject, then one numeric column per phenotype")
+    file = forms.FileField(label="CSV file")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,6 +65,7 @@ class PhenotypeUploadForm(CohortChoiceMixin, forms.Form):
 class RoleFormMixin:
     def _roles(self, actor_role):
         self.fields["role"].choices = role_choices(actor_role)
+        self.fields["role"].initial = Role.VIEWER  # least privilege unless chosen
 
 
 class MemberForm(RoleFormMixin, forms.Form):

@@ -107,22 +107,59 @@ def latest_done_sessions(subjects):
 
 def system_profile(session_ids) -> list[dict]:
     """Per body system: mean predicted deviation, its 95 % CI (mean +- 1.96 SD / sqrt(n)), the mean of the
-    subjects' own prediction intervals, n. Systems without predictions are listed with n = 0."""
+    subjects' own prediction intervals, n, and the reference the deviation is taken from.
+
+    Deviation rows (unit ``SD``) are used as they are (reference: the predictor's training population).
+    A system with only raw-unit predictions (e.g. mmol/L) is standardised per phenotype against all of the
+    organisation's predictions of that phenotype and averaged per subject and system (reference: the
+    organisation's subjects) -- said so on the page. Four queries whatever the number of rows."""
     rows = (Prediction.objects.filter(session_id__in=session_ids, unit=DEVIATION_UNIT).order_by()
             .values("body_system").annotate(mean=Avg("value"), sd=StdDev("value", sample=True), n=Count("id"),
                                             lower=Avg("lower"), upper=Avg("upper"), level=Avg("interval_level")))
-    by = {r["body_system"]: r for r in rows}
+    by = {r["body_system"]: {**r, "reference": "predictor"} for r in rows}
+    missing = [s for s in SYSTEMS if s not in by]
+    if missing:
+        by.update(_standardised_profile(session_ids, missing))
     out = []
     for s in SYSTEMS:
         r = by.get(s)
-        if r is None:
+        if r is None or not r["n"]:
             out.append({"system": s, "label": system_label(s), "n": 0})
             continue
         half = 1.96 * (r["sd"] or 0.0) / math.sqrt(r["n"]) if r["n"] > 1 else None
         out.append({"system": s, "label": system_label(s), "n": r["n"], "mean": r["mean"],
                     "ci_low": None if half is None else r["mean"] - half,
                     "ci_high": None if half is None else r["mean"] + half,
-                    "lower": r["lower"], "upper": r["upper"], "level": r["level"]})
+                    "lower": r["lower"], "upper": r["upper"], "level": r["level"], "reference": r["reference"]})
+    return out
+
+
+def _standardised_profile(session_ids, systems) -> dict:
+    from django.db.models import Case, Value, When
+
+    base = Prediction.objects.filter(body_system__in=systems, lower__isnull=False).exclude(unit=DEVIATION_UNIT)
+    base = base.exclude(phenotype=GAIT_AGE).exclude(unit="probability")
+    stats = list(base.order_by().values("phenotype").annotate(m=Avg("value"), sd=StdDev("value", sample=True))
+                 .filter(sd__gt=0))
+    if not stats:
+        return {}
+    def z(field):
+        return Case(*[When(phenotype=r["phenotype"], then=(F(field) - Value(r["m"])) / Value(r["sd"])) for r in stats],
+                    default=None, output_field=FloatField())
+    per_subject = (base.filter(session_id__in=session_ids, phenotype__in=[r["phenotype"] for r in stats]).order_by()
+                   .values("body_system", "session_id").annotate(z=Avg(z("value")), zl=Avg(z("lower")), zu=Avg(z("upper")),
+                                                                 level=Avg("interval_level")))
+    acc: dict[str, list] = {}
+    for r in per_subject:  # one row per subject and system (bounded by subjects x 18)
+        acc.setdefault(r["body_system"], []).append(r)
+    out = {}
+    for system, rs in acc.items():
+        vals = [r["z"] for r in rs]
+        n = len(vals)
+        mean = sum(vals) / n
+        sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else None
+        out[system] = {"n": n, "mean": mean, "sd": sd, "lower": sum(r["zl"] for r in rs) / n,
+                       "upper": sum(r["zu"] for r in rs) / n, "level": rs[0]["level"], "reference": "organisation"}
     return out
 
 

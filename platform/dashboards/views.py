@@ -55,7 +55,9 @@ def cohort_profile(request, cohort_id: int):
               "features": p["features"]} for p in profiles]
     system_rows = [(row["label"], [p["systems"][i] for p in profiles]) for i, row in enumerate(profiles[0]["systems"])]
     cards = list({(c.model_name, c.model_version): c for p in profiles for c in p["cards"]}.values())
-    ctx = {"cohort": cohort, "profiles": profiles, "system_rows": system_rows, "cards": cards, "filters": filters, "chart": chart,
+    org_referenced = any(r.get("reference") == "organisation" for p in profiles for r in p["systems"])
+    ctx = {"cohort": cohort, "profiles": profiles, "system_rows": system_rows, "cards": cards,
+           "org_referenced": org_referenced, "filters": filters, "chart": chart,
            "all_cohorts": Cohort.objects.filter(archived_at__isnull=True).exclude(pk=cohort.pk),
            "compare": profiles[1]["cohort"] if len(profiles) > 1 else None,
            "age_bands": selectors.AGE_BANDS, "sexes": selectors.SEXES}

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from gaitsite.api import APIError
 from rest_framework.exceptions import PermissionDenied as ActionDenied
@@ -44,6 +45,7 @@ def _run(request, fn, *args, ok: str = "", **kwargs):
 
 
 # ---- members and invitations --------------------------------------------------------------------------
+@never_cache  # may show an invitation link once
 @page(Perm.MANAGE_MEMBERS)
 def members(request):
     role = request.organisation_role
@@ -121,6 +123,7 @@ def invitation_accept(request, key: str):
 
 
 # ---- API tokens -----------------------------------------------------------------------------------------
+@never_cache  # may show a token's secret once
 @page(Perm.MANAGE_TOKENS)
 def tokens(request):
     form, raw = forms.TokenForm(actor_role=request.organisation_role), None

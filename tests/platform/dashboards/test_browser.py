@@ -83,6 +83,11 @@ def check_charts(tab: Tab, name: str) -> None:
         assert box and box["width"] > 100 and box["height"] > 100, f"{name}: chart {cid} has no size"
 
 
+def assert_no_sideways_scroll(tab: Tab, name: str) -> None:
+    overflow = tab.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, f"{name}: the page scrolls sideways by {overflow}px"
+
+
 def test_dashboards_in_chromium(browser, live_server):
     w = build_world(n_subjects=6)
     base = live_server.url
@@ -95,6 +100,7 @@ def test_dashboards_in_chromium(browser, live_server):
         resp = tab.open(path)
         assert resp.status == 200, (name, resp.status)
         check_charts(tab, name)
+        assert_no_sideways_scroll(tab, name)
         if name == "subject-report":
             tab.page.wait_for_function("Number(document.getElementById('replay').dataset.frames || 0) > 0", timeout=15000)
             tab.page.wait_for_timeout(600)  # a few replay frames
@@ -124,12 +130,12 @@ def test_dashboards_in_chromium(browser, live_server):
     # --- tablet width -----------------------------------------------------------------------------------
     tab = Tab(browser, base, width=820, height=1180)
     tab.login(w.admin)
-    for name in TABLET:
-        tab.open(page_urls(w)[name])
+    for name, path in {**page_urls(w), **admin_urls()}.items():
+        tab.open(path)
         check_charts(tab, name)
-        overflow = tab.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 1, f"{name}: page scrolls sideways at tablet width ({overflow}px)"
-        tab.shot(f"tablet-{name}")
+        assert_no_sideways_scroll(tab, name)
+        if name in TABLET or name in admin_urls():
+            tab.shot(f"tablet-{name}")
     assert not tab.errors, f"console errors at tablet width: {tab.errors}"
     tab.close()
 

@@ -189,3 +189,43 @@ def test_profile_query_count_does_not_grow(client, world, django_assert_max_num_
     with CaptureQueriesContext(connection) as big:
         client.get(url)
     assert len(big) == len(small)
+
+
+def test_raw_unit_predictions_are_standardised_against_the_organisation(client, world):
+    """Pipeline predictions in raw units (no SD deviation rows) still give a per-system profile."""
+    from results.models import Prediction
+
+    with organisation_scope(world.org_a):
+        Prediction.objects.filter(body_system="renal", unit="SD").delete()
+        rows = []
+        for i, s in enumerate(world.cohort.subjects.all()):
+            for sess in s.sessions.filter(status="done"):
+                rows.append(Prediction(session=sess, phenotype="creatinine", body_system="renal", value=70 + 5 * i,
+                                       lower=60 + 5 * i, upper=80 + 5 * i, unit="umol/L", model_name="predictor-x",
+                                       model_version="v1"))
+        Prediction.objects.bulk_create(rows)
+    login(client, world.clinician)
+    r = client.get(f"/dashboard/cohorts/{world.cohort.pk}/")
+    renal = next(x for x in r.context["profiles"][0]["systems"] if x["system"] == "renal")
+    assert renal["n"] == 4 and renal["reference"] == "organisation" and abs(renal["mean"]) < 2
+    assert "measured against all of" in r.content.decode()
+    # a predictor without a card is of unknown provenance: shown as demonstration-only
+    assert "predictor-x" in r.content.decode()
+
+
+def test_predictor_card_from_artifact(tmp_path):
+    import json
+
+    from dashboards.cards import register_artifact
+
+    (tmp_path / "predictor.json").write_text(json.dumps({
+        "arrays_sha256": "abcdef0123456789", "embedding_model_version": "gaitmae-1",
+        "provenance": {"cohort": "real", "source": "HPP", "demonstration_only": False}, "n_training_subjects": 3000,
+        "attribution": {"frailty": {"legs": 2, "arms": 1, "torso": 1, "head": 0}}}))
+    card = register_artifact(tmp_path)
+    assert (card.model_name, card.model_version) == ("predictor-abcdef012345", "gaitmae-1")
+    assert not card.demonstration_only and card.attribution["frailty"]["legs"] == 0.5
+    meta = json.loads((tmp_path / "predictor.json").read_text())
+    meta["provenance"] = {"cohort": "synthetic", "source": "gaitcore.synth", "demonstration_only": False}
+    (tmp_path / "predictor.json").write_text(json.dumps(meta))
+    assert register_artifact(tmp_path).demonstration_only  # synthetic training data is never clinical
