@@ -84,6 +84,18 @@ def test_pdf_has_pseudonym_and_predictions(client, world):
     assert world.subject.external_id in text
     assert "Predictions" in text and "Cardiovascular" in text and "Gait age" in text.replace("gait age", "Gait age")
     assert "DEMONSTRATION ONLY" in text
+    # and it renders (poppler, when installed): page 1 as a PNG next to the browser screenshots
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("pdftoppm"):
+        out = Path(__file__).resolve().parents[3] / "var" / "test-artifacts" / "dashboards"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "subject-report.pdf").write_bytes(r.content)
+        subprocess.run(["pdftoppm", "-png", "-r", "70", str(out / "subject-report.pdf"), str(out / "pdf-page")],
+                       check=True, timeout=60)
+        assert (out / "pdf-page-1.png").stat().st_size > 5000
 
 
 def test_frames_json(client, world):
