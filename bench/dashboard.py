@@ -44,6 +44,7 @@ def run(n_subjects: int, repeats: int) -> dict:
     import django
 
     django.setup()
+    from dashboards.demo import seed_cohort
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
@@ -52,8 +53,6 @@ def run(n_subjects: int, repeats: int) -> dict:
     from results.models import Prediction
     from tenancy.models import Membership, Organisation, Role
     from tenancy.scope import organisation_scope
-
-    from dashboards.demo import seed_cohort
 
     call_command("migrate", verbosity=0)
     t0 = time.perf_counter()

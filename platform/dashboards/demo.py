@@ -47,7 +47,7 @@ def ensure_demo_card() -> PredictorCard:
             w = np.array([0.55, 0.15, 0.2, 0.1])
         elif s in ("sleep", "lifestyle"):
             w = np.array([0.2, 0.15, 0.5, 0.15])
-        attribution[s] = {k: round(float(v), 3) for k, v in zip(("legs", "arms", "torso", "head"), w / w.sum())}
+        attribution[s] = {k: round(float(v), 3) for k, v in zip(("legs", "arms", "torso", "head"), w / w.sum(), strict=True)}
     card, _ = PredictorCard.objects.update_or_create(
         model_name=DEMO_MODEL[0], model_version=DEMO_MODEL[1],
         defaults={"trained_on": "synthetic cohort (gaitcore.synth)", "cohort_kind": "synthetic",
@@ -118,8 +118,9 @@ def seed_cohort(org, *, cohort_name: str, n_subjects: int, seed: int = 7, visits
                 s.tasks = [t.task for t in session.tasks]
                 s.n_frames, s.duration_s = session.n_frames, float(session.timestamps_us[-1] - session.timestamps_us[0]) / 1e6
                 if store_files:
-                    from gaitcore.sessionfile import to_bytes
                     from recordings import storage
+
+                    from gaitcore.sessionfile import to_bytes
 
                     data = to_bytes(session)
                     s.file_key, s.file_size = f"sessions/{org.pk}/demo-{prefix}-{i + 1:04d}-v{v}.gait.npz", len(data)
@@ -163,7 +164,7 @@ def seed_cohort(org, *, cohort_name: str, n_subjects: int, seed: int = 7, visits
     TaskFeatures.objects.bulk_create([TaskFeatures(organisation=org, session=s, task=t, values=v)
                                       for s, vals in feats for t, v in vals.items()])
     rows = []
-    for s, subj, subject in preds:
+    for s, subj, _subject in preds:
         dev = _system_deviations(subj)
         for system in SYSTEMS:
             val = 0.8 * dev.get(system, 0.0) + float(rng.normal(0, 0.45))

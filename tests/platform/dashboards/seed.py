@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cohorts.models import Cohort, Subject
+from dashboards.demo import seed_cohort
 from django.db.models import Count
 from recordings.models import GaitSession
 from tenancy.models import Role
 from tenancy.scope import organisation_scope
 
-from dashboards.demo import seed_cohort
 from tests.platform.factories import make_member, make_org
 
 PASSWORD = "pw-123456789"
