@@ -241,3 +241,40 @@ def test_predictor_card_from_artifact(tmp_path):
     meta["provenance"] = {"cohort": "synthetic", "source": "gaitcore.synth", "demonstration_only": False}
     (tmp_path / "predictor.json").write_text(json.dumps(meta))
     assert register_artifact(tmp_path).demonstration_only  # synthetic training data is never clinical
+
+
+def test_every_dashboards_route_with_an_id_is_404_for_another_organisation(client, world):
+    """Generated from the URLconf: every dashboards route taking an object id, GET and POST, answers 404
+    to an owner of organisation B given A's ids (405 where the method does not exist)."""
+    from dashboards import urls as dash_urls
+    from dashboards.actions import create_invitation
+    from django.urls import URLPattern
+    from tenancy.actions import create_token
+    from tenancy.audit import Actor
+
+    with organisation_scope(world.org_a):
+        token, _ = create_token(Actor.system(), name="a-token", role="viewer")
+        inv, _ = create_invitation(Actor.system(), role="viewer")
+        membership = Membership.objects.get(user=world.clinician)
+    ids = {"cohort_id": world.cohort.pk, "subject_id": world.subject.pk, "session_id": world.session.pk,
+           "membership_id": membership.pk, "token_id": token.pk, "invitation_id": inv.pk}
+    login(client, world.outsider)
+    checked = 0
+    for p in dash_urls.urlpatterns:
+        assert isinstance(p, URLPattern)
+        params = [k for k, conv in p.pattern.converters.items()]
+        if not params or params == ["key"]:
+            continue
+        assert set(params) <= set(ids), f"route {p.pattern} takes an id this test does not know: {params}"
+        path = "/dashboard/" + str(p.pattern)
+        for k in params:
+            path = path.replace(f"<int:{k}>", str(ids[k]))
+        for method in ("get", "post"):
+            status = getattr(client, method)(path).status_code
+            assert status in (404, 405), (path, method, status)
+            checked += 1
+    assert checked >= 18  # 9 routes x 2 methods today
+    with organisation_scope(world.org_a):  # and nothing changed
+        token.refresh_from_db()
+        membership.refresh_from_db()
+        assert token.revoked_at is None and membership.role == "clinician"
