@@ -278,3 +278,19 @@ def test_every_dashboards_route_with_an_id_is_404_for_another_organisation(clien
         token.refresh_from_db()
         membership.refresh_from_db()
         assert token.revoked_at is None and membership.role == "clinician"
+
+
+def test_phenotype_table_upload_reports_rows(client, world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    login(client, world.admin)
+    csv = b"subject,ldl,hba1c\nPA-0001,3.1,5.4\nPA-0002,x,5.0\nNOBODY,1,2\n"
+    r = client.post("/dashboard/manage/phenotypes/", {"name": "labs 2026", "cohort": world.cohort.pk,
+                                                      "file": SimpleUploadedFile("p.csv", csv, "text/csv")})
+    body = r.content.decode()
+    assert 'id="phenotype-report"' in body and "labs 2026" in body
+    with organisation_scope(world.org_a):
+        assert AuditEvent.objects.filter(action="phenotype_table.create").exists()
+    client.logout()
+    login(client, world.clinician)  # clinicians may not upload phenotype tables
+    assert client.get("/dashboard/manage/phenotypes/").status_code == 403
