@@ -174,10 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"embeddings matched for {hit}/{len(ok)} files", file=sys.stderr)
     results = {}
     only = set(args.only.split(",")) if args.only else None
+    # with embeddings, every representation is scored on the files all of them have (same rows)
+    common = np.isfinite(tables["embeddings"][1]).any(axis=1) if "embeddings" in tables else np.ones(len(ok), bool)
     for name, (cols, X) in tables.items():
         if only and name not in only:
             continue
-        keep = np.isfinite(X).any(axis=1)
+        keep = np.isfinite(X).any(axis=1) & common
         P = classify(X[keep], y[keep], subjects[keep])
         results[name] = {**summarise(P, y[keep], walks[keep]), "n_columns": len(cols)}
         pred = np.unique(y[keep])[np.nanargmax(P, axis=1)]
