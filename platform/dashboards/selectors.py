@@ -246,6 +246,22 @@ def cohort_profile(cohort, filters: Filters) -> dict:
     }
 
 
+def cohort_page(cohort, other, filters: Filters) -> dict:
+    """Everything the cohort health profile page shows (``other``: the cohort compared side by side)."""
+    profiles = [cohort_profile(c, filters) for c in (cohort, other) if c is not None]
+    chart = [{"name": p["cohort"].name, "systems": p["systems"], "gait_age": p["gait_age"], "gap_hist": p["gap_hist"],
+              "features": p["features"]} for p in profiles]
+    return {
+        "cohort": cohort, "compare": other, "profiles": profiles, "filters": filters, "chart": chart,
+        "system_rows": [(row["label"], [p["systems"][i] for p in profiles]) for i, row in enumerate(profiles[0]["systems"])],
+        "cards": list({(c.model_name, c.model_version): c for p in profiles for c in p["cards"]}.values()),
+        "org_referenced": any(r.get("reference") == "organisation" for p in profiles for r in p["systems"]),
+        "has_results": any(p["n_profiled"] for p in profiles),
+        "all_cohorts": list(Cohort.objects.filter(archived_at__isnull=True).exclude(pk=cohort.pk)),
+        "age_bands": AGE_BANDS, "sexes": SEXES,
+    }
+
+
 # ---- subject report ------------------------------------------------------------------------------------
 def subject_sessions(subject) -> list[dict]:
     """Sessions over time with gait age, key features and QC (a constant number of queries)."""

@@ -46,21 +46,11 @@ def switch_organisation(request):
 def cohort_profile(request, cohort_id: int):
     cohort = get_object_or_404(Cohort.objects, pk=cohort_id)
     filters = selectors.Filters.from_query(request.GET)
-    profiles = [selectors.cohort_profile(cohort, filters)]
     compare_id = request.GET.get("compare", "")
+    other = None
     if compare_id.isdigit() and int(compare_id) != cohort.pk:
         other = get_object_or_404(Cohort.objects, pk=int(compare_id))
-        profiles.append(selectors.cohort_profile(other, filters))
-    chart = [{"name": p["cohort"].name, "systems": p["systems"], "gait_age": p["gait_age"], "gap_hist": p["gap_hist"],
-              "features": p["features"]} for p in profiles]
-    system_rows = [(row["label"], [p["systems"][i] for p in profiles]) for i, row in enumerate(profiles[0]["systems"])]
-    cards = list({(c.model_name, c.model_version): c for p in profiles for c in p["cards"]}.values())
-    org_referenced = any(r.get("reference") == "organisation" for p in profiles for r in p["systems"])
-    ctx = {"cohort": cohort, "profiles": profiles, "system_rows": system_rows, "cards": cards,
-           "org_referenced": org_referenced, "filters": filters, "chart": chart,
-           "all_cohorts": Cohort.objects.filter(archived_at__isnull=True).exclude(pk=cohort.pk),
-           "compare": profiles[1]["cohort"] if len(profiles) > 1 else None,
-           "age_bands": selectors.AGE_BANDS, "sexes": selectors.SEXES}
+    ctx = selectors.cohort_page(cohort, other, filters)
     return render(request, "dashboards/cohort.html", ctx)
 
 
