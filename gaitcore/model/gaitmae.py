@@ -95,19 +95,44 @@ def get_config(name: str) -> GaitMAEConfig:
 
 
 # --- rotary position embedding ---------------------------------------------------------------------
+_ROTARY_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
 def rotary_tables(n: int, head_dim: int, base: float, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos, sin tables [n, head_dim] for positions 0..n-1 (each frequency repeated for both halves)."""
-    inv = 1.0 / (base ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
-    ang = torch.arange(n, device=device, dtype=torch.float32)[:, None] * inv[None, :]  # [n, D/2]
-    ang = torch.cat((ang, ang), dim=-1)  # [n, D]
-    return ang.cos().to(dtype), ang.sin().to(dtype)
+    """cos, sin tables [n, head_dim] for positions 0..n-1 (each frequency repeated for both halves).
+
+    Cached per (n, head_dim, base, device, dtype) outside autograd (the tables hold no parameters)."""
+    key = (n, head_dim, base, str(device), dtype)
+    hit = _ROTARY_CACHE.get(key)
+    if hit is not None:
+        return hit
+    with torch.no_grad():
+        inv = 1.0 / (base ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim))
+        ang = torch.arange(n, device=device, dtype=torch.float32)[:, None] * inv[None, :]  # [n, D/2]
+        ang = torch.cat((ang, ang), dim=-1)  # [n, D]
+        tables = (ang.cos().to(dtype), ang.sin().to(dtype))
+    if len(_ROTARY_CACHE) > 64:
+        _ROTARY_CACHE.clear()
+    _ROTARY_CACHE[key] = tables
+    return tables
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate x [..., n, D] by position: pairs are (x[i], x[i + D/2]) ("rotate half" convention)."""
+    """Rotate x [..., n, D] by position: pairs are (x[i], x[i + D/2]) ("rotate half" convention).
+
+    out[:h] = x[:h] cos - x[h:] sin, out[h:] = x[h:] cos + x[:h] sin, written half by half (no cat)."""
     h = x.shape[-1] // 2
-    rot = torch.cat((-x[..., h:], x[..., :h]), dim=-1)
-    return x * cos + rot * sin
+    x1, x2 = x[..., :h], x[..., h:]
+    c, s = cos[..., :h], sin[..., :h]
+    if torch.is_grad_enabled() and x.requires_grad:  # training: differentiable form
+        return torch.cat((x1 * c - x2 * s, x2 * c + x1 * s), dim=-1)
+    out = torch.empty_like(x)  # inference: half by half, in place
+    o1, o2 = out[..., :h], out[..., h:]
+    torch.mul(x1, c, out=o1)
+    o1.addcmul_(x2, s, value=-1.0)
+    torch.mul(x2, c, out=o2)
+    o2.addcmul_(x1, s)
+    return out
 
 
 # --- blocks ----------------------------------------------------------------------------------------
