@@ -277,20 +277,13 @@ def subject_sessions(subject) -> list[dict]:
     out = []
     for s in rows:
         when = s.recorded_at or s.created_at
-        qc = getattr(s, "qc", None) if hasattr(s, "qc") else None
+        qc = getattr(s, "qc", None)  # (a missing reverse one-to-one raises an AttributeError subclass)
         out.append({"session": s, "when": when, "gait_age": s.gait_age, "gait_age_lower": s.gait_age_lower,
                     "gait_age_upper": s.gait_age_upper,
                     "age": when.year + (when.timetuple().tm_yday - 1) / 365.25 - subject.birth_year - 0.5,
                     "features": {f: getattr(s, f) for f in KEY_FEATURES}, "qc": qc,
                     "task_qc": sorted(((qc.metrics or {}).get("tasks") or {}).items()) if qc else []})
     return out
-
-
-def safe_qc(session):
-    try:
-        return session.qc
-    except QCReport.DoesNotExist:
-        return None
 
 
 def subject_predictions(session) -> dict:
@@ -314,6 +307,27 @@ def subject_predictions(session) -> dict:
         p.label = p.phenotype.replace("_", " ").capitalize()
         p.card = card_of.get((p.model_name, p.model_version))
     return {"deviations": deviations, "others": others, "cards": cards, "attribution": attribution}
+
+
+def subject_report(subject) -> dict:
+    """Sessions over time and the predictions of the latest processed session (page and PDF)."""
+    sessions = subject_sessions(subject)
+    done = [s for s in sessions if s["session"].status == SessionStatus.DONE]
+    latest = done[-1]["session"] if done else None
+    preds = subject_predictions(latest) if latest else {"deviations": [], "others": [], "cards": [], "attribution": []}
+    return {"subject": subject, "sessions": sessions, "latest": latest, **preds}
+
+
+def subject_page(subject) -> dict:
+    ctx = subject_report(subject)
+    ctx["chart"] = {
+        "sessions": [{"when": s["when"].date().isoformat(), "age": round(s["age"], 1), "gait_age": s["gait_age"],
+                      "lower": s["gait_age_lower"], "upper": s["gait_age_upper"], **s["features"]}
+                     for s in ctx["sessions"] if s["gait_age"] is not None],
+        "deviations": [{"label": p.label, "value": p.value, "lower": p.lower, "upper": p.upper} for p in ctx["deviations"]],
+        "attribution": ctx["attribution"]}
+    ctx["replay_sessions"] = [s["session"] for s in ctx["sessions"] if s["session"].file_key]
+    return ctx
 
 
 def audit_page(offset: int, limit: int = 50):

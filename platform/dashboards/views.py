@@ -61,27 +61,10 @@ def cohort_subjects(request, cohort_id: int):
     return render(request, "dashboards/cohort_subjects.html", {"cohort": cohort, "subjects": subjects})
 
 
-def _report_context(subject):
-    sessions = selectors.subject_sessions(subject)
-    done = [s for s in sessions if s["session"].status == "done"]
-    latest = done[-1]["session"] if done else None
-    preds = selectors.subject_predictions(latest) if latest else {"deviations": [], "others": [], "cards": [], "attribution": []}
-    return {"subject": subject, "sessions": sessions, "latest": latest, **preds}
-
-
 @page(Perm.READ)
 def subject_report(request, subject_id: int):
     subject = get_object_or_404(Subject.objects.select_related("cohort"), pk=subject_id)
-    ctx = _report_context(subject)
-    chart = {"sessions": [{"when": s["when"].date().isoformat(), "age": round(s["age"], 1), "gait_age": s["gait_age"],
-                           "lower": s["gait_age_lower"], "upper": s["gait_age_upper"], **s["features"]}
-                          for s in ctx["sessions"] if s["gait_age"] is not None],
-             "deviations": [{"label": p.label, "value": p.value, "lower": p.lower, "upper": p.upper}
-                            for p in ctx["deviations"]],
-             "attribution": ctx["attribution"]}
-    replay = [s["session"] for s in ctx["sessions"] if s["session"].file_key]
-    ctx.update({"chart": chart, "replay_sessions": replay})
-    return render(request, "dashboards/subject.html", ctx)
+    return render(request, "dashboards/subject.html", selectors.subject_page(subject))
 
 
 @page(Perm.READ)
@@ -89,7 +72,7 @@ def subject_pdf(request, subject_id: int):
     from .pdf import subject_report_pdf
 
     subject = get_object_or_404(Subject.objects.select_related("cohort"), pk=subject_id)
-    data = subject_report_pdf(_report_context(subject), organisation=request.organisation)
+    data = subject_report_pdf(selectors.subject_report(subject), organisation=request.organisation)
     resp = HttpResponse(data, content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="gait-report-{subject.external_id}.pdf"'
     return resp

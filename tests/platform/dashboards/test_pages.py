@@ -294,3 +294,19 @@ def test_phenotype_table_upload_reports_rows(client, world):
     client.logout()
     login(client, world.clinician)  # clinicians may not upload phenotype tables
     assert client.get("/dashboard/manage/phenotypes/").status_code == 403
+
+
+def test_dashboards_never_import_torch(tmp_path):
+    """The web process renders every dashboard (PDF, replay frames, demo seeding) without torch."""
+    from tests.helpers import run_python
+
+    code = ("import django, sys; django.setup()\n"
+            "import gaitsite.urls, dashboards.views, dashboards.views_manage, dashboards.pdf, dashboards.frames\n"
+            "import dashboards.demo, dashboards.cards\n"
+            "from gaitcore.features import compute_session_features\n"
+            "from gaitcore.synth.cohort import build_session\n"
+            "from gaitcore.qc import session_qc\n"
+            "from gaitcore.sessionfile import from_bytes\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    r = run_python(code, {"GAIT_VAR_DIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
