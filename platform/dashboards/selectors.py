@@ -332,4 +332,7 @@ def subject_page(subject) -> dict:
 
 def audit_page(offset: int, limit: int = 50):
     qs = AuditEvent.objects.select_related("actor_user", "actor_token").order_by("-created_at", "-id")
-    return list(qs[offset:offset + limit + 1])
+    rows = list(qs[offset:offset + limit + 1])
+    for e in rows:
+        e.details = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in (e.data or {}).items())
+    return rows
