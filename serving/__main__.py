@@ -8,7 +8,7 @@
     python -m serving rollback --run-dir var/serve [--version V]
     python -m serving stop     --run-dir var/serve
 
-Ports: inference ``--port``, management ``--port + 1``, metrics ``--port + 2``. Token authorisation is on
+Ports: inference ``--port``, management ``--port + 1``, metrics ``--port + 2``, gRPC ``+ 3`` / ``+ 4``. Token authorisation is on
 unless ``--no-token-auth`` (tests): TorchServe writes its keys to ``<run-dir>/key_file.json``; point
 ``GAIT_TORCHSERVE_TOKEN_FILE`` at it.
 """
@@ -25,7 +25,8 @@ from .config import ServeConfig
 
 def _config(args) -> ServeConfig:
     return ServeConfig(run_dir=Path(args.run_dir).resolve(), host=args.host, inference_port=args.port,
-                       management_port=args.port + 1, metrics_port=args.port + 2, workers=args.workers,
+                       management_port=args.port + 1, metrics_port=args.port + 2,
+                       grpc_inference_port=args.port + 3, grpc_management_port=args.port + 4, workers=args.workers,
                        batch_size=args.batch_size, max_batch_delay_ms=args.max_batch_delay,
                        token_auth=not args.no_token_auth)
 

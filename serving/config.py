@@ -1,6 +1,7 @@
 """TorchServe's ``config.properties``, rendered from one template.
 
-Defaults: loopback addresses only, non-default ports (inference 8380, management 8381, metrics 8382),
+Defaults: loopback addresses only, non-default ports (inference 8380, management 8381, metrics 8382, gRPC
+8383/8384: TorchServe always opens gRPC too, and two instances on the default 7070/7071 collide),
 ``vmargs=-Xmx512m``, no config snapshots, 120 s response timeout, 6.5 MB request limit, and the model
 API on (``enable_model_api``) so versions can be registered at run time. Token authorisation stays on
 (TorchServe's default) unless ``token_auth=False`` (tests only); TorchServe then writes its keys to
@@ -18,6 +19,10 @@ TEMPLATE = """\
 inference_address=http://{host}:{inference_port}
 management_address=http://{host}:{management_port}
 metrics_address=http://{host}:{metrics_port}
+grpc_inference_address={host}
+grpc_inference_port={grpc_inference_port}
+grpc_management_address={host}
+grpc_management_port={grpc_management_port}
 model_store={model_store}
 load_models={load_models}
 default_workers_per_model={workers}
@@ -43,6 +48,8 @@ class ServeConfig:
     inference_port: int = 8380
     management_port: int = 8381
     metrics_port: int = 8382
+    grpc_inference_port: int = 8383  # TorchServe always opens its gRPC APIs: give them their own ports too
+    grpc_management_port: int = 8384
     workers: int = 1
     batch_size: int = 8
     max_batch_delay_ms: int = 20
@@ -73,6 +80,8 @@ class ServeConfig:
     def render(self) -> str:
         text = TEMPLATE.format(host=self.host, inference_port=self.inference_port,
                                management_port=self.management_port, metrics_port=self.metrics_port,
+                               grpc_inference_port=self.grpc_inference_port,
+                               grpc_management_port=self.grpc_management_port,
                                model_store=self.model_store, load_models=self.load_models or "",
                                workers=self.workers, job_queue_size=self.job_queue_size,
                                response_timeout=self.response_timeout, max_request_size=self.max_request_size,

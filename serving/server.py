@@ -86,7 +86,7 @@ def start(cfg: ServeConfig, models: list[str] | None = None, wait_s: float = 90.
         if proc.poll() is not None:
             _pid_file(run_dir).unlink(missing_ok=True)
             raise ServeError(f"TorchServe exited with code {proc.returncode}; see {run_dir / 'logs'}")
-        if ping(cfg.inference_url):
+        if ping(cfg.inference_url) and _management_up(cfg.management_url):
             return proc
         time.sleep(0.25)
     stop(run_dir)
@@ -96,6 +96,13 @@ def start(cfg: ServeConfig, models: list[str] | None = None, wait_s: float = 90.
 def ping(inference_url: str, timeout: float = 1.0) -> bool:
     try:
         return requests.get(inference_url.rstrip("/") + "/ping", timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _management_up(url: str) -> bool:
+    try:  # 401 without a key still means the management API is listening
+        return requests.get(url.rstrip("/") + "/models", timeout=1.0).status_code in (200, 401)
     except requests.RequestException:
         return False
 

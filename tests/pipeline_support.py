@@ -28,14 +28,18 @@ TINY_RUN_ID = "test-tiny"
 
 
 def tiny_checkpoint(folder: Path, seed: int = 0, run_id: str = TINY_RUN_ID) -> Path:
+    """``tiny`` with 120-frame temporal context (as ``small``): about 2x faster on 900-frame windows."""
+    import dataclasses
+
     import torch
 
     from gaitcore.model.checkpoint import save_checkpoint
-    from gaitcore.model.gaitmae import build_model
+    from gaitcore.model.gaitmae import GaitMAE, get_config
     from gaitcore.preprocess import PREPROCESSING_VERSION
 
     torch.manual_seed(seed)
-    return save_checkpoint(Path(folder) / f"gaitmae-tiny-{run_id}.pt", build_model("tiny"), PREPROCESSING_VERSION,
+    model = GaitMAE(dataclasses.replace(get_config("tiny"), context_frames=120))
+    return save_checkpoint(Path(folder) / f"gaitmae-tiny-{run_id}.pt", model, PREPROCESSING_VERSION,
                            meta={"run_id": run_id})
 
 
@@ -86,7 +90,8 @@ class TorchServeInstance:
         self.batch_size = batch_size
         self.workers = workers
         self.cfg = ServeConfig(run_dir=Path(run_dir), inference_port=free_port(), management_port=free_port(),
-                               metrics_port=free_port(), token_auth=False, workers=workers, batch_size=batch_size)
+                               metrics_port=free_port(), grpc_inference_port=free_port(),
+                               grpc_management_port=free_port(), token_auth=False, workers=workers, batch_size=batch_size)
         self.archive = None
         self.version = None
 
@@ -125,6 +130,18 @@ def db_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the test process dies (a killed pytest run must not
+    leave workers behind that would consume the next run's messages). Linux only; a no-op elsewhere."""
+    os.setsid()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class Worker:
     """A real ``celery worker`` process (prefork, one child: time limits and worker-lost handling apply)."""
 
@@ -143,7 +160,7 @@ class Worker:
             [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool", "prefork",
              "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
              "-n", f"test-{time.time_ns()}@%h"],
-            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         log.close()
         return self
 

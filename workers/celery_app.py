@@ -1,6 +1,7 @@
 """The Celery application. Configuration comes from Django settings (``CELERY_*``).
 
-Start a worker with ``celery -A workers.celery_app worker``. The embedded development broker is
+Start a worker with ``celery -A workers.celery_app worker`` (all queues) or ``-Q preprocess`` / ``-Q inference``;
+the sweeper runs under ``celery -A workers.celery_app beat``. The embedded development broker is
 SQLite through kombu's SQLAlchemy transport: tasks still run in a separate worker process, as in
 production with Redis or RabbitMQ.
 """
@@ -18,9 +19,28 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gaitsite.settings")
 
 import django  # noqa: E402
 from celery import Celery  # noqa: E402
+from django.conf import settings  # noqa: E402
+from kombu import Exchange, Queue  # noqa: E402
 
 django.setup()
 
+from workers import config as pipeline_config  # noqa: E402
+
 app = Celery("gait")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Separate queues so one kind of work cannot starve another: a worker started without -Q consumes
+# them all (development, tests); production runs `-Q preprocess` and `-Q inference` pools apart.
+app.conf.task_queues = [Queue(q, Exchange(q), routing_key=q) for q in ("default", "preprocess", "inference", "training")]
+app.conf.task_routes = {
+    "workers.pipeline.embed": {"queue": "inference"},
+    "workers.pipeline.*": {"queue": "preprocess"},
+    "workers.training.*": {"queue": "training"},
+}
+app.conf.beat_schedule = {
+    "sweep-stuck-sessions": {"task": "workers.pipeline.sweep", "schedule": float(pipeline_config.sweep_every_s())},
+}
+if str(settings.CELERY_BROKER_URL).startswith("redis"):
+    # Redis redelivers a message whose worker died after this many seconds: above the longest hard limit.
+    # (Only for Redis: the embedded SQLAlchemy transport hands its options to create_engine.)
+    app.conf.broker_transport_options = {"visibility_timeout": pipeline_config.visibility_timeout()}
 app.autodiscover_tasks(["workers.tasks.system", "workers.tasks.pipeline"], related_name=None, force=True)

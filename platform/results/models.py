@@ -65,3 +65,20 @@ class Prediction(TenantModel):
     class Meta:
         ordering = ["session_id", "phenotype", "id"]
         indexes = [models.Index(fields=["organisation", "phenotype"])]
+
+
+class CohortSummary(TenantModel):
+    """Per cohort and embedding model version: what the dashboards show at a glance, refreshed by the
+    pipeline's ``aggregate`` step after every processed session (counts, prediction means and SDs,
+    feature medians). Recomputed from the rows, so reruns never drift."""
+
+    cohort = models.ForeignKey("cohorts.Cohort", on_delete=models.CASCADE, related_name="summaries")
+    model_version = models.CharField(max_length=64)
+    n_subjects = models.PositiveIntegerField(default=0)
+    n_sessions = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cohort_id", "model_version"]
+        constraints = [models.UniqueConstraint(fields=["cohort", "model_version"], name="one_summary_per_cohort_and_model")]

@@ -1,0 +1,80 @@
+"""Knobs of the session pipeline, read from the environment on every use (so tests can set them).
+
+| variable | default | meaning |
+|---|---|---|
+| `GAIT_PREDICTOR` | `gaitcore/probe/predictors/*` | predictor artifact folder(s) (comma-separated); the one fitted on the embedding model version in use predicts |
+| `GAIT_PIPELINE_MAX_RETRIES` | `8` | retries of a step on transient faults (inference down, storage, database) |
+| `GAIT_PIPELINE_RETRY_BACKOFF_S` | `5` | first retry delay; doubles each retry (plus full jitter) |
+| `GAIT_PIPELINE_RETRY_BACKOFF_MAX_S` | `300` | cap of one retry delay |
+| `GAIT_PIPELINE_STUCK_AFTER_S` | `1800` | the sweeper re-queues a session unchanged in uploaded/validating/processing this long |
+| `GAIT_PIPELINE_MAX_ATTEMPTS` | `3` | runs of a session (first + sweeper re-queues) before the sweeper fails it |
+| `GAIT_PIPELINE_SWEEP_EVERY_S` | `300` | period of the sweeper in the beat schedule |
+| `GAIT_BROKER_VISIBILITY_TIMEOUT` | `3600` | Redis: seconds before an unacknowledged message (its worker died) is delivered again; keep it above the longest hard time limit |
+| `GAIT_PIPELINE_DELAY` | | fault injection for tests: `step:seconds[,step:seconds]` sleeps inside a step before it writes |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_PREDICTOR_DIR = REPO / "gaitcore" / "probe" / "predictors"
+
+# soft / hard time limits per step (seconds)
+TIME_LIMITS: dict[str, tuple[int, int]] = {
+    "validate": (120, 180), "preprocess": (300, 360), "features": (300, 360),
+    "embed": (900, 960), "predict": (120, 180), "aggregate": (120, 180),
+}
+
+
+def _int(name: str, default: int) -> int:
+    try:
+        return int(float(os.environ.get(name, "") or default))
+    except ValueError:
+        return default
+
+
+def max_retries() -> int:
+    return _int("GAIT_PIPELINE_MAX_RETRIES", 8)
+
+
+def backoff_s() -> float:
+    return float(os.environ.get("GAIT_PIPELINE_RETRY_BACKOFF_S", "") or 5)
+
+
+def backoff_max_s() -> float:
+    return float(os.environ.get("GAIT_PIPELINE_RETRY_BACKOFF_MAX_S", "") or 300)
+
+
+def stuck_after_s() -> int:
+    return _int("GAIT_PIPELINE_STUCK_AFTER_S", 1800)
+
+
+def max_attempts() -> int:
+    return _int("GAIT_PIPELINE_MAX_ATTEMPTS", 3)
+
+
+def sweep_every_s() -> int:
+    return _int("GAIT_PIPELINE_SWEEP_EVERY_S", 300)
+
+
+def visibility_timeout() -> int:
+    return _int("GAIT_BROKER_VISIBILITY_TIMEOUT", 3600)
+
+
+def predictor_dirs() -> list[Path]:
+    raw = os.environ.get("GAIT_PREDICTOR", "").strip()
+    if raw:
+        return [Path(p.strip()) for p in raw.split(",") if p.strip()]
+    if DEFAULT_PREDICTOR_DIR.is_dir():
+        return sorted(p.parent for p in DEFAULT_PREDICTOR_DIR.glob("*/predictor.json"))
+    return []
+
+
+def injected_delay(step: str) -> float:
+    for part in os.environ.get("GAIT_PIPELINE_DELAY", "").split(","):
+        name, _, secs = part.partition(":")
+        if name.strip() == step and secs:
+            return float(secs)
+    return 0.0

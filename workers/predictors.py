@@ -1,0 +1,78 @@
+"""Finding the predictor artifact for an embedding model version and building its input row.
+
+A predictor (``gaitcore.probe.predictor.Predictor``, JSON + NPZ, no pickles) is fitted on one
+embedding model version; only that version's embeddings go into it. Its identity in ``Prediction``
+rows: ``model_name`` = ``predictor-<first 12 hex of its arrays' SHA-256>``, ``model_version`` = the
+embedding model version.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+
+log = logging.getLogger("workers")
+
+# targets that are covariates of the paper (not in the synthetic phenotype catalogue)
+_COVARIATE_SYSTEMS = {"age": "anthropometric", "gait_age": "anthropometric", "gait_age_gap": "anthropometric",
+                      "gait_age_gap_corrected": "anthropometric", "bmi": "body_composition",
+                      "vat": "body_composition", "height": "anthropometric", "sex": "anthropometric"}
+
+
+def body_system(target: str) -> str:
+    from gaitcore.synth.phenotypes import PHENOTYPES
+
+    if target in _COVARIATE_SYSTEMS:
+        return _COVARIATE_SYSTEMS[target]
+    return next((p.system for p in PHENOTYPES if p.name == target), "other")
+
+
+@lru_cache(maxsize=16)
+def _load(folder: str, mtime: float):
+    from gaitcore.probe.predictor import Predictor
+
+    return Predictor.load(folder)
+
+
+def find_predictor(model_version: str):
+    """(Predictor, name) of the first configured artifact fitted on ``model_version``, else None."""
+    for folder in config.predictor_dirs():
+        meta = Path(folder) / "predictor.json"
+        if not meta.exists():
+            log.warning("predictor folder %s has no predictor.json", folder)
+            continue
+        pred = _load(str(folder), meta.stat().st_mtime)
+        if pred.meta.get("embedding_model_version") == model_version:
+            return pred, f"predictor-{pred.meta.get('arrays_sha256', '')[:12]}"
+    return None
+
+
+def session_inputs(predictor, vectors: dict[str, list[float]]) -> tuple[np.ndarray, list[str]]:
+    """One input row from the session's per-task embeddings, in the predictor's task mode."""
+    from gaitcore.model.embedding import embedding_columns
+
+    tasks = [t for t in sorted(vectors) if t != "ensemble"]
+    if predictor.meta.get("tasks"):
+        tasks = [t for t in tasks if t in predictor.meta["tasks"]]
+    if not tasks:
+        return np.full((1, len(predictor.meta["columns"])), np.nan), list(predictor.meta["columns"])
+    dim = len(vectors[tasks[0]]) // 8
+    cols = embedding_columns(dim)
+    if predictor.meta.get("task_mode") == "concat" and len(tasks) > 1:
+        x = np.concatenate([np.asarray(vectors[t], float) for t in tasks])
+        return x[None], [f"{t}:{c}" for t in tasks for c in cols]
+    x = np.mean([np.asarray(vectors[t], float) for t in tasks], axis=0)
+    return x[None], cols
+
+
+def subject_covariates(session) -> tuple[str, float]:
+    """("M" | "F" | "", age in years at the recording) of the session's subject."""
+    subj = session.subject
+    sex = {"male": "M", "female": "F"}.get(subj.sex, "")
+    year = (session.recorded_at or session.created_at).year
+    return sex, float(year - subj.birth_year) if subj.birth_year else float("nan")
