@@ -90,7 +90,7 @@ def read_session_file(session):
     try:
         return from_bytes(data, name=session.file_key)
     except (GaitCoreError, ValueError, KeyError, OSError, EOFError) as exc:
-        raise BadSessionData(f"the recording file is damaged or is not a gait session file ({exc}); "
+        raise BadSessionData(f"the recording file is damaged or not a session file ({exc}); "
                              "please export and upload it again") from None
 
 

@@ -118,9 +118,10 @@ def run_step(task, step: str, session_id: int, organisation_id: int, fn) -> dict
         if result.get("missing"):
             return {"session": session_id, "status": "missing"}
         GaitSession.objects.filter(pk=session_id, status_reason__startswith="waiting to retry").update(status_reason="")
+        status = GaitSession.objects.filter(pk=session_id).values_list("status", flat=True).first()
         log.info("session %s: %s done: %s", session_id, step, result)
     send_next(step, session_id, organisation_id, result.get("model_version"))
-    return {"session": session_id, "step": step, **result}
+    return {"session": session_id, "step": step, "status": status, **result}
 
 
 def _short(exc: BaseException) -> str:

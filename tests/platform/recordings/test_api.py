@@ -192,12 +192,15 @@ class FilesystemUploadTest(UploadTestMixin, APITestBase):
         with mock.patch("workers.celery_app.app.send_task") as send, self.captureOnCommitCallbacks(execute=True):
             session = self.complete(up["id"]).json()
         send.assert_called_once_with("workers.pipeline.process_session", args=[session["id"], self.org.pk])
-        # the task itself (run in-process here) validates the stored file and moves the status on
-        from workers.tasks.pipeline import AWAITING_PIPELINE, process_session
+        # the task itself (run in-process here) validates the stored file, moves the status on and
+        # queues the next step of the pipeline (docs/pipeline.md)
+        from workers.tasks.pipeline import process_session
 
-        self.assertEqual(process_session(session["id"], self.org.pk)["status"], SessionStatus.PROCESSING)
+        with mock.patch("workers.celery_app.app.send_task") as send:
+            self.assertEqual(process_session(session["id"], self.org.pk)["status"], SessionStatus.PROCESSING)
+        send.assert_called_once_with("workers.pipeline.preprocess", args=[session["id"], self.org.pk])
         got = self.api.get(self.url("session-detail", pk=session["id"])).json()
-        self.assertEqual((got["status"], got["attempts"], got["status_reason"]), ("processing", 1, AWAITING_PIPELINE))
+        self.assertEqual((got["status"], got["attempts"], got["status_reason"]), ("processing", 1, ""))
 
 
 def s3_storages(endpoint: str, bucket: str) -> dict:
