@@ -183,8 +183,10 @@ class TorchServeClient(InferenceClient):
         if r.status_code in (404, 503, 502, 504, 500, 507) or r.status_code >= 500:
             # 404: the model is not registered (yet); 503: no worker up; 5xx: worker died / timed out
             raise InferenceUnavailable(f"TorchServe answered {r.status_code}: {r.text[:300]}")
-        if r.status_code in (401, 403):
-            raise InferenceUnavailable(f"TorchServe refused the key ({r.status_code}): check the token file")
+        if r.status_code in (401, 403) or (r.status_code == 400 and "InvalidKeyException" in r.text):
+            # TorchServe 0.12 answers 400 InvalidKeyException for a missing, wrong or expired key
+            raise InferenceUnavailable(f"TorchServe refused the key ({r.status_code}): check the token file "
+                                       f"{self.token_file or '(none configured)'}")
         if r.status_code != 200:
             raise InferenceError(f"TorchServe answered {r.status_code}: {r.text[:300]}")
         try:
@@ -247,7 +249,8 @@ class TorchServeClient(InferenceClient):
         import requests
 
         try:
-            return self._session().get(f"{self.url}/ping", timeout=self.timeout).status_code == 200
+            return self._session().get(f"{self.url}/ping", headers=self._headers("text/plain"),
+                                       timeout=self.timeout).status_code == 200
         except requests.RequestException:
             return False
 

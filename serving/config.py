@@ -5,7 +5,9 @@ Defaults: loopback addresses only, non-default ports (inference 8380, management
 ``vmargs=-Xmx512m``, no config snapshots, 120 s response timeout, 6.5 MB request limit, and the model
 API on (``enable_model_api``) so versions can be registered at run time. Token authorisation stays on
 (TorchServe's default) unless ``token_auth=False`` (tests only); TorchServe then writes its keys to
-``key_file.json`` in the working directory, which ``TORCHSERVE_TOKEN_FILE`` points the client at.
+``key_file.json`` in the working directory, which ``TORCHSERVE_TOKEN_FILE`` points the client at (the
+client re-reads it on every request). Keys expire after ``token_expiration_min`` (30 days here; TorchServe's
+default is 60 minutes): restart the server (new keys) before that.
 Batching is per model and set when a version is registered (``serving.management``), not here.
 """
 
@@ -33,6 +35,7 @@ max_response_size={max_response_size}
 vmargs=-Xmx{heap_mb}m
 enable_model_api=true
 disable_token_authorization={disable_token_auth}
+token_expiration_min={token_expiration_min}
 install_py_dep_per_model=false
 enable_envvars_config=false
 async_logging=true
@@ -59,6 +62,7 @@ class ServeConfig:
     max_response_size: int = 6_815_744
     heap_mb: int = 512
     token_auth: bool = True
+    token_expiration_min: int = 60 * 24 * 30  # TorchServe's default is 60 min; rotate keys with a restart
     load_models: str = ""
 
     @property
@@ -86,7 +90,8 @@ class ServeConfig:
                                workers=self.workers, job_queue_size=self.job_queue_size,
                                response_timeout=self.response_timeout, max_request_size=self.max_request_size,
                                max_response_size=self.max_response_size, heap_mb=self.heap_mb,
-                               disable_token_auth=str(not self.token_auth).lower())
+                               disable_token_auth=str(not self.token_auth).lower(),
+                               token_expiration_min=self.token_expiration_min)
         if not self.load_models:
             text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("load_models=")) + "\n"
         return text

@@ -81,28 +81,46 @@ def start(cfg: ServeConfig, models: list[str] | None = None, wait_s: float = 90.
                             start_new_session=True)
     log.close()
     _pid_file(run_dir).write_text(str(proc.pid))
+    key_file = str(cfg.key_file) if cfg.token_auth else None
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             _pid_file(run_dir).unlink(missing_ok=True)
             raise ServeError(f"TorchServe exited with code {proc.returncode}; see {run_dir / 'logs'}")
-        if ping(cfg.inference_url) and _management_up(cfg.management_url):
+        if ping(cfg.inference_url, token_file=key_file) and _management_up(cfg.management_url, key_file):
             return proc
         time.sleep(0.25)
     stop(run_dir)
     raise ServeError(f"TorchServe did not answer /ping within {wait_s:.0f} s; see {run_dir / 'logs'}")
 
 
-def ping(inference_url: str, timeout: float = 1.0) -> bool:
+def ping(inference_url: str, timeout: float = 1.0, token_file: str | None = None) -> bool:
+    """/ping answers 200 (with token authorisation on, only with the inference key)."""
+    from .client import read_token
+
+    headers = {}
     try:
-        return requests.get(inference_url.rstrip("/") + "/ping", timeout=timeout).status_code == 200
+        token = read_token(token_file) if token_file else None
+    except (OSError, ValueError):  # the key file is written a moment after start
+        return False
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        return requests.get(inference_url.rstrip("/") + "/ping", headers=headers, timeout=timeout).status_code == 200
     except requests.RequestException:
         return False
 
 
-def _management_up(url: str) -> bool:
-    try:  # 401 without a key still means the management API is listening
-        return requests.get(url.rstrip("/") + "/models", timeout=1.0).status_code in (200, 401)
+def _management_up(url: str, key_file: str | None = None) -> bool:
+    from .client import read_token
+
+    try:
+        token = read_token(key_file, "management") if key_file else None
+    except (OSError, ValueError):
+        return False
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        return requests.get(url.rstrip("/") + "/models", headers=headers, timeout=1.0).status_code == 200
     except requests.RequestException:
         return False
 
@@ -143,7 +161,7 @@ def status(cfg: ServeConfig) -> dict:
     from .management import ManagementClient
 
     out = {"run_dir": str(cfg.run_dir), "pid": read_pid(cfg.run_dir), "inference_url": cfg.inference_url,
-           "healthy": ping(cfg.inference_url)}
+           "healthy": ping(cfg.inference_url, token_file=str(cfg.key_file) if cfg.token_auth else None)}
     if out["healthy"]:
         try:
             out["models"] = ManagementClient(cfg.management_url, token_file=str(cfg.key_file)

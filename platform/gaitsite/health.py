@@ -55,7 +55,11 @@ def check_storage() -> tuple[bool, str]:
 
 def check_inference() -> tuple[bool, str]:
     if settings.INFERENCE_BACKEND == "torchserve":
-        r = requests.get(settings.TORCHSERVE_URL.rstrip("/") + "/ping", timeout=TIMEOUT_S)
+        from serving.client import read_token  # no torch: the client imports it lazily
+
+        token = read_token(settings.TORCHSERVE_TOKEN_FILE or None)  # with token auth, /ping needs the key
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        r = requests.get(settings.TORCHSERVE_URL.rstrip("/") + "/ping", headers=headers, timeout=TIMEOUT_S)
         if r.status_code != 200:
             return False, f"torchserve /ping answered {r.status_code}"
         return True, f"torchserve {settings.TORCHSERVE_URL}: {r.json().get('status', '?')}"

@@ -102,3 +102,31 @@ def test_register_set_default_and_roll_back(torchserve, tmp_path):
     finally:
         m.set_default("gaitmae", torchserve.version)
         m.unregister("gaitmae", version)
+
+
+@pytest.mark.integration
+def test_token_authorisation_with_keys_read_from_the_key_file(tmp_path, tiny_ckpt):
+    """Production mode: token auth on; the clients read TorchServe's key_file.json."""
+    from serving import server
+    from serving.archive import build_archive
+    from tests.pipeline_support import require_java
+
+    require_java()
+    cfg = ServeConfig(run_dir=tmp_path, inference_port=free_port(), management_port=free_port(),
+                      metrics_port=free_port(), grpc_inference_port=free_port(), grpc_management_port=free_port(),
+                      token_auth=True)
+    archive, version = build_archive(tiny_ckpt, cfg.model_store)
+    server.start(cfg)
+    try:
+        assert cfg.key_file.exists()
+        with pytest.raises(Exception, match="40[01]"):
+            ManagementClient(cfg.management_url).register(archive.name, model_name="gaitmae")
+        m = ManagementClient(cfg.management_url, token_file=str(cfg.key_file))
+        m.register(archive.name, model_name="gaitmae", batch_size=8, max_batch_delay_ms=10)
+        ws, obs = windows((60,))
+        with pytest.raises(InferenceUnavailable, match="key"):
+            TorchServeClient(cfg.inference_url).embed(ws, obs)
+        got = TorchServeClient(cfg.inference_url, token_file=str(cfg.key_file)).embed(ws, obs)
+        assert got.model_version == checkpoint_version(tiny_ckpt)
+    finally:
+        server.stop(tmp_path)
