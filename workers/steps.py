@@ -232,7 +232,6 @@ def embed(session_id: int, client) -> dict:
 
 
 def predict(session_id: int, model_version: str) -> dict:
-    from recordings.models import SessionStatus
     from results.models import Embedding, Prediction
 
     from .predictors import body_system, find_predictor, session_inputs, subject_covariates
@@ -241,7 +240,7 @@ def predict(session_id: int, model_version: str) -> dict:
     pred = find_predictor(model_version)
     if pred is None:
         with transaction.atomic():
-            touch(session_id, SessionStatus.PROCESSING, f"no predictor artifact for model {model_version}; "
+            touch(session_id, reason=f"no predictor artifact for model {model_version}; "
                   "features and embeddings are available, predictions are not")
         return {"predictions": 0, "reason": "no predictor"}
     predictor, pred_name = pred

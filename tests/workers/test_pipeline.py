@@ -5,6 +5,7 @@ the in-process client, and real Celery worker processes. Sessions are uploaded t
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from unittest import mock
@@ -215,3 +216,32 @@ def test_corrupt_stored_file_fails_with_a_readable_reason(stack):
     s = stack.wait_final(sid)
     assert s["status"] == "failed"
     assert "damaged" in s["status_reason"] and "upload it again" in s["status_reason"], s
+
+
+def test_backfill_of_a_new_default_model_version(stack, tiny_ckpt, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+    from tests.pipeline_support import tiny_checkpoint
+
+    first = stack.worker()
+    sid = stack.upload(synthetic_session_bytes(seed=6))
+    assert stack.wait_final(sid)["status"] == "done"
+    first.stop()
+    new = tiny_checkpoint(tmp_path / "v2", seed=7, run_id="test-tiny-v2")
+    stack.worker(GAIT_MODEL_CHECKPOINT=str(new))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAIT_", "DATABASE_URL", "AWS_"))}
+    env.update(stack.env | {"GAIT_MODEL_CHECKPOINT": str(new), "DJANGO_SETTINGS_MODULE": "gaitsite.settings",
+                            "PYTHONPATH": os.pathsep.join([str(REPO / "platform"), str(REPO)])})
+    r = subprocess.run([sys.executable, "-m", "workers.backfill", "--batch", "1", "--wait-timeout", "120"],
+                       env=env, cwd=REPO, capture_output=True, text=True, timeout=200)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out == {"model_version": checkpoint_version(new), "pending": 1, "queued": 1, "finished": 1}
+    assert "1/1 sessions have" in r.stderr
+    res = stack.results(sid)
+    versions = [e["model_version"] for e in res["embeddings"]]
+    assert versions.count(checkpoint_version(tiny_ckpt)) == versions.count(checkpoint_version(new)) == 5
+    assert stack.wait_final(sid)["status"] == "done"
