@@ -39,8 +39,8 @@ def extract(root: Path, rows: list[dict], work: Path | None) -> tuple[list[dict]
     """Per-file metadata and the features / naive matrices (cached in ``work``)."""
     from gaitcore.features import FEATURE_NAMES, compute_task_features
     from gaitcore.importers import read_recording
-    from gaitcore.probe.naive import NAIVE_COLUMNS, naive_stats
     from gaitcore.preprocess import preprocess
+    from gaitcore.probe.naive import NAIVE_COLUMNS, naive_stats
 
     cache = work / "pathological_tables.npz" if work else None
     if cache and cache.exists():
@@ -99,12 +99,12 @@ def embeddings_for(path: str, ok_meta: list[dict], root: Path) -> tuple[list[str
 
 def classify(X: np.ndarray, y: np.ndarray, subjects: np.ndarray) -> np.ndarray:
     """Leave-one-subject-out class probabilities ``[n, n_classes]`` (C by inner grouped 4-fold CV)."""
+    import warnings
+
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     from gaitcore.probe.cv import grouped_fold_ids, standardise
-
-    import warnings
 
     classes = np.unique(y)
     P = np.full((len(y), len(classes)), np.nan)

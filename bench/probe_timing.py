@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
            "seeds": args.seeds, "jobs": args.jobs, "by_sex": args.by_sex, "outer": cfg.outer, "inner": cfg.inner,
            "alphas": len(cfg.alphas), "wall_seconds": round(wall, 1),
            "timings_s": {k: round(v, 1) for k, v in res.timings.items()},
-           "planted_found": f"{sum(f for f, t in zip(found, truth) if t)}/{int(truth.sum())}",
-           "null_significant": f"{sum(f for f, t in zip(found, truth) if not t)}/{int((~truth).sum())}"}
+           "planted_found": f"{sum(f for f, t in zip(found, truth, strict=False) if t)}/{int(truth.sum())}",
+           "null_significant": f"{sum(f for f, t in zip(found, truth, strict=False) if not t)}/{int((~truth).sum())}"}
     print(json.dumps(out, indent=1))
     return 0
 

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "probe_version": PROBE_VERSION, "inputs": {k: getattr(args, k) for k in ("embeddings", "features", "naive", "phenotypes", "truth", "ablation")},
         "n_sessions": len(data.session_ids), "n_subjects": int(len(set(data.subjects))), "strata": res.n,
-        "targets": len(data.targets), "binary_targets": [t for t, b in zip(data.targets, data.binary) if b],
+        "targets": len(data.targets), "binary_targets": [t for t, b in zip(data.targets, data.binary, strict=False) if b],
         "covariates": data.cov_names, "by_sex": cfg.by_sex, "covariates_penalized": cfg.penalize_covariates, "seeds": cfg.seeds, "outer": cfg.outer, "inner": cfg.inner,
         "alphas": [float(a) for a in cfg.alphas], "task_mode": args.task_mode,
         "columns": {k: len(v) for k, v in data.columns.items()},

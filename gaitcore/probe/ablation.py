@@ -17,8 +17,8 @@ never imports torch; :func:`recompute_embeddings` produces the variant tables an
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 

@@ -19,8 +19,8 @@ are not gain targets (they would be their own predictors).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -186,7 +186,6 @@ def run_probe(data: ProbeData, cfg: ProbeConfig, progress: Callable[[str], None]
     """Run every model of every feature set in every stratum; fill scores, predictions and gain rows."""
     out = ProbeResults()
     phen_idx = np.flatnonzero(~data.is_covariate)
-    all_idx = np.arange(len(data.targets))
     kw = dict(seeds=cfg.seeds, alphas=cfg.alphas, outer=cfg.outer, inner=cfg.inner, n_jobs=cfg.n_jobs,
               progress=progress)
     for st, rows in strata(data, cfg.by_sex).items():

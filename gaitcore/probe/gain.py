@@ -141,7 +141,7 @@ def add_fdr(rows: list[dict], by: str = "feature_set", fdr: float = FDR) -> list
         sel = [r for r in rows if r[by] == k]
         q = benjamini_hochberg(np.array([r["p"] for r in sel]))
         qb = benjamini_hochberg(np.array([r.get("p_boot", np.nan) for r in sel]))
-        for r, qi, qbi in zip(sel, q, qb):
+        for r, qi, qbi in zip(sel, q, qb, strict=False):
             r["q"] = float(qi)
             r["significant_paper"] = bool(np.isfinite(qi) and qi < fdr and r["gain"] > 0)
             chance = 0.5 if r.get("binary") else 0.0

@@ -86,7 +86,7 @@ def fig_scatter(pred_rows: list[dict], target: str, path: Path, score_lookup: di
     plt = _plt()
     fsets = list(dict.fromkeys(r["feature_set"] for r in rows))
     fig, axes = plt.subplots(1, len(fsets), figsize=(4.6 * len(fsets), 4.6), squeeze=False)
-    for ax, fs in zip(axes[0], fsets):
+    for ax, fs in zip(axes[0], fsets, strict=False):
         sel = [r for r in rows if r["feature_set"] == fs]
         y = np.array([r["true"] for r in sel])
         p = np.array([r["predicted"] for r in sel])
@@ -151,7 +151,7 @@ def fig_comparison(score_rows: list[dict], path: Path, key_targets=("age", "bmi"
                 cols.append(_color(fs, i))
     if data:
         bp = ax.boxplot(data, patch_artist=True, widths=0.6)
-        for patch, c in zip(bp["boxes"], cols):
+        for patch, c in zip(bp["boxes"], cols, strict=False):
             patch.set_facecolor(c)
             patch.set_alpha(0.6)
         ax.set_xticks(np.arange(1, len(names) + 1))
@@ -176,7 +176,7 @@ def fig_ablation(system_rows: list[dict], path: Path) -> Path | None:
     strata = list(dict.fromkeys(r["stratum"] for r in system_rows))
     fig, axes = plt.subplots(1, len(strata), figsize=((1.3 * len(groups) + 2.2) * len(strata) + 1.2,
                                                       0.38 * len(systems) + 1.8), squeeze=False)
-    for ax, st in zip(axes[0], strata):
+    for ax, st in zip(axes[0], strata, strict=False):
         M = np.full((len(systems), len(groups)), np.nan)
         for r in system_rows:
             if r["stratum"] == st:

@@ -108,9 +108,8 @@ def read_table(path: str | os.PathLike, force_meta: tuple[str, ...] = ()) -> Tab
                     meta[c] = np.asarray([str(v) for v in arr.tolist()], dtype=object)
         return Table(values, columns, meta, str(path))
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
         import pyarrow as pa
+        import pyarrow.parquet as pq
 
         t = pq.read_table(path)
         canon = _canonical_meta(list(t.column_names))
@@ -200,7 +199,7 @@ def session_matrix(table: Table, task_mode: str = "concat", tasks: list[str] | N
         order = np.argsort(ss, kind="stable")
         ss, vv = ss[order], V[m][order]
         bounds = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1], True])
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in zip(bounds[:-1], bounds[1:], strict=False):
             rows = vv[a:b]
             block[ti, pos[ss[a]]] = rows[0] if b - a == 1 else _nanmedian(rows)
     if task_mode == "mean" or len(task_names) == 1:
@@ -210,7 +209,7 @@ def session_matrix(table: Table, task_mode: str = "concat", tasks: list[str] | N
         X = np.concatenate(list(block), axis=1)
         cols = [f"{t}:{c}" for t in task_names for c in table.columns]
     ok = np.isfinite(X).any(axis=0)  # drop columns missing everywhere
-    return SessionMatrix(s_ids, s_subj, X[:, ok], [c for c, o in zip(cols, ok) if o], table.source)
+    return SessionMatrix(s_ids, s_subj, X[:, ok], [c for c, o in zip(cols, ok, strict=False) if o], table.source)
 
 
 def _nanmedian(a: np.ndarray) -> np.ndarray:
@@ -247,5 +246,5 @@ def phenotype_keys(table: Table) -> np.ndarray:
     subj = table.meta["subject"]
     if "visit" in table.columns:
         v = table.col("visit")
-        return np.asarray([f"{s}_v{int(x)}" for s, x in zip(subj, v)], dtype=object)
+        return np.asarray([f"{s}_v{int(x)}" for s, x in zip(subj, v, strict=False)], dtype=object)
     return subj

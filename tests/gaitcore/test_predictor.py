@@ -63,7 +63,7 @@ def test_predictions_intervals_and_gait_age_gap(fitted):
     assert np.corrcoef(ga, Y[:, 0])[0, 1] > 0.7
     age = out[0]["age"]
     assert age["lower"] < age["value"] < age["upper"]
-    cover = np.mean([o["age"]["lower"] <= y <= o["age"]["upper"] for o, y in zip(out, Y[:, 0])])
+    cover = np.mean([o["age"]["lower"] <= y <= o["age"]["upper"] for o, y in zip(out, Y[:, 0], strict=False)])
     assert cover > 0.8  # in-sample coverage of a 90 % conformal interval
     gap = np.array([o["gait_age_gap"] for o in out])
     corr = np.array([o["gait_age_gap_corrected"] for o in out])
@@ -91,9 +91,9 @@ def test_cli_fit_predictor_reads_model_version_from_table(tmp_path):
     X, cols, Y, groups, sex = _train(n=60, p=5)
     X = np.nan_to_num(X)
     write_csv(tmp_path / "emb.csv", [{"level": "task", "session_id": f"{g}_v0", "subject": g, "task": "walk",
-                                      "model_version": "gm:small:run1", **dict(zip(cols, x))} for g, x in zip(groups, X)])
+                                      "model_version": "gm:small:run1", **dict(zip(cols, x, strict=False))} for g, x in zip(groups, X, strict=False)])
     write_csv(tmp_path / "phen.csv", [{"subject": g, "visit": 0, "sex": s, "age": y[0], "bmi": y[1]}
-                                      for g, s, y in zip(groups, sex, Y)])
+                                      for g, s, y in zip(groups, sex, Y, strict=False)])
     out = tmp_path / "pred"
     rc = main(["fit-predictor", "--embeddings", str(tmp_path / "emb.csv"), "--phenotypes", str(tmp_path / "phen.csv"),
                "--cohort", "synthetic", "--source", "test", "--seeds", "1", "--out", str(out), "-q"])
