@@ -83,7 +83,12 @@ def _fit_head(X: np.ndarray, y: np.ndarray, groups: np.ndarray, binary: bool, se
     rng = np.random.default_rng(np.random.SeedSequence([seed, 77]))
     folds = grouped_fold_ids(groups, inner, rng)
     if binary:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
+
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)  # weak-penalty end of the C grid
 
         yb = (y > 0.5).astype(int)
         loss = np.zeros(len(LOGISTIC_CS))
