@@ -10,7 +10,6 @@ os.environ.setdefault("GAIT_VAR_DIR", tempfile.mkdtemp(prefix="gait-test-var-"))
 os.environ["GAIT_ENV"] = "development"
 
 import dj_database_url  # noqa: E402
-
 from gaitsite.settings import *  # noqa: E402,F403
 
 from tests.services import postgres_url  # noqa: E402

@@ -1,6 +1,7 @@
 """``manage.py demo_setup``: the demo organisation, its owner, a demo cohort with three subjects and an
 API token, with the login and the token printed."""
 
+import os
 import secrets
 
 from django.core.management.base import BaseCommand
@@ -38,5 +39,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{'Created' if created else 'Found'} organisation '{org.name}'. Login: {username} / {password}\n"
             f"API token (admin role, 30 days, shown once): {raw}\n"
-            f"  curl -H 'Authorization: Bearer {raw}' http://127.0.0.1:8000/api/v1/subjects/"
+            f"  curl -H 'Authorization: Bearer {raw}' http://127.0.0.1:{os.environ.get('PORT', '8000')}/api/v1/subjects/"
         )
