@@ -24,31 +24,24 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import GaitCoreError
-    from ..model.checkpoint import check_preprocessing, load_checkpoint
-    from ..model.data import WindowSet, find_sessions, load_source, session_windows
+    from ..model.checkpoint import load_compatible_checkpoint
+    from ..model.data import WindowSet, input_files, load_source, session_windows
     from ..model.embed import ID_COLUMNS, embed_windows, embedding_rows, write_table
     from ..model.embedding import embedding_columns
-    from ..preprocess import PREPROCESSING_VERSION
 
     if Path(args.output).suffix.lower() not in (".parquet", ".csv"):
         print(f"gaitfm embed: output must end in .parquet or .csv: {args.output}", file=sys.stderr)
         return 2
     try:
-        ckpt = load_checkpoint(args.checkpoint)
-        check_preprocessing(ckpt, PREPROCESSING_VERSION)
+        ckpt = load_compatible_checkpoint(args.checkpoint)
     except GaitCoreError as exc:
         print(f"gaitfm embed: {exc}", file=sys.stderr)
         return 2
-    if args.format:
-        from ..importers import iter_recordings
-
-        files = list(iter_recordings(args.sessions, args.format))
-    else:
-        try:
-            files = find_sessions(args.sessions)
-        except FileNotFoundError as exc:
-            print(f"gaitfm embed: {exc}", file=sys.stderr)
-            return 2
+    try:
+        files = input_files(args.sessions, args.format)
+    except FileNotFoundError as exc:
+        print(f"gaitfm embed: {exc}", file=sys.stderr)
+        return 2
     model = ckpt.model()
     sets, failed = [], 0
     for f in files:

@@ -28,24 +28,17 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from ..errors import GaitCoreError
-    from ..model.checkpoint import check_preprocessing, load_checkpoint
-    from ..model.data import WindowSet, find_sessions, load_source, session_windows
+    from ..model.checkpoint import load_compatible_checkpoint
+    from ..model.data import WindowSet, input_files, load_source, session_windows
     from ..model.evaluate import reconstruction_error
-    from ..preprocess import PREPROCESSING_VERSION
 
     t0 = time.perf_counter()
     try:
-        ckpt = load_checkpoint(args.checkpoint)
-        check_preprocessing(ckpt, PREPROCESSING_VERSION)
+        ckpt = load_compatible_checkpoint(args.checkpoint)
     except GaitCoreError as exc:
         print(f"gaitfm evaluate: {exc}", file=sys.stderr)
         return 2
-    if args.format:
-        from ..importers import iter_recordings
-
-        files = list(iter_recordings(args.data, args.format))
-    else:
-        files = find_sessions(args.data)
+    files = input_files(args.data, args.format)
     files = files[:: max(1, args.stride)]
     if args.max_files:
         files = files[: args.max_files]

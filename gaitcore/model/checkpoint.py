@@ -124,3 +124,12 @@ def check_preprocessing(ckpt: Checkpoint, current: str) -> None:
     if ckpt.preprocessing and major(ckpt.preprocessing) != major(current):
         raise CheckpointError(f"checkpoint {ckpt.path} was trained on preprocessing {ckpt.preprocessing!r}, "
                               f"this gaitcore produces {current!r}: retrain or use a matching gaitcore")
+
+
+def load_compatible_checkpoint(path: str | os.PathLike | None = None) -> Checkpoint:
+    """Load a checkpoint and refuse it if its preprocessing differs from this software's."""
+    from ..preprocess import PREPROCESSING_VERSION
+
+    ckpt = load_checkpoint(path)
+    check_preprocessing(ckpt, PREPROCESSING_VERSION)
+    return ckpt

@@ -67,6 +67,15 @@ def session_windows(session: Session, *, window: int = DEFAULT_WINDOW, min_last:
 
 
 # --- finding and reading sources -------------------------------------------------------------------
+def input_files(paths: Iterable[str | os.PathLike], fmt: str | None = None) -> list[Path]:
+    """The recordings a command reads: session files by default, or files of an importer ``fmt``."""
+    if fmt:
+        from ..importers import iter_recordings
+
+        return list(iter_recordings(paths, fmt))
+    return find_sessions(paths)
+
+
 def find_sessions(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """Session files (``*.gait.npz``): files as given, folders searched recursively; sorted, unique."""
     out: list[Path] = []
