@@ -5,7 +5,8 @@
                  [--truth truth.json] [--ablation DIR] [--jobs 2] --out DIR
 
 Feature tables are reduced to one row per session (median over windows per task, tasks side by side
-unless ``--task-mode mean``); see docs/probes.md for the method and every output file.
+unless ``--task-mode mean``; ``--task-mode ensemble`` fits one model per task and averages the
+predictions); see docs/probes.md for the method and every output file.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=15, help="CV repetitions (default 15)")
     parser.add_argument("--outer", type=int, default=5)
     parser.add_argument("--inner", type=int, default=4)
-    parser.add_argument("--task-mode", choices=("concat", "mean"), default="concat",
-                        help="how tasks of a session are combined (default: side by side)")
+    parser.add_argument("--task-mode", choices=("concat", "mean", "ensemble"), default="concat",
+                        help="how tasks of a session are combined: concat (columns side by side, default), mean "
+                             "(columns averaged over tasks), ensemble (one model per task, predictions averaged: "
+                             "the paper's method)")
     parser.add_argument("--tasks", default=None, help="comma-separated tasks to use (default: all)")
     parser.add_argument("--truth", default=None, help="synthetic truth.json: adds detection rates and body systems")
     parser.add_argument("--ablation", default=None, metavar="DIR",

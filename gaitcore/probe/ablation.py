@@ -121,8 +121,7 @@ def ablation_from_tables(folder: Path, full, data, cfg, systems: dict[str, str],
     ``full`` is the full embedding SessionMatrix; ``data``/``cfg`` come from :mod:`.analysis`.
     Returns ``(per-target rows, per-system rows)``.
     """
-    from .analysis import strata
-    from .cv import nested_cv
+    from .analysis import cv_feature_set, strata
     from .metrics import score_panel
     from .tables import read_table, session_matrix
 
@@ -152,9 +151,10 @@ def ablation_from_tables(folder: Path, full, data, cfg, systems: dict[str, str],
         Y = data.Y[sel]
         r = {}
         for v, X in mats.items():
-            res = nested_cv(X[sel], Y, data.subjects[sel], seeds=seeds, binary=data.binary, alphas=cfg.alphas,
-                            outer=cfg.outer, inner=cfg.inner, n_jobs=cfg.n_jobs, progress=progress,
-                            label=f"[{st}] ablation {v}")
+            res = cv_feature_set(X[sel], Y, data.subjects[sel], data.blocks.get("embeddings"), seeds=seeds,
+                                 binary=data.binary, alphas=cfg.alphas,
+                                 outer=cfg.outer, inner=cfg.inner, n_jobs=cfg.n_jobs, progress=progress,
+                                 label=f"[{st}] ablation {v}")
             r[v] = np.nanmean(np.stack([score_panel(Y, res.oof[s], res.binary)["score"] for s in range(len(res.seeds))]), 0)
         imp = importance(r["full"], {g: r[f"drop_{g}"] for g in groups}, {g: r[f"keep_{g}"] for g in groups})
         for j, t in enumerate(data.targets):

@@ -14,11 +14,17 @@ Models per stratum (all rows, or each sex with ``by_sex``):
 
 Predictive gain = score(gait+covariates) - score(covariates) per seed (see :mod:`.gain`). Covariates
 are not gain targets (they would be their own predictors).
+
+Task ensemble (``task_mode="ensemble"``, the paper's method): a feature set whose session matrix has
+task blocks is fitted once per task (same folds, same pipeline, covariates in every per-task model) and
+the out-of-fold predictions (probabilities for binary targets) are averaged over the tasks a session
+has; the scores are computed on that average (:func:`cv_feature_set`).
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -65,6 +71,34 @@ class ProbeData:
     targets: list[str]
     binary: np.ndarray
     is_covariate: np.ndarray
+    blocks: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # feature set -> task -> columns
+
+
+def cv_feature_set(X: np.ndarray, Y: np.ndarray, groups: np.ndarray, blocks: dict[str, np.ndarray] | None = None,
+                   label: str = "", **kw) -> CVResult:
+    """``nested_cv`` of one feature set, or with task ``blocks`` the per-task ensemble: one nested CV per
+    task block, out-of-fold predictions averaged over the tasks each row has data for (rows without any
+    -- not produced by session_matrix -- get the plain mean). Folds depend only on (groups, seed), so all
+    per-task models share them and the average is itself an out-of-fold prediction."""
+    if not blocks:
+        return nested_cv(X, Y, groups, label=label, **kw)
+    t0 = time.perf_counter()
+    raw, has, alphas, first = [], [], [], None
+    for task, idx in blocks.items():
+        r = nested_cv(X[:, idx], Y, groups, label=f"{label} {task}", **kw)
+        first = first or r
+        raw.append(r.oof.astype(np.float64))
+        has.append(np.isfinite(X[:, idx]).any(axis=1))
+        alphas.append(r.alpha)
+    R = np.stack(raw)  # [tasks, seeds, n, T]
+    H = np.stack(has)[:, None, :, None]  # [tasks, 1, n, 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        oof = np.nanmean(np.where(H, R, np.nan), axis=0)
+        oof = np.where(np.isnan(oof), np.nanmean(R, axis=0), oof)  # rows without any task's data
+        alpha = np.nanmedian(np.stack(alphas), axis=0)
+    return CVResult(first.seeds, oof.astype(np.float32), alpha, first.binary, time.perf_counter() - t0,
+                    {"ensemble_tasks": list(blocks)})
 
 
 def _sex_labels(phen: Table) -> np.ndarray:
@@ -97,7 +131,7 @@ def prepare(feature_sets: dict[str, SessionMatrix], phen: Table, cfg: ProbeConfi
     for i, k in enumerate(keys):
         first.setdefault(k, i)
     prow = np.array([first[k] for k in order])
-    X, cols = {}, {}
+    X, cols, blocks = {}, {}, {}
     for name, sm in feature_sets.items():
         ids = sm.subjects if use_subject else sm.session_ids
         pos = {}
@@ -105,6 +139,8 @@ def prepare(feature_sets: dict[str, SessionMatrix], phen: Table, cfg: ProbeConfi
             pos.setdefault(k, i)
         X[name] = sm.X[[pos[k] for k in order]]
         cols[name] = list(sm.columns)
+        if sm.blocks:
+            blocks[name] = dict(sm.blocks)
     sex = _sex_labels(phen)[prow]
     subjects = phen.meta["subject"][prow] if "subject" in phen.meta else np.asarray(order, dtype=object)
     cov_names, C = [], []
@@ -140,7 +176,8 @@ def prepare(feature_sets: dict[str, SessionMatrix], phen: Table, cfg: ProbeConfi
     if cfg.binary:
         binary |= np.isin(targets, cfg.binary)
     is_cov = np.isin(targets, list(cfg.covariates))
-    return ProbeData(np.asarray(order, dtype=object), subjects, sex, X, cols, C, cov_names, Y, targets, binary, is_cov)
+    return ProbeData(np.asarray(order, dtype=object), subjects, sex, X, cols, C, cov_names, Y, targets, binary, is_cov,
+                     blocks)
 
 
 @dataclass
@@ -207,7 +244,8 @@ def run_probe(data: ProbeData, cfg: ProbeConfig, progress: Callable[[str], None]
             X = Xall[rows]
             Ya = data.Y[rows]
             t0 = time.perf_counter()
-            g = nested_cv(X, Ya, groups, binary=data.binary, label=f"[{st}] {fs}", **kw)
+            bl = data.blocks.get(fs)
+            g = cv_feature_set(X, Ya, groups, bl, binary=data.binary, label=f"[{st}] {fs}", **kw)
             sc = _scores(g, Ya, groups, cfg)
             out.scores[(fs, "gait", st)] = {**sc, "targets": list(data.targets)}
             out.alpha[(fs, "gait", st)] = np.nanmedian(g.alpha, axis=(0, 1))
@@ -225,9 +263,11 @@ def run_probe(data: ProbeData, cfg: ProbeConfig, progress: Callable[[str], None]
                 continue
             t0 = time.perf_counter()
             if cfg.penalize_covariates:
+                if bl:
+                    raise ValueError("penalize_covariates is not implemented for the task ensemble")
                 full = nested_cv(np.hstack([X, C]), Yp, groups, binary=bp, label=f"[{st}] {fs}+covariates", **kw)
             else:
-                full = nested_cv(X, Yp, groups, binary=bp, label=f"[{st}] {fs}+covariates", covariates=C, **kw)
+                full = cv_feature_set(X, Yp, groups, bl, binary=bp, label=f"[{st}] {fs}+covariates", covariates=C, **kw)
             scf = _scores(full, Yp, groups, cfg)
             tnames = [data.targets[i] for i in phen_idx]
             out.scores[(fs, "gait+covariates", st)] = {**scf, "targets": tnames}

@@ -15,7 +15,9 @@ value column; other text columns are kept as metadata.
 Rows are per window, per (session, task) or per session. :func:`session_matrix` reduces them to one
 row per session: median over windows within a (session, task) -- the paper's subject-level embedding
 -- then the tasks side by side (``concat``: columns ``task:column``, a task a session lacks is missing
-and imputed inside the CV folds) or averaged (``mean``).
+and imputed inside the CV folds) or averaged (``mean``). ``ensemble`` gives the same matrix as
+``concat`` plus the column block of every task (``SessionMatrix.blocks``): the probe then fits one model
+per task and averages the per-task predictions (the paper's ensemble, DESIGN.md).
 """
 
 from __future__ import annotations
@@ -167,12 +169,16 @@ class SessionMatrix:
     X: np.ndarray
     columns: list[str]
     source: str = ""
+    blocks: dict[str, np.ndarray] | None = None  # ensemble: task -> column indices of its block
+
+
+TASK_MODES = ("concat", "mean", "ensemble")
 
 
 def session_matrix(table: Table, task_mode: str = "concat", tasks: list[str] | None = None) -> SessionMatrix:
     """Reduce a per-window / per-task table to one row per session (see module docstring)."""
-    if task_mode not in ("concat", "mean"):
-        raise ValueError(f"task_mode must be concat or mean, not {task_mode!r}")
+    if task_mode not in TASK_MODES:
+        raise ValueError(f"task_mode must be one of {TASK_MODES}, not {task_mode!r}")
     if "level" in table.meta:  # gaitfm embed: window rows + per-task median rows; use the task rows
         lev = table.meta["level"]
         use = lev == "task" if (lev == "task").any() else lev == lev
@@ -209,7 +215,13 @@ def session_matrix(table: Table, task_mode: str = "concat", tasks: list[str] | N
         X = np.concatenate(list(block), axis=1)
         cols = [f"{t}:{c}" for t in task_names for c in table.columns]
     ok = np.isfinite(X).any(axis=0)  # drop columns missing everywhere
-    return SessionMatrix(s_ids, s_subj, X[:, ok], [c for c, o in zip(cols, ok, strict=False) if o], table.source)
+    kept = [c for c, o in zip(cols, ok, strict=False) if o]
+    blocks = None
+    if task_mode == "ensemble":
+        prefix = [c.split(":", 1)[0] for c in kept] if len(task_names) > 1 else [task_names[0] if task_names else ""] * len(kept)
+        blocks = {t: np.flatnonzero(np.asarray(prefix, dtype=object) == t) for t in task_names}
+        blocks = {t: b for t, b in blocks.items() if len(b)}
+    return SessionMatrix(s_ids, s_subj, X[:, ok], kept, table.source, blocks)
 
 
 def _nanmedian(a: np.ndarray) -> np.ndarray:
