@@ -4,8 +4,9 @@
 
 Creates a throwaway database (``gait_bench_dash_<pid>``) on the PostgreSQL server at 127.0.0.1:5432 (or
 ``--postgres-url``), migrates it, seeds one organisation with a cohort of ``--subjects`` synthetic subjects
-(about half of them with two visits) WITH results -- QC, features (drawn, see ``dashboards.demo``) and 19
-predictions per session -- plus a second cohort of a fifth of the size for the side-by-side view, runs
+(about half of them with two visits) WITH synthetic result rows -- QC, drawn features and 19 predictions per
+session, written straight into the tables by ``dashboards.benchdata`` (bench data, NOT model output; the demo
+goes through the real pipeline instead) -- plus a second cohort of a fifth of the size for the side-by-side view, runs
 ANALYZE, then renders pages in this process through the whole Django stack (middleware, scope, queries,
 templates; Django's test client, no network) ``--repeats`` times each after one warm-up. Prints JSON:
 ``cohort_profile_ms`` (median), the other pages' medians, p90s, query counts and the set-up. The database
@@ -44,7 +45,7 @@ def run(n_subjects: int, repeats: int) -> dict:
     import django
 
     django.setup()
-    from dashboards.demo import seed_cohort
+    from dashboards.benchdata import seed_bench_cohort
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
@@ -60,9 +61,9 @@ def run(n_subjects: int, repeats: int) -> dict:
     user = get_user_model().objects.create_user("bench-clinician", password="x" * 12)
     with organisation_scope(org):
         Membership.objects.create(user=user, role=Role.CLINICIAN)
-        big = seed_cohort(org, cohort_name="Bench cohort", n_subjects=n_subjects, seed=1, prefix="B",
+        big = seed_bench_cohort(org, cohort_name="Bench cohort", n_subjects=n_subjects, seed=1, prefix="B",
                           features="drawn", store_files=False, failed=5, in_flight=5, qc_warnings=10)
-        small = seed_cohort(org, cohort_name="Bench comparison", n_subjects=max(10, n_subjects // 5), seed=2,
+        small = seed_bench_cohort(org, cohort_name="Bench comparison", n_subjects=max(10, n_subjects // 5), seed=2,
                             prefix="C", features="drawn", store_files=False)
         n_preds = Prediction.objects.count()
         subject = big.subjects.order_by("external_id").first()

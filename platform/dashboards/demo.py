@@ -1,184 +1,250 @@
-"""Seeding of synthetic cohorts WITH results, for ``./run demo`` and ``bench/dashboard.py``.
+"""The demo organisation's cohorts, put through the platform's real path (``manage.py seed_demo``).
 
-Until the processing pipeline (workers) writes results, the demo fills them itself, and says so in the
-predictor card every page shows:
+Nothing here writes a result. The seeding only does what a clinic does:
 
-* session files: ``gaitcore.synth`` sessions (short protocol), stored like uploaded sessions;
-* QC and engineered features: computed by gaitcore (``gaitcore.qc``, ``gaitcore.features``) on those files
-  (``features="gaitcore"``); the benchmark draws plausible feature values instead (``features="drawn"``)
-  because 1,000 real feature runs would take minutes;
-* predictions: NOT a model's output. Per body system the deviation is the synthetic generator's own
-  latent health score of that system (its phenotype loadings on the subject's latent factors), plus noise;
-  gait age is chronological age shifted by the frailty and sarcopenia factors, plus noise. They carry
-  the predictor card ``demo-synthetic`` (synthetic, demonstration only -- not for clinical use).
+1. creates the cohorts and their subjects with the cohorts app's actions (audited, as the API does);
+2. records sessions -- synthetic ones from ``gaitcore.synth`` (the full 5-task protocol at a short
+   duration scale) -- and uploads each through the upload actions the REST API uses
+   (``recordings.actions.create_upload`` -> ``append_chunk`` -> ``complete_upload``: size and SHA-256
+   checked, file parsed, stored, session created, processing queued on commit);
+3. the real Celery pipeline (``workers``: validate -> preprocess -> features -> embed -> predict ->
+   aggregate) then produces every QC report, feature, embedding, prediction and cohort summary -- in the
+   demo's worker process (``./run demo``), or in this process with ``process_inline`` (Celery's eager
+   mode: the same task functions, their failure policy and their chaining).
 
-Writes happen inside the organisation scope with the scoped managers, in one transaction, with one
-audit event for the whole seeding (results have no per-row action functions yet).
+Predictions come from the predictor artifact(s) in ``GAIT_PREDICTOR`` (``gaitfm demo-predictor`` builds
+the synthetic demonstration predictor; its card says "demonstration only -- not for clinical use").
+
+Variety the dashboards need, all of it genuine input the pipeline judges by itself:
+
+* several visits per longitudinal subject (``visits``; the generator ages the subject between visits);
+* two cohorts (different seeds, so different people) for the side-by-side comparison;
+* recordings with degraded tracking (``degraded``: the tracker loses the body or limbs in bursts covering
+  that share of the joint samples) -> QC warnings (and a failed QC above 50 % missing);
+* failed sessions: a recording cut to 20 frames (the validator needs 30) and a 7-s walk (a task needs 10 s
+  for a model window: the preprocess step rejects it), each with the pipeline's own reason.
+
+Idempotent: every upload has the idempotency key ``demo:<cohort prefix>:<subject>:<visit or kind>``; a
+second run finds the uploads complete and creates nothing (sessions still queued or processing are
+queued again, which the pipeline's idempotent steps allow).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import base64
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import numpy as np
-from cohorts.models import Cohort, Subject
-from django.db import transaction
-from django.utils import timezone
-from recordings.models import GaitSession, SessionStatus
-from results.models import Prediction, QCReport, TaskFeatures
-from tenancy.audit import Actor, record
 
-from .models import PredictorCard
-from .selectors import DEVIATION_UNIT, GAIT_AGE, SYSTEMS
-
-DEMO_MODEL = ("demo-synthetic", "1")
-DEMO_ATTRIBUTION_SEED = 11
-INTERVAL_LEVEL = 0.9
+DURATION_SCALE = 0.17  # 5-task protocol: a 30-s treadmill task at 3 km/h, 10-s others (~1,600 frames in windows)
+KEY_PREFIX = "demo:"
 
 
-def ensure_demo_card() -> PredictorCard:
-    """The predictor card of the demonstration values (attribution: legs drive metabolic and frailty
-    systems, torso sleep and lifestyle, as the paper reports; the rest drawn once, deterministically)."""
-    rng = np.random.default_rng(DEMO_ATTRIBUTION_SEED)
-    attribution = {}
-    for s in SYSTEMS:
-        w = rng.dirichlet([2, 1, 1, 0.6])
-        if s in ("frailty", "glycemic", "metabolomics", "nmr_metabolomics", "body_composition"):
-            w = np.array([0.55, 0.15, 0.2, 0.1])
-        elif s in ("sleep", "lifestyle"):
-            w = np.array([0.2, 0.15, 0.5, 0.15])
-        attribution[s] = {k: round(float(v), 3) for k, v in zip(("legs", "arms", "torso", "head"), w / w.sum(), strict=True)}
-    card, _ = PredictorCard.objects.update_or_create(
-        model_name=DEMO_MODEL[0], model_version=DEMO_MODEL[1],
-        defaults={"trained_on": "synthetic cohort (gaitcore.synth)", "cohort_kind": "synthetic",
-                  "demonstration_only": True, "n_training_subjects": 0,
-                  "method": "demonstration values from the synthetic generator's latent health scores plus "
-                            "noise, written by the demo seeding -- not the output of a trained model",
-                  "attribution": attribution})
-    return card
+@dataclass(frozen=True)
+class DemoCohort:
+    name: str
+    seed: int
+    n_subjects: int
+    prefix: str
+    visits: int = 2  # visits of a longitudinal subject (about half of the subjects)
+    degraded: tuple[float, ...] = ()  # one recording each with tracking lost for this share of joint samples
+    too_short: int = 0  # extra recordings of 20 frames (the validator needs 30)
+    short_tasks: int = 0  # extra recordings of one 7-s task (under 10 s: no model window)
+    description: str = "synthetic demo cohort (gaitcore.synth), processed by the pipeline"
 
 
-def _system_deviations(subj) -> dict[str, float]:
-    from gaitcore.synth.phenotypes import LATENTS, PHENOTYPES
-
-    x = {**subj.covariates(), **subj.latents}
-    keep = set(LATENTS) | {"bmi_z", "vat_z"}
-    acc: dict[str, list[float]] = {}
-    for p in PHENOTYPES:
-        acc.setdefault(p.system, []).append(sum(v * x[k] for k, v in p.loadings.items() if k in keep))
-    return {s: float(np.mean(v)) for s, v in acc.items()}
+DEMO_COHORTS: tuple[DemoCohort, ...] = (
+    DemoCohort("Synthetic cohort A", seed=7, n_subjects=12, prefix="SYN-A", visits=3, degraded=(0.3, 0.6), too_short=1),
+    DemoCohort("Synthetic cohort B", seed=8, n_subjects=8, prefix="SYN-B", visits=2, degraded=(0.35,), short_tasks=1),
+)
 
 
-def _drawn_features(rng, subj) -> dict[str, float]:
-    frail = subj.latents.get("frailty", 0.0)
-    speed = float(np.clip(rng.normal(1.25 - 0.12 * frail - 0.004 * (subj.age - 50), 0.12), 0.4, 1.9))
-    cad = float(np.clip(rng.normal(108 - 3 * frail, 6), 70, 140))
-    return {"walking_speed_m_s": speed, "cadence_steps_min": cad, "stride_length_m": speed * 120 / cad,
-            "double_support_pct": float(rng.normal(24 + 2 * frail, 3)), "step_width_m": float(rng.normal(0.09, 0.02)),
-            "stride_time_cv_pct": float(abs(rng.normal(2.5 + 0.6 * frail, 0.8))),
-            "step_time_asymmetry_pct": float(abs(rng.normal(2.0, 1.5)))}
+@dataclass
+class Recording:
+    key: str  # upload idempotency key
+    index: int  # generator subject index
+    visit: int
+    kind: str  # "protocol" | "degraded" | "too_short" | "short_tasks"
+    recorded_at: datetime
+    lost: float = 0.0  # share of joint samples lost (degraded)
 
 
-@transaction.atomic
-def seed_cohort(org, *, cohort_name: str, n_subjects: int, seed: int = 7, visits: int = 2,
-                features: str = "gaitcore", store_files: bool = True, prefix: str = "SYN",
-                failed: int = 0, in_flight: int = 0, qc_warnings: int = 0, duration_scale: float = 0.12) -> Cohort:
-    """A cohort of ``n_subjects`` synthetic subjects, each with 1..``visits`` processed sessions and their
-    QC, features and (demonstration) predictions; plus ``failed`` failed and ``in_flight`` processing
-    sessions so the home page shows every state. Call inside ``organisation_scope(org)``."""
-    from gaitcore.synth.cohort import build_session, subject_at_visit
+@dataclass
+class PlannedSubject:
+    external_id: str
+    fields: dict
+    recordings: list[Recording] = field(default_factory=list)
 
-    card = ensure_demo_card()
-    cohort, _ = Cohort.objects.get_or_create(name=cohort_name, defaults={"description": "synthetic demo cohort"})
-    rng = np.random.default_rng(seed)
+
+def sized(cohorts: tuple[DemoCohort, ...], subjects: list[int] | None) -> tuple[DemoCohort, ...]:
+    """The cohorts with other subject counts (tests, small demos)."""
+    if not subjects:
+        return cohorts
+    from dataclasses import replace
+
+    return tuple(replace(c, n_subjects=n) for c, n in zip(cohorts, subjects, strict=False))
+
+
+def plan(dc: DemoCohort, now: datetime) -> list[PlannedSubject]:
+    """Subjects (pseudonyms and covariates at their first visit) and their recordings, oldest first; the
+    latest visit of every subject was recorded in the last days."""
+    from gaitcore.synth.cohort import subject_at_visit
+
+    out = []
+    for i in range(1, dc.n_subjects + 1):
+        subj0, _ = subject_at_visit(dc.seed, i, 0)
+        n_vis = dc.visits if subj0.longitudinal else 1
+        years = [subject_at_visit(dc.seed, i, v)[1] for v in range(n_vis)]
+        last = now - timedelta(days=2 + (i % 5), hours=i)
+        when = [last - timedelta(days=365.25 * (years[-1] - y)) for y in years]
+        birth_year = int((when[0] - timedelta(days=365.25 * subj0.age)).year)
+        ext = f"{dc.prefix}-{i:03d}"
+        ps = PlannedSubject(ext, {"birth_year": birth_year, "sex": "male" if subj0.male else "female",
+                                  "height_cm": round(subj0.height * 100, 1),
+                                  "weight_kg": round(subj0.bmi * subj0.height ** 2, 1), "consent_research": True})
+        ps.recordings = [Recording(f"{KEY_PREFIX}{dc.prefix}:{i}:v{v}", i, v, "protocol", when[v]) for v in range(n_vis)]
+        out.append(ps)
+    for k, lost in enumerate(dc.degraded):  # the latest visit of the first subjects: tracking degraded
+        rec = out[k % len(out)].recordings[-1]
+        rec.kind, rec.lost = "degraded", lost
+    extra = ["too_short"] * dc.too_short + ["short_tasks"] * dc.short_tasks
+    for k, kind in enumerate(extra):  # an extra upload of a subject, yesterday
+        ps = out[(len(dc.degraded) + k) % len(out)]
+        ps.recordings.append(Recording(f"{KEY_PREFIX}{dc.prefix}:{ps.recordings[0].index}:{kind}",
+                                       ps.recordings[0].index, len(ps.recordings), kind, now - timedelta(days=1, hours=k)))
+    return out
+
+
+def degrade(session, lost: float, rng: np.random.Generator) -> None:
+    """The body tracker loses the person in bursts (every joint NONE) and the far-side arm and leg in
+    others, until about ``lost`` of the joint samples are missing. In place."""
+    from gaitcore.schemas import AZURE32, Confidence
+
+    conf = session.confidence
+    t = len(conf)
+    far = [AZURE32.joints.index(n) for n in AZURE32.joints if n.endswith("_LEFT") and
+           any(p in n for p in ("SHOULDER", "ELBOW", "WRIST", "HAND", "THUMB", "HIP", "KNEE", "ANKLE", "FOOT"))]
+    missing = np.zeros(conf.shape, bool)
+    while missing.mean() < lost:
+        start, length = int(rng.integers(0, t)), int(rng.integers(10, 60))
+        if rng.random() < 0.6:
+            missing[start:start + length] = True
+        else:
+            missing[start:start + length, far] = True
+    conf[missing] = Confidence.NONE
+
+
+def recording_bytes(dc: DemoCohort, rec: Recording, duration_scale: float) -> bytes:
+    """The session file of one planned recording."""
+    from gaitcore.sessionfile import Session, TaskSegment, to_bytes
+    from gaitcore.synth.cohort import build_session
+
+    if rec.kind == "short_tasks":  # a 7-s walk only: parses, validates, but is too short for a model window
+        session, _ = build_session(dc.seed, rec.index, 0, tasks=("treadmill_self_selected",), duration_scale=0.12)
+    else:
+        session, _ = build_session(dc.seed, rec.index, rec.visit if rec.kind != "too_short" else 0,
+                                   duration_scale=duration_scale)
+    if rec.kind == "too_short":  # the recording stopped after 20 frames
+        n = 20
+        seg = session.tasks[0]
+        session = Session(session.positions[:n], session.confidence[:n], session.timestamps_us[:n], session.subject,
+                          session.sensor, [TaskSegment(seg.task, 0, n)], session.metadata, session.session_id)
+    if rec.kind == "degraded":
+        degrade(session, rec.lost, np.random.default_rng(np.random.SeedSequence([dc.seed, rec.index, rec.visit, 99])))
+    return to_bytes(session)
+
+
+def upload(actor, subject, rec: Recording, data: bytes):
+    """One upload through the API's actions (create -> one chunk with its checksum -> complete). Returns
+    the session (processing is queued when the transaction commits)."""
+    from recordings import actions
+
+    from gaitcore.sessionfile import from_bytes
+
+    digest = hashlib.sha256(data)
+    tasks = [t.task for t in from_bytes(data, name="demo").tasks]
+    up, _ = actions.create_upload(actor, idempotency_key=rec.key, subject=subject, format="gait-session",
+                                  size=len(data), sha256=digest.hexdigest(), tasks=tasks,
+                                  filename=f"{subject.external_id}-{rec.visit}.gait.npz", recorded_at=rec.recorded_at)
+    if up.offset == 0:
+        up = actions.append_chunk(actor, up, offset=0, data=data,
+                                  checksum=actions.parse_chunk_checksum("sha256 " + base64.b64encode(digest.digest()).decode()))
+    return actions.complete_upload(actor, up)
+
+
+def seed(org, cohorts: tuple[DemoCohort, ...] = DEMO_COHORTS, *, duration_scale: float = DURATION_SCALE,
+         progress: Callable[[str], None] = lambda _m: None) -> dict:
+    """Create what is missing of the demo cohorts, subjects and uploads (call inside the organisation
+    scope). Returns {"created": n uploads, "sessions": [ids of every demo session]}."""
+    from cohorts import actions as cohort_actions
+    from cohorts.models import Cohort, Subject
+    from django.utils import timezone
+    from recordings.models import Upload, UploadStatus
+    from tenancy.audit import Actor
+
+    actor = Actor.system()
     now = timezone.now()
-    subjects, sessions, qcs, feats, preds = [], [], [], [], []
-    plan = []
-    for i in range(n_subjects):
-        subj0, _ = subject_at_visit(seed, i, 0)
-        n_vis = visits if subj0.longitudinal else 1
-        birth_year = int(round((now - timedelta(days=365.25 * (subj0.age + 1.0 * (n_vis - 1)))).year))
-        subjects.append(Subject(organisation=org, cohort=cohort, external_id=f"{prefix}-{i + 1:04d}",
-                                birth_year=birth_year, sex="male" if subj0.male else "female",
-                                height_cm=round(subj0.height * 100, 1), consent_research=True,
-                                weight_kg=round(subj0.bmi * subj0.height ** 2, 1)))
-        plan.append(n_vis)
-    Subject.objects.bulk_create(subjects)
-    warn_left = qc_warnings
-    for i, (subject, n_vis) in enumerate(zip(subjects, plan, strict=True)):
-        for v in range(n_vis):
-            subj, years = subject_at_visit(seed, i, v)
-            when = now - timedelta(days=365.25 * (n_vis - 1) - 365.25 * years + 3) + timedelta(minutes=i)
-            s = GaitSession(organisation=org, subject=subject, recorded_at=when, sensor="synthetic",
-                            status=SessionStatus.DONE, processed_at=when, attempts=1, sha256="0" * 64,
-                            status_reason="demo seeding (synthetic results)")
-            values, qc = {}, {"fraction_missing": round(float(abs(rng.normal(0.03, 0.03))), 4)}
-            if features == "gaitcore" or store_files:
-                session, _ = build_session(seed, i, v, duration_scale=duration_scale)
-                s.tasks = [t.task for t in session.tasks]
-                s.n_frames, s.duration_s = session.n_frames, float(session.timestamps_us[-1] - session.timestamps_us[0]) / 1e6
-                if store_files:
-                    from recordings import storage
+    created, total = 0, sum(len(ps.recordings) for dc in cohorts for ps in plan(dc, now))
+    for dc in cohorts:
+        cohort = (Cohort.objects.filter(name=dc.name).first()
+                  or cohort_actions.create_cohort(actor, name=dc.name, description=dc.description))
+        for ps in plan(dc, now):
+            subject = (Subject.objects.filter(external_id=ps.external_id).first()
+                       or cohort_actions.create_subject(actor, cohort=cohort, external_id=ps.external_id, **ps.fields))
+            for rec in ps.recordings:
+                if Upload.objects.filter(idempotency_key=rec.key, status=UploadStatus.COMPLETE).exists():
+                    continue
+                upload(actor, subject, rec, recording_bytes(dc, rec, duration_scale))
+                created += 1
+                progress(f"uploaded {created} of {total} demo recordings ({ps.external_id}, {rec.kind})")
+    return {"created": created, "sessions": demo_session_ids()}
 
-                    from gaitcore.sessionfile import to_bytes
 
-                    data = to_bytes(session)
-                    s.file_key, s.file_size = f"sessions/{org.pk}/demo-{prefix}-{i + 1:04d}-v{v}.gait.npz", len(data)
-                    storage.delete_quietly(s.file_key)
-                    storage.save_exact(s.file_key, data)
-                if features == "gaitcore":
-                    from gaitcore.features import compute_session_features
-                    from gaitcore.qc import session_qc
+def demo_session_ids() -> list[int]:
+    from recordings.models import Upload
 
-                    q = session_qc(session).to_dict()
-                    qc = {k: q[k] for k in ("fraction_missing", "fraction_low_confidence", "jitter_mm", "frame_rate_hz")}
-                    qc["tasks"] = {}
-                    for fs in compute_session_features(session):
-                        values[fs.task] = fs.values
-                        qc["tasks"][fs.task] = {"tracked_fraction": fs.details.get("tracked_fraction"),
-                                                "features": len(fs.values), "missing": len(fs.missing)}
-            if features == "drawn":
-                values = {"treadmill_self_selected": _drawn_features(rng, subj)}
-                s.tasks = ["treadmill_self_selected"]
-            if warn_left > 0 and v == n_vis - 1:  # a recording with much missing tracking (demo QC warning)
-                warn_left -= 1
-                qc["fraction_missing"] = round(0.3 + 0.1 * float(rng.random()), 4)
-            sessions.append(s)
-            qcs.append((s, qc))
-            feats.append((s, values))
-            preds.append((s, subj, subject))
-    # a few sessions in other states (failed with a reason, still processing)
-    for k in range(failed):
-        sessions.append(GaitSession(organisation=org, subject=subjects[k % len(subjects)], sensor="synthetic",
-                                    status=SessionStatus.FAILED, attempts=3, sha256="0" * 64, recorded_at=now,
-                                    status_reason="stored file unreadable: checksum mismatch (demo)"))
-    for k in range(in_flight):
-        sessions.append(GaitSession(organisation=org, subject=subjects[-1 - k], sensor="synthetic",
-                                    status=SessionStatus.PROCESSING, attempts=1, sha256="0" * 64, recorded_at=now,
-                                    status_reason="computing features (demo)"))
-    GaitSession.objects.bulk_create(sessions)
-    QCReport.objects.bulk_create([QCReport(organisation=org, session=s, metrics=m,
-                                           passed=m.get("fraction_missing", 0) < 0.2,
-                                           issues=[] if m.get("fraction_missing", 0) < 0.2 else ["much missing tracking"])
-                                  for s, m in qcs])
-    TaskFeatures.objects.bulk_create([TaskFeatures(organisation=org, session=s, task=t, values=v)
-                                      for s, vals in feats for t, v in vals.items()])
-    rows = []
-    for s, subj, _subject in preds:
-        dev = _system_deviations(subj)
-        for system in SYSTEMS:
-            val = 0.8 * dev.get(system, 0.0) + float(rng.normal(0, 0.45))
-            rows.append(Prediction(organisation=org, session=s, phenotype=f"{system}_deviation", body_system=system,
-                                   value=round(val, 3), lower=round(val - 0.74, 3), upper=round(val + 0.74, 3),
-                                   interval_level=INTERVAL_LEVEL, unit=DEVIATION_UNIT,
-                                   model_name=card.model_name, model_version=card.model_version))
-        lat = subj.latents
-        ga = subj.age + 5.0 * lat.get("frailty", 0) + 3.0 * lat.get("sarcopenia", 0) + float(rng.normal(0, 3))
-        rows.append(Prediction(organisation=org, session=s, phenotype=GAIT_AGE, body_system="age", value=round(ga, 2),
-                               lower=round(ga - 6.5, 2), upper=round(ga + 6.5, 2), interval_level=INTERVAL_LEVEL,
-                               unit="years", model_name=card.model_name, model_version=card.model_version))
-    Prediction.objects.bulk_create(rows, batch_size=2000)
-    record(Actor.system(), "demo.seed", cohort, subjects=len(subjects), sessions=len(sessions),
-           features=features, predictions="demonstration values (see the predictor card)")
-    return cohort
+    return list(Upload.objects.filter(idempotency_key__startswith=KEY_PREFIX, session__isnull=False)
+                .order_by("session_id").values_list("session_id", flat=True))
 
+
+def unfinished(ids) -> list[int]:
+    from recordings.models import GaitSession, SessionStatus
+
+    final = (SessionStatus.DONE, SessionStatus.FAILED)
+    return list(GaitSession.objects.filter(pk__in=ids).exclude(status__in=final).order_by("pk").values_list("pk", flat=True))
+
+
+def requeue(ids) -> None:
+    """Queue sessions again exactly as the API does (after an interrupted start; the steps are idempotent)."""
+    from recordings.actions import queue_processing
+    from recordings.models import GaitSession
+
+    for s in GaitSession.objects.filter(pk__in=ids):
+        queue_processing(s)
+
+
+def process_inline(ids, organisation_id: int, progress: Callable[[str], None] = lambda _m: None) -> None:
+    """Run the Celery pipeline for ``ids`` in this process: the same tasks (``workers.tasks.pipeline``), in
+    Celery's eager mode, so each task runs here and sends the next one here too."""
+    from workers.celery_app import app
+    from workers.tasks.pipeline import process_session
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        for k, sid in enumerate(ids, 1):
+            process_session.apply_async(args=[sid, organisation_id])
+            progress(f"processed {k} of {len(ids)} demo sessions")
+    finally:
+        app.conf.task_always_eager = before
+
+
+def status_summary(ids) -> dict[str, int]:
+    from django.db.models import Count
+    from recordings.models import GaitSession
+
+    return {r["status"]: r["n"] for r in GaitSession.objects.filter(pk__in=ids).order_by().values("status")
+            .annotate(n=Count("id"))}

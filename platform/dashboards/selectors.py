@@ -134,13 +134,27 @@ def system_profile(session_ids) -> list[dict]:
     return out
 
 
+# Raw-unit predictions that are not a body-system phenotype of their own: the age head (shown as gait age)
+# and the gait-age gaps.
+NOT_STANDARDISED = (GAIT_AGE, "age", "gait_age_gap", "gait_age_gap_corrected")
+
+
+def _raw_predictions(systems):
+    base = Prediction.objects.filter(body_system__in=systems, lower__isnull=False).exclude(unit=DEVIATION_UNIT)
+    return base.exclude(phenotype__in=NOT_STANDARDISED).exclude(unit="probability")
+
+
+def _reference_stats(systems) -> list[dict]:
+    """Mean and SD of each raw-unit phenotype over all of the organisation's predictions (one query)."""
+    return list(_raw_predictions(systems).order_by().values("phenotype")
+                .annotate(m=Avg("value"), sd=StdDev("value", sample=True)).filter(sd__gt=0))
+
+
 def _standardised_profile(session_ids, systems) -> dict:
     from django.db.models import Case, Value, When
 
-    base = Prediction.objects.filter(body_system__in=systems, lower__isnull=False).exclude(unit=DEVIATION_UNIT)
-    base = base.exclude(phenotype=GAIT_AGE).exclude(unit="probability")
-    stats = list(base.order_by().values("phenotype").annotate(m=Avg("value"), sd=StdDev("value", sample=True))
-                 .filter(sd__gt=0))
+    base = _raw_predictions(systems)
+    stats = _reference_stats(systems)
     if not stats:
         return {}
     def z(field):
@@ -286,12 +300,56 @@ def subject_sessions(subject) -> list[dict]:
     return out
 
 
+@dataclass
+class SystemDeviation:
+    """A body system's deviation standardised from raw-unit predictions (mean z of its phenotypes against
+    the organisation's predictions of each), shown like a predictor's own deviation rows."""
+
+    body_system: str
+    value: float
+    lower: float
+    upper: float
+    interval_level: float
+    model_name: str
+    model_version: str
+    unit: str = "SD (organisation)"
+    label: str = ""
+    card: object = None
+
+
+def standardised_deviations(preds, systems) -> list[SystemDeviation]:
+    """Per system (of ``systems``) of a session's raw-unit predictions with intervals: the mean z of its
+    phenotypes (value and interval bounds) against the organisation's predictions (one query)."""
+    rows = [p for p in preds if p.body_system in systems and p.lower is not None and p.upper is not None
+            and p.unit not in (DEVIATION_UNIT, "probability") and p.phenotype not in NOT_STANDARDISED]
+    if not rows:
+        return []
+    stats = {r["phenotype"]: (r["m"], r["sd"]) for r in _reference_stats({p.body_system for p in rows})}
+    acc: dict[str, list] = {}
+    for p in rows:
+        if p.phenotype in stats:
+            m, sd = stats[p.phenotype]
+            acc.setdefault(p.body_system, []).append(((p.value - m) / sd, (p.lower - m) / sd, (p.upper - m) / sd, p))
+    out = []
+    for system, zs in acc.items():
+        n = len(zs)
+        first = zs[0][3]
+        out.append(SystemDeviation(system, sum(z[0] for z in zs) / n, sum(z[1] for z in zs) / n,
+                                   sum(z[2] for z in zs) / n, first.interval_level, first.model_name,
+                                   first.model_version))
+    return out
+
+
 def subject_predictions(session) -> dict:
-    """The latest session's predictions: deviations per system (ordered as SYSTEMS), other phenotypes,
+    """The latest session's predictions: deviations per system (ordered as SYSTEMS; a predictor's own SD
+    rows, else standardised from its raw-unit predictions against the organisation's), the raw predictions,
     the predictor cards and the attribution per system from each card."""
     preds = list(Prediction.objects.filter(session=session).order_by("body_system", "phenotype", "id"))
     order = {s: i for i, s in enumerate(SYSTEMS)}
-    deviations = sorted((p for p in preds if p.unit == DEVIATION_UNIT), key=lambda p: order.get(p.body_system, 99))
+    deviations = [p for p in preds if p.unit == DEVIATION_UNIT]
+    covered = {p.body_system for p in deviations}
+    deviations += standardised_deviations(preds, set(SYSTEMS) - covered)
+    deviations.sort(key=lambda p: order.get(p.body_system, 99))
     others = [p for p in preds if p.unit != DEVIATION_UNIT]
     cards = cards_by_pair({(p.model_name, p.model_version) for p in preds})
     card_of = {(c.model_name, c.model_version): c for c in cards}

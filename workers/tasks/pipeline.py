@@ -67,7 +67,9 @@ def send_next(step: str, session_id: int, organisation_id: int, model_version: s
     from workers.celery_app import app
 
     args = [session_id, organisation_id] + ([model_version] if nxt in ("predict", "aggregate") else [])
-    app.send_task(TASK_NAME[nxt], args=args)
+    # Through the registered task (same routing and message as ``send_task``), so that Celery's eager mode
+    # -- the demo seeding's inline processing (dashboards.demo.process_inline) -- runs the chain in-process.
+    app.signature(TASK_NAME[nxt], args=args).apply_async()
 
 
 def run_step(task, step: str, session_id: int, organisation_id: int, fn) -> dict:

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.platform.dashboards.seed import PASSWORD, admin_urls, build_world, object_urls, page_urls
+from tests.platform.dashboards.seed import (
+    PASSWORD,
+    admin_urls,
+    build_world,
+    object_urls,
+    page_urls,
+    pipeline_models,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 CHROMIUM = os.environ.get("GAIT_CHROMIUM", "/usr/bin/chromium")
@@ -88,8 +95,10 @@ def assert_no_sideways_scroll(tab: Tab, name: str) -> None:
     assert overflow <= 1, f"{name}: the page scrolls sideways by {overflow}px"
 
 
-def test_dashboards_in_chromium(browser, live_server):
-    w = build_world(n_subjects=6)
+def test_dashboards_in_chromium(browser, live_server, tmp_path):
+    # organisation A's cohorts go through the demo's real path: uploads, then the Celery pipeline with a tiny
+    # checkpoint and a demo predictor fitted on it (``gaitfm demo-predictor``, tiny sizes)
+    w = build_world(n_subjects=6, pipeline=pipeline_models(tmp_path))
     base = live_server.url
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 

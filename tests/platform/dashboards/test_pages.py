@@ -71,7 +71,7 @@ def test_demonstration_mark_on_every_prediction_page(client, world):
     for url in (f"/dashboard/cohorts/{world.cohort.pk}/", f"/dashboard/subjects/{world.subject.pk}/"):
         body = client.get(url).content.decode()
         assert "Demonstration only — not for clinical use" in body
-        assert "demo-synthetic" in body and "synthetic cohort" in body
+        assert "bench-synthetic-rows" in body and "synthetic cohort" in body
 
 
 def test_pdf_has_pseudonym_and_predictions(client, world):
@@ -193,10 +193,10 @@ def test_profile_query_count_does_not_grow(client, world, django_assert_max_num_
     url = f"/dashboard/cohorts/{world.cohort.pk}/?compare={world.cohort2.pk}"
     with CaptureQueriesContext(connection) as small:
         client.get(url)
-    from dashboards.demo import seed_cohort
+    from dashboards.benchdata import seed_bench_cohort
 
     with organisation_scope(world.org_a):
-        seed_cohort(world.org_a, cohort_name="Cohort A", n_subjects=30, seed=9, prefix="PZ", features="drawn",
+        seed_bench_cohort(world.org_a, cohort_name="Cohort A", n_subjects=30, seed=9, prefix="PZ", features="drawn",
                     store_files=False)
     with CaptureQueriesContext(connection) as big:
         client.get(url)
@@ -302,7 +302,7 @@ def test_dashboards_never_import_torch(tmp_path):
 
     code = ("import django, sys; django.setup()\n"
             "import gaitsite.urls, dashboards.views, dashboards.views_manage, dashboards.pdf, dashboards.frames\n"
-            "import dashboards.demo, dashboards.cards\n"
+            "import dashboards.demo, dashboards.benchdata, dashboards.cards\n"
             "from gaitcore.features import compute_session_features\n"
             "from gaitcore.synth.cohort import build_session\n"
             "from gaitcore.qc import session_qc\n"

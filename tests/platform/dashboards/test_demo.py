@@ -1,0 +1,82 @@
+"""``manage.py seed_demo`` end to end on a tiny demo: uploads through the API's actions, the Celery
+pipeline (eager, in this process) with a tiny checkpoint and a demo predictor built by ``gaitfm
+demo-predictor``; predictions come from that predictor and carry the demonstration mark; failures and QC
+warnings are the pipeline's own; a second run creates nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+from tenancy.models import Organisation
+from tenancy.scope import organisation_scope
+
+from tests.platform.dashboards.seed import pipeline_models
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return pipeline_models(tmp_path_factory.mktemp("demo-models"))
+
+
+def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monkeypatch):
+    import json
+
+    from cohorts.models import Cohort
+    from dashboards.models import PredictorCard
+    from recordings.models import GaitSession, Upload
+    from results.models import CohortSummary, Embedding, Prediction, QCReport, TaskFeatures
+
+    ckpt, predictor = models
+    monkeypatch.delenv("GAIT_PREDICTOR", raising=False)
+    call_command("demo_setup", "--password", "pw-123456789")
+    org = Organisation.objects.get(slug="demo-clinic")
+    with override_settings(MODEL_CHECKPOINT=str(ckpt), INFERENCE_BACKEND="inprocess"):
+        call_command("seed_demo", "--predictor", str(predictor), "--process", "inline", "--subjects", "3,2")
+    meta = json.loads((predictor / "predictor.json").read_text())
+    name = f"predictor-{meta['arrays_sha256'][:12]}"
+    with organisation_scope(org):
+        assert set(Cohort.objects.values_list("name", flat=True)) >= {"Synthetic cohort A", "Synthetic cohort B"}
+        sessions = GaitSession.objects.filter(upload__idempotency_key__startswith="demo:")
+        n = sessions.count()
+        assert n >= 9 and Upload.objects.filter(idempotency_key__startswith="demo:", status="complete").count() == n
+        done = sessions.filter(status="done")
+        failed = dict(sessions.filter(status="failed").values_list("n_frames", "status_reason"))
+        # the pipeline's own reasons: a 20-frame recording, a 7-s walk
+        assert len(failed) == 2
+        assert "only 20 frames" in failed[20]
+        assert any("long enough to analyse" in r for r in failed.values())
+        # every processed session has QC, features, embeddings and predictions of the demo predictor
+        for s in done:
+            assert QCReport.objects.filter(session=s).exists() and TaskFeatures.objects.filter(session=s).exists()
+            assert Embedding.objects.filter(session=s, task="ensemble").exists()
+            preds = Prediction.objects.filter(session=s)
+            assert preds.filter(phenotype="gait_age").exists() and preds.count() >= 20
+            assert set(preds.values_list("model_name", "model_version").distinct()) == {(name, meta["embedding_model_version"])}
+        # degraded tracking -> QC warnings (one beyond 50 % missing fails QC)
+        missing = [q.metrics["fraction_missing"] for q in QCReport.objects.filter(session__in=done)]
+        assert sum(m > 0.2 for m in missing) == 3 and any(m > 0.5 for m in missing)
+        assert QCReport.objects.filter(passed=False).exists()
+        # longitudinal subjects and cohort summaries
+        assert CohortSummary.objects.filter(model_version=meta["embedding_model_version"]).count() == 2
+        card = PredictorCard.objects.get(model_name=name)
+        assert card.demonstration_only and card.cohort_kind == "synthetic" and card.attribution
+        counts = (n, Prediction.objects.count())
+        subject = done.order_by("-recorded_at").first().subject
+        cohort = Cohort.objects.get(name="Synthetic cohort A")
+    # idempotent: a second run uploads and processes nothing new
+    call_command("seed_demo", "--predictor", str(predictor), "--process", "inline", "--subjects", "3,2")
+    with organisation_scope(org):
+        assert (GaitSession.objects.count(), Prediction.objects.count()) == counts
+    # the pages say which predictor made the predictions, on what cohort, and that it is demonstration-only
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(username="demo"))
+    for url in (f"/dashboard/cohorts/{cohort.pk}/", f"/dashboard/subjects/{subject.pk}/"):
+        body = client.get(url).content.decode()
+        assert "Demonstration only — not for clinical use" in body, url
+        assert name in body and "gaitcore.synth" in body, url
+    r = client.get(f"/dashboard/subjects/{subject.pk}/")
+    assert r.context["deviations"] and r.context["attribution"]
