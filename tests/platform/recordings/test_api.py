@@ -198,9 +198,16 @@ class FilesystemUploadTest(UploadTestMixin, APITestBase):
 
         with mock.patch("workers.celery_app.app.send_task") as send:
             self.assertEqual(process_session(session["id"], self.org.pk)["status"], SessionStatus.PROCESSING)
-        send.assert_called_once_with("workers.pipeline.preprocess", args=[session["id"], self.org.pk])
+        send.assert_called_once()  # through the registered task's signature (workers.tasks.pipeline.send_next)
+        self.assertEqual(sent_task(send.call_args), ("workers.pipeline.preprocess", [session["id"], self.org.pk]))
         got = self.api.get(self.url("session-detail", pk=session["id"])).json()
         self.assertEqual((got["status"], got["attempts"], got["status_reason"]), ("processing", 1, ""))
+
+
+def sent_task(call) -> tuple[str, list]:
+    """(task name, args) of a mocked ``send_task`` call, whether the args came by keyword or by position."""
+    args = call.kwargs["args"] if "args" in call.kwargs else call.args[1]
+    return call.args[0], list(args)
 
 
 def s3_storages(endpoint: str, bucket: str) -> dict:
