@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -58,12 +59,63 @@ def exception_handler(exc, context):
 
 
 class Pagination(pagination.LimitOffsetPagination):
+    """Limit/offset pages. A view may hand over, as ``queryset.count_source``, the same rows in the same
+    order without the page's joins and annotations: the count runs on it, and a page past the first is
+    found on it first (a "deferred join": the page's ids through the ordering index, then only those rows
+    with their joins). Otherwise PostgreSQL joins and sorts every row before the offset -- 8 ms instead of
+    1 ms at offset 3,000 of 10,000 sessions."""
+
     default_limit = 50
     max_limit = 1000
 
     def get_count(self, queryset):
-        # A view may hand over a cheaper queryset to count (the page's joins are not needed for it).
         return getattr(queryset, "count_source", queryset).count()
+
+    def paginate_queryset(self, queryset, request, view=None):
+        source = getattr(queryset, "count_source", None)
+        if source is not None:
+            queryset = _DeferredJoin(queryset, source)
+        return super().paginate_queryset(queryset, request, view)
+
+
+class _DeferredJoin:
+    """What ``LimitOffsetPagination`` needs of a queryset (count and a slice), sliced as a deferred join."""
+
+    def __init__(self, queryset, source):
+        self.queryset, self.count_source = queryset, source
+
+    def count(self) -> int:
+        return self.count_source.count()
+
+    def __getitem__(self, page: slice):
+        if not page.start:  # the first page: one query walks the ordering index and stops at the limit
+            return self.queryset[page]
+        ids = list(self.count_source.values_list("pk", flat=True)[page])
+        rows = {row.pk: row for row in self.queryset.order_by().filter(pk__in=ids)}
+        return [rows[pk] for pk in ids if pk in rows]  # the ids' order: the same rows as one query, in its order
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter, not built at all for a list request whose query string holds nothing but paging and
+    ordering: its filterset would filter nothing, and building one (a deep copy of every filter and a
+    form) is the largest Python cost of a list request. Filtersets with a required filter or their own
+    ``filter_queryset`` always run."""
+
+    passive_params = frozenset({"limit", "offset", "ordering"})
+
+    def filter_queryset(self, request, queryset, view):
+        if self.passive_params.issuperset(request.query_params.keys()):
+            filterset_class = self.get_filterset_class(view, queryset)
+            if filterset_class is None or _filters_nothing_when_empty(filterset_class):
+                return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
+def _filters_nothing_when_empty(filterset_class) -> bool:
+    from django_filters import FilterSet
+
+    return filterset_class.filter_queryset is FilterSet.filter_queryset and not any(
+        f.extra.get("required") for f in filterset_class.base_filters.values())
 
 
 def error_response(status: int, code: str, message: str, details=None) -> Response:
