@@ -249,6 +249,7 @@ def predict(session_id: int, model_version: str) -> dict:
     sex, age = subject_covariates(session)
     out = predictor.predict(X, cols, sex=np.array([sex], dtype=object), age=np.array([age], float))[0]
     level = float(predictor.meta.get("interval_level", 0.9))
+    units = predictor.meta.get("units") or {}  # {target: unit}, when the artifact records them
     rows = []
     for target, v in out.items():
         if isinstance(v, dict):
@@ -256,7 +257,7 @@ def predict(session_id: int, model_version: str) -> dict:
                 rows.append(dict(phenotype=target, value=v["probability"], lower=None, upper=None, unit="probability"))
             else:
                 rows.append(dict(phenotype=target, value=v["value"], lower=_finite(v.get("lower")),
-                                 upper=_finite(v.get("upper")), unit=""))
+                                 upper=_finite(v.get("upper")), unit=str(units.get(target, ""))[:32]))
         elif np.isfinite(v):
             rows.append(dict(phenotype=target, value=float(v), lower=None, upper=None, unit="years"))
     pause("predict")

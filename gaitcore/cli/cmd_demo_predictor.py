@@ -14,7 +14,8 @@ What it does, deterministically (fixed seeds; same inputs -> same coefficients):
    metrics, split-conformal intervals, gait age and its corrected gap; provenance ``synthetic``, so
    ``demonstration_only``) for age and BMI (per sex) and, by default, one phenotype per body system (the
    one the generator links most strongly to gait-related factors);
-4. adds a body-part attribution per body system (``attribution`` in predictor.json, read by the
+4. records the targets' units (``units`` in predictor.json, from the generator's catalogue; the pipeline's
+   predict step stores them with each prediction) and adds a body-part attribution per body system (``attribution`` in predictor.json, read by the
    dashboards' predictor card): for every head, the in-sample Pearson r of its predictions on the training
    cohort with one embedding region (legs, arms, torso, head: the pooled columns of that region) replaced
    by its training mean, and with only that region kept; importance = min-max(r_full - r_drop) +
@@ -35,7 +36,7 @@ import argparse
 NAME = "demo-predictor"
 HELP = "Build (or reuse from the cache) the synthetic demonstration predictor used by ./run demo."
 
-BUILD_VERSION = "1"  # bump when the recipe below changes (invalidates cached artifacts)
+BUILD_VERSION = "2"  # bump when the recipe below changes (invalidates cached artifacts)
 DEFAULT_TASKS = ("treadmill_3kmh",)
 COVARIATE_SYSTEMS = {"age": "anthropometric", "bmi": "body_composition", "vat": "body_composition",
                      "height": "anthropometric"}
@@ -82,6 +83,16 @@ def target_system(target: str) -> str:
     if target in COVARIATE_SYSTEMS:
         return COVARIATE_SYSTEMS[target]
     return next((p.system for p in PHENOTYPES if p.name == target), "other")
+
+
+def target_units(targets: list[str]) -> dict[str, str]:
+    """Units of the targets, from the generator's phenotype catalogue (the predict step stores them)."""
+    from ..synth.phenotypes import truth
+
+    t = truth()
+    units = {**{k: v for k, v in t["covariates"].items() if isinstance(v, str)},
+             **{k: p["units"] for k, p in t["phenotypes"].items()}}
+    return {k: units[k] for k in targets if k in units}
 
 
 def cache_key(params: dict) -> str:
@@ -238,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
                          cohort="synthetic", source=source, feature_set="embeddings", task_mode="mean", tasks=tasks,
                          sex_specific=tuple(sex_specific), seeds=args.seeds, level=args.level, progress=None if args.quiet else stderr_progress)
     t_fit = time.perf_counter() - tf
+    pred.meta["units"] = target_units(targets)
     pred.meta["attribution"] = attribution(pred, X, cols, Y, targets, sex)
     pred.meta["attribution_method"] = ("in-sample region ablation of the fitted heads on the training cohort: "
                                        "min-max(r drop) + min-max(r keep-only) over legs, arms, torso, head")

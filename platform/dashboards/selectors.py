@@ -1,7 +1,7 @@
 """Every query of the dashboards. Each page runs a fixed number of queries whatever the number of rows;
 aggregates (means, SDs, counts, shares outside a range) are computed by the database.
 
-Deviation predictions: ``Prediction`` rows with ``unit == "SD"`` are a subject's predicted deviation of
+Deviation predictions: ``Prediction`` rows ``<system>_deviation`` with ``unit == "SD"`` are a subject's predicted deviation of
 one body system from the reference population (the predictor's training cohort), in SD units. Gait age:
 phenotype ``gait_age`` (years). A subject's profile uses their latest processed (``done``) session.
 """
@@ -29,6 +29,12 @@ SYSTEMS = (
     "anthropometric", "metabolomics", "microbiome", "diet",
 )  # fmt: skip  (DESIGN.md's 18 body systems, in its order)
 DEVIATION_UNIT = "SD"
+DEVIATION_SUFFIX = "_deviation"  # a deviation row: phenotype "<system>_deviation" in unit "SD"
+DEVIATION = Q(unit=DEVIATION_UNIT, phenotype__endswith=DEVIATION_SUFFIX)
+
+
+def is_deviation(p) -> bool:
+    return p.unit == DEVIATION_UNIT and p.phenotype.endswith(DEVIATION_SUFFIX)
 GAIT_AGE = "gait_age"
 AGE_BANDS = {"20-39": (20, 39), "40-59": (40, 59), "60-79": (60, 79), "80+": (80, 130)}
 SEXES = ("female", "male")
@@ -113,7 +119,7 @@ def system_profile(session_ids) -> list[dict]:
     A system with only raw-unit predictions (e.g. mmol/L) is standardised per phenotype against all of the
     organisation's predictions of that phenotype and averaged per subject and system (reference: the
     organisation's subjects) -- said so on the page. Four queries whatever the number of rows."""
-    rows = (Prediction.objects.filter(session_id__in=session_ids, unit=DEVIATION_UNIT).order_by()
+    rows = (Prediction.objects.filter(DEVIATION, session_id__in=session_ids).order_by()
             .values("body_system").annotate(mean=Avg("value"), sd=StdDev("value", sample=True), n=Count("id"),
                                             lower=Avg("lower"), upper=Avg("upper"), level=Avg("interval_level")))
     by = {r["body_system"]: {**r, "reference": "predictor"} for r in rows}
@@ -140,7 +146,7 @@ NOT_STANDARDISED = (GAIT_AGE, "age", "gait_age_gap", "gait_age_gap_corrected")
 
 
 def _raw_predictions(systems):
-    base = Prediction.objects.filter(body_system__in=systems, lower__isnull=False).exclude(unit=DEVIATION_UNIT)
+    base = Prediction.objects.filter(body_system__in=systems, lower__isnull=False).exclude(DEVIATION)
     return base.exclude(phenotype__in=NOT_STANDARDISED).exclude(unit="probability")
 
 
@@ -321,7 +327,7 @@ def standardised_deviations(preds, systems) -> list[SystemDeviation]:
     """Per system (of ``systems``) of a session's raw-unit predictions with intervals: the mean z of its
     phenotypes (value and interval bounds) against the organisation's predictions (one query)."""
     rows = [p for p in preds if p.body_system in systems and p.lower is not None and p.upper is not None
-            and p.unit not in (DEVIATION_UNIT, "probability") and p.phenotype not in NOT_STANDARDISED]
+            and not is_deviation(p) and p.unit != "probability" and p.phenotype not in NOT_STANDARDISED]
     if not rows:
         return []
     stats = {r["phenotype"]: (r["m"], r["sd"]) for r in _reference_stats({p.body_system for p in rows})}
@@ -346,11 +352,11 @@ def subject_predictions(session) -> dict:
     the predictor cards and the attribution per system from each card."""
     preds = list(Prediction.objects.filter(session=session).order_by("body_system", "phenotype", "id"))
     order = {s: i for i, s in enumerate(SYSTEMS)}
-    deviations = [p for p in preds if p.unit == DEVIATION_UNIT]
+    deviations = [p for p in preds if is_deviation(p)]
     covered = {p.body_system for p in deviations}
     deviations += standardised_deviations(preds, set(SYSTEMS) - covered)
     deviations.sort(key=lambda p: order.get(p.body_system, 99))
-    others = [p for p in preds if p.unit != DEVIATION_UNIT]
+    others = [p for p in preds if not is_deviation(p)]
     cards = cards_by_pair({(p.model_name, p.model_version) for p in preds})
     card_of = {(c.model_name, c.model_version): c for c in cards}
     attribution = []

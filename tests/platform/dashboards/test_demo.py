@@ -55,6 +55,9 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
             preds = Prediction.objects.filter(session=s)
             assert preds.filter(phenotype="gait_age").exists() and preds.count() >= 20
             assert set(preds.values_list("model_name", "model_version").distinct()) == {(name, meta["embedding_model_version"])}
+        # units from the artifact; a T-score in SD units is a phenotype, not a per-system deviation row
+        assert set(Prediction.objects.filter(phenotype="bmi").values_list("unit", flat=True)) == {"kg/m2"}
+        assert set(Prediction.objects.filter(phenotype="spine_bmd_tscore").values_list("unit", flat=True)) == {"SD"}
         # degraded tracking -> QC warnings (one beyond 50 % missing fails QC)
         missing = [q.metrics["fraction_missing"] for q in QCReport.objects.filter(session__in=done)]
         assert sum(m > 0.2 for m in missing) == 3 and any(m > 0.5 for m in missing)
@@ -79,4 +82,5 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
         assert "Demonstration only — not for clinical use" in body, url
         assert name in body and "gaitcore.synth" in body, url
     r = client.get(f"/dashboard/subjects/{subject.pk}/")
-    assert r.context["deviations"] and r.context["attribution"]
+    systems = {d.body_system for d in r.context["deviations"]}
+    assert len(systems) == 18 and "bone_density" in systems and r.context["attribution"]
