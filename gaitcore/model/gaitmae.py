@@ -135,6 +135,62 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return out
 
 
+def rotate_inplace(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> None:
+    """In-place :func:`apply_rotary` (same arithmetic): x [..., D] rotated by cos/sin broadcast to it."""
+    h = x.shape[-1] // 2
+    x1, x2 = x[..., :h], x[..., h:]
+    c, s = cos[..., :h], sin[..., :h]
+    tmp = x2 * s
+    x2.mul_(c).addcmul_(x1, s)  # x2 c + x1 s
+    x1.mul_(c).sub_(tmp)  # x1 c - x2 s
+
+
+# --- inference fast path ---------------------------------------------------------------------------
+# Without autograd on CPU fp32 the blocks run a path that computes the same function with fewer memory
+# passes (measured on 2 cores; see docs/gaitmae.md "Speed"): linear layers go through oneDNN with the
+# bias, GELU and residual add fused into the matmul (no separate bias-broadcast copy, GELU pass or add
+# pass), q, k and v come out of three matmuls as contiguous tensors, rotary positions are applied in
+# place on them, a temporal block makes one transposed copy in and one out (a strided-frame layout
+# makes the CPU flash kernel ~10 % slower than the copies cost), and the two streams are fused with one
+# lerp. Training (autograd) always runs the reference path. ``FAST_INFERENCE = False`` forces the
+# reference path (the tests compare both).
+FAST_INFERENCE = True
+
+
+def _probe_onednn_linear() -> bool:
+    try:
+        op = torch.ops.mkldnn._linear_pointwise
+        x, w, b = torch.ones(2, 4), torch.ones(3, 4), torch.zeros(3)
+        with torch.no_grad():
+            ok = bool(torch.equal(op(x, w, b, "none", [], ""), torch.full((2, 3), 4.0)))
+            ok = ok and bool(torch.equal(op.binary(x, torch.ones(2, 3), w, b, "add"), torch.full((2, 3), 5.0)))
+        return ok and torch.backends.mkldnn.is_available()
+    except (AttributeError, RuntimeError):
+        return False
+
+
+ONEDNN_LINEAR = _probe_onednn_linear()
+
+
+def _fast(x: torch.Tensor) -> bool:
+    return FAST_INFERENCE and not torch.is_grad_enabled() and x.device.type == "cpu" and x.dtype == torch.float32
+
+
+def _linear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, act: str = "none") -> torch.Tensor:
+    """act(x w^T + b) on 2-D x; act "none" or "gelu" (exact, erf)."""
+    if ONEDNN_LINEAR:
+        return torch.ops.mkldnn._linear_pointwise(x, w, b, act, [], "none" if act == "gelu" else "")
+    y = F.linear(x, w, b)
+    return F.gelu(y) if act == "gelu" else y
+
+
+def _linear_add(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, residual: torch.Tensor) -> torch.Tensor:
+    """residual + (x w^T + b) on 2-D x (the add fused into the matmul's output stage)."""
+    if ONEDNN_LINEAR:
+        return torch.ops.mkldnn._linear_pointwise.binary(x, residual, w, b, "add")
+    return torch.addmm(residual, x, w.t()).add_(b) if b is not None else torch.addmm(residual, x, w.t())
+
+
 # --- blocks ----------------------------------------------------------------------------------------
 class Attention(nn.Module):
     """Multi-head self-attention over the second-to-last axis of [N, L, C] (optionally rotary)."""
@@ -188,6 +244,8 @@ class Block(nn.Module):
         self.mlp = MLP(cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _fast(x) and not (self.training and self.attn.dropout):
+            return self._forward_fast(x)
         B, T, J, C = x.shape
         if self.kind == "spatial":
             h = x.reshape(B * T, J, C)
@@ -198,6 +256,35 @@ class Block(nn.Module):
         if self.kind == "spatial":
             return h.view(B, T, J, C)
         return h.view(B, J, T, C).transpose(1, 2)
+
+    def _forward_fast(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference form of :meth:`forward` (same arithmetic, fewer memory passes)."""
+        B, T, J, C = x.shape
+        H = self.attn.heads
+        D = C // H
+        if self.kind == "spatial":  # sequences: the J joints of each of the B*T frames
+            h = x.reshape(B * T * J, C)
+            N, L = B * T, J
+        else:  # sequences: the T frames of each joint, as contiguous [B*J, T, C] (one transposed copy)
+            h = x.transpose(1, 2).reshape(B * J * T, C)
+            N, L = B * J, T
+        u = self.norm1(h)
+        wqkv, bqkv = self.attn.qkv.weight, self.attn.qkv.bias
+        # q, k, v as three contiguous [N, L, C] tensors (three N=C matmuls: no strided qkv slices)
+        q, k, v = (_linear(u, wqkv[i * C:(i + 1) * C], bqkv[i * C:(i + 1) * C]).view(N, L, H, D) for i in range(3))
+        if self.attn.rotary:
+            cos, sin = rotary_tables(L, D, self.attn.base, x.device, x.dtype)
+            cos, sin = cos[:, None], sin[:, None]  # [L, 1, D] against [N, L, H, D]
+            rotate_inplace(q, cos, sin)
+            rotate_inplace(k, cos, sin)
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        y = y.transpose(1, 2).reshape(N * L, C)  # the CPU kernel writes [N, L, H, D]: no copy
+        h = _linear_add(y, self.attn.proj.weight, self.attn.proj.bias, h)
+        g = _linear(self.norm2(h), self.mlp.fc1.weight, self.mlp.fc1.bias, "gelu")
+        h = _linear_add(g, self.mlp.fc2.weight, self.mlp.fc2.bias, h)
+        if self.kind == "spatial":
+            return h.view(B, T, J, C)
+        return h.view(B, J, T, C).transpose(1, 2).contiguous()
 
 
 class Level(nn.Module):
@@ -212,12 +299,23 @@ class Level(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, T, J, C] -> [B, T, J, C]
         a = self.st[1](self.st[0](x))
         b = self.ts[1](self.ts[0](x))
+        if _fast(x):
+            return self._fuse_fast(a, b)
         # softmax over 2 logits = sigmoid of their difference; Linear([a, b]) without materialising the cat
         C = a.shape[-1]
         W, bias = self.fuse.weight, self.fuse.bias  # [2, 2C], [2]
         logit = F.linear(a, W[:, :C], bias) + F.linear(b, W[:, C:])  # [B, T, J, 2]
         w0 = torch.sigmoid(logit[..., :1] - logit[..., 1:])  # weight of the S->T stream
         return b + (a - b) * w0
+
+    def _fuse_fast(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Inference form of the fusion above: b + (a - b) w0 as one lerp."""
+        C = a.shape[-1]
+        W, bias = self.fuse.weight, self.fuse.bias
+        a2, b2 = a.reshape(-1, C), b.reshape(-1, C)
+        logit = F.linear(a2, W[:, :C], bias).addmm_(b2, W[:, C:].t())  # [BTJ, 2]
+        w0 = torch.sigmoid(logit[:, :1] - logit[:, 1:])
+        return torch.lerp(b2, a2, w0).view(a.shape)
 
 
 class GaitMAE(nn.Module):
