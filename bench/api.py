@@ -1,15 +1,25 @@
 """API load benchmark: a real server process (gunicorn) on PostgreSQL under 50 concurrent clients.
 
-    .venv/bin/python bench/api.py [--clients 50] [--duration 20] [--sessions 10000] [--workers 3 --threads 4]
+    .venv/bin/python bench/api.py [--clients 50] [--duration 20] [--sessions 10000]
+                                  [--workers N] [--threads N] [--worker-class sync|gthread]
 
 Creates a throwaway database (``gait_bench_api_<pid>``) on the PostgreSQL server at 127.0.0.1:5432 (or
 ``--postgres-url``), migrates it, seeds 3 organisations with 10,000 sessions (plus cohorts, subjects and
-one viewer token each), starts gunicorn on a free loopback port, and runs ``--clients`` concurrent
-keep-alive HTTP clients (closed loop, no think time) for ``--duration`` seconds against the main list
-and detail endpoints: session list (pages of 50, also filtered by status), session detail, subject list
-and subject detail; every client uses its own organisation's token. Everything is stopped and the
-database dropped at the end. Prints one JSON object: p50_ms, p90_ms, p99_ms, max_ms, rps, errors,
-requests and the set-up. Progress goes to stderr. Loopback only; bounded by --duration plus set-up.
+one viewer token each), vacuums and analyses it (as autovacuum would after the inserts), starts
+gunicorn on a free loopback port with the production settings file ``platform/gaitsite/gunicorn.conf.py``
+(``--workers``/``--threads``/``--worker-class`` override it), and runs ``--clients`` concurrent HTTP/1.1
+clients (closed loop, no think time) for ``--duration`` seconds against the main list and detail
+endpoints: session list (pages of 50 at random offsets, also filtered by status), session detail,
+subject list and subject detail; every client uses its own organisation's token. The clients are
+coroutines of one asyncio loop writing raw requests (cheap, so the load generator takes little of the
+CPU the server shares with it); a connection is kept alive unless the server closes it (synchronous
+workers answer ``Connection: close``), and then the next request's time includes the new connection.
+Everything is stopped and the database dropped at the end.
+
+Prints one JSON object: p50_ms, p90_ms, p99_ms, max_ms, rps, errors, requests, per-endpoint
+percentiles, the set-up (worker class, workers, threads, client kind, cores, load average) and the CPU
+time per request of the server processes, the PostgreSQL backends and the load generator over the
+measured window. Progress goes to stderr. Loopback only; bounded by --duration plus set-up.
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ import asyncio
 import json
 import os
 import random
+import resource
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -84,17 +96,20 @@ def seed(n_sessions: int, n_orgs: int = 3) -> list[dict]:
             _, raw = create_token(Actor.system(), name="bench", role=Role.VIEWER)
         out.append({"token": raw, "sessions": [s.pk for s in sessions], "subjects": [s.pk for s in subjects]})
         log(f"seeded org {org.slug}: {n} sessions, {len(subjects)} subjects")
-    from django.db import connection, connections
+    import psycopg
+    from django.db import connections
 
-    with connection.cursor() as cur:  # fresh tables: give the planner statistics, as autovacuum would
-        cur.execute("ANALYZE")
     connections.close_all()
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        # Fresh tables: statistics for the planner and the visibility map for index-only scans, as
+        # autovacuum gives a table after inserts.
+        conn.execute("VACUUM ANALYZE")
     return out
 
 
 async def client(host: str, port: int, org: dict, deadline: float, latencies: list, errors: list, rng: random.Random,
                  think_ms: float = 0.0):
-    reader, writer = await asyncio.open_connection(host, port)
+    reader = writer = None
     auth = f"Authorization: Bearer {org['token']}\r\n"
     try:
         while time.perf_counter() < deadline:
@@ -110,28 +125,36 @@ async def client(host: str, port: int, org: dict, deadline: float, latencies: li
             else:
                 kind, path = "subject_detail", f"/api/v1/subjects/{rng.choice(org['subjects'])}/"
             t0 = time.perf_counter()
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Accept: application/json\r\n\r\n".encode())
             try:
-                status, body = await read_response(reader)
+                if writer is None:  # first request, or the server closed the previous connection
+                    reader, writer = await asyncio.open_connection(host, port)
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Accept: application/json\r\n\r\n".encode())
+                status, body, keep = await read_response(reader)
             except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 errors.append(f"{path}: {type(exc).__name__}")
-                writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
                 continue
             latencies.append((kind, (time.perf_counter() - t0) * 1000))
+            if not keep:
+                writer.close()
+                reader = writer = None
             if status != 200:
                 errors.append(f"{path}: HTTP {status} {body[:120]!r}")
             if think_ms:
                 await asyncio.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
 
 
-async def read_response(reader) -> tuple[int, bytes]:
+async def read_response(reader) -> tuple[int, bytes, bool]:
+    """(status, body, keep-alive) of one HTTP/1.1 response."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
-    length, chunked = 0, False
+    length, chunked, keep = 0, False, True
     for line in lines[1:]:
         k, _, v = line.partition(":")
         k = k.strip().lower()
@@ -139,26 +162,72 @@ async def read_response(reader) -> tuple[int, bytes]:
             length = int(v)
         elif k == "transfer-encoding" and "chunked" in v.lower():
             chunked = True
+        elif k == "connection" and "close" in v.lower():
+            keep = False
     if chunked:
         body = b""
         while True:
             size = int((await reader.readuntil(b"\r\n")).strip(), 16)
             chunk = await reader.readexactly(size + 2)
             if size == 0:
-                return status, body
+                return status, body, keep
             body += chunk[:-2]
-    return status, await reader.readexactly(length)
+    return status, await reader.readexactly(length), keep
 
 
-async def load(port: int, orgs: list[dict], clients: int, duration: float, think_ms: float = 0.0
-               ) -> tuple[list, list, float]:
+async def load(port: int, orgs: list[dict], clients: int, duration: float, think_ms: float = 0.0,
+               progress: bool = False) -> tuple[list, list, float]:
     latencies: list[float] = []
     errors: list[str] = []
     start = time.perf_counter()
     deadline = start + duration
+
+    async def report():
+        while True:
+            await asyncio.sleep(5)
+            log(f"  {time.perf_counter() - start:4.0f} s: {len(latencies)} requests, {len(errors)} errors")
+
+    reporter = asyncio.create_task(report()) if progress else None
     await asyncio.gather(*[client("127.0.0.1", port, orgs[i % len(orgs)], deadline, latencies, errors, random.Random(i), think_ms)
                            for i in range(clients)])
+    if reporter is not None:
+        reporter.cancel()
     return latencies, errors, time.perf_counter() - start
+
+
+def _proc_children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _proc_cpu_s(pids: list[int]) -> float | None:
+    """User + system CPU seconds of these processes (Linux /proc); None where that cannot be read."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _postgres_backends(admin_url: str, dbname: str) -> list[int]:
+    import psycopg
+
+    try:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (dbname,))]
+    except psycopg.Error:
+        return []
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -174,8 +243,9 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of measured load (max 300)")
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--sessions", type=int, default=10_000)
-    ap.add_argument("--workers", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=None, help="default: the production settings file")
+    ap.add_argument("--threads", type=int, default=None, help="default: the production settings file")
+    ap.add_argument("--worker-class", default=None, help="default: the production settings file")
     ap.add_argument("--think-ms", type=float, default=0.0,
                     help="mean pause of each client between requests (0 = closed loop, as fast as the server answers)")
     ap.add_argument("--postgres-url", default="", help="server URL with a role that may CREATE DATABASE")
@@ -204,10 +274,18 @@ def main() -> int:
         log(f"seeded {args.sessions} sessions in {time.perf_counter() - t0:.1f} s")
         port = free_port()
         gunicorn = Path(sys.executable).with_name("gunicorn")
+        conf_file = REPO / "platform" / "gaitsite" / "gunicorn.conf.py"
+        conf = runpy.run_path(str(conf_file))
+        overrides = []
+        for flag, value in (("--workers", args.workers), ("--threads", args.threads), ("--worker-class", args.worker_class)):
+            if value is not None:
+                overrides += [flag, str(value)]
+        worker_class = args.worker_class or conf["worker_class"]
+        workers = args.workers or conf["workers"]
+        threads = args.threads or conf["threads"]
         server = subprocess.Popen(
-            [str(gunicorn), "gaitsite.wsgi:application", "-b", f"127.0.0.1:{port}", "--workers", str(args.workers),
-             "--worker-class", "gthread", "--threads", str(args.threads), "--keep-alive", "30",
-             "--log-level", "warning"],
+            [str(gunicorn), "-c", str(conf_file), "-b", f"127.0.0.1:{port}", *overrides, "--log-level", "warning",
+             "gaitsite.wsgi:application"],
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(var) / "gunicorn.log", "w"))  # noqa: SIM115
         deadline = time.time() + 60
         import urllib.request
@@ -223,11 +301,20 @@ def main() -> int:
             if time.time() > deadline or server.poll() is not None:
                 raise RuntimeError(f"gunicorn did not come up; see {var}/gunicorn.log")
             time.sleep(0.2)
-        log(f"gunicorn up on 127.0.0.1:{port} ({args.workers} workers x {args.threads} threads); warming up")
+        log(f"gunicorn up on 127.0.0.1:{port} ({worker_class}, {workers} workers x {threads} threads); warming up")
         asyncio.run(load(port, orgs, args.clients, args.warmup))
+        server_pids = [server.pid, *_proc_children(server.pid)]
+        pg_pids = _postgres_backends(admin, dbname)
+        cpu0 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF))
         log(f"measuring {args.clients} clients for {duration:.0f} s")
-        timed, errors, elapsed = asyncio.run(load(port, orgs, args.clients, duration, args.think_ms))
+        timed, errors, elapsed = asyncio.run(load(port, orgs, args.clients, duration, args.think_ms, progress=True))
+        cpu1 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF))
+        new_pg = sorted(set(_postgres_backends(admin, dbname)) - set(pg_pids))
         latencies = [ms for _, ms in timed]
+
+        def per_request(before, after):
+            return None if before is None or after is None or not latencies else round((after - before) * 1000 / len(latencies), 3)
+
         by_kind: dict[str, list[float]] = {}
         for kind, ms in timed:
             by_kind.setdefault(kind, []).append(ms)
@@ -246,7 +333,15 @@ def main() -> int:
             "load_average_1m": round(os.getloadavg()[0], 2),
             "sessions": args.sessions,
             "organisations": len(orgs),
-            "server": {"gunicorn_workers": args.workers, "threads": args.threads, "cpus": os.cpu_count()},
+            "server": {"gunicorn_config": str(conf_file.relative_to(REPO)), "worker_class": worker_class,
+                       "workers": workers, "threads": threads, "cpus": os.cpu_count(),
+                       "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
+            "client": "asyncio raw HTTP/1.1 in one process (keep-alive unless the server closes)",
+            "cpu_ms_per_request": {
+                "server": per_request(cpu0[0], cpu1[0]),
+                "postgres": per_request(cpu0[1], cpu1[1]) if pg_pids and not new_pg else None,
+                "client": per_request(cpu0[2].ru_utime + cpu0[2].ru_stime, cpu1[2].ru_utime + cpu1[2].ru_stime),
+            },
             "by_endpoint": {k: {"n": len(v), "p50_ms": round(percentile(v, 50), 2), "p99_ms": round(percentile(v, 99), 2)}
                             for k, v in sorted(by_kind.items())},
             "goal": {"p99_ms_below": 150, "errors": 0},

@@ -1,0 +1,36 @@
+"""gunicorn settings of the web process (API and pages); the production command is
+
+    gunicorn -c platform/gaitsite/gunicorn.conf.py -b 0.0.0.0:8000 gaitsite.wsgi
+
+(with ``platform/`` on PYTHONPATH, as the packaging puts it), behind the cluster's ingress / a buffering
+reverse proxy. ``bench/api.py`` runs exactly this file. Command-line flags and ``GUNICORN_CMD_ARGS``
+override it; ``WEB_CONCURRENCY`` sets the number of worker processes.
+
+Why these values (measured with ``bench/api.py``, see platform/README.md): a request of this API is
+mostly Python CPU (a few ms) plus short PostgreSQL round trips, so the GIL makes threads inside one
+worker wait for each other, and keep-alive connections pinned to one process queue behind that
+process while another idles. Plain synchronous workers -- one request at a time per process, each
+taken from the shared listen queue in arrival order -- give the steadiest latency: the slow tail comes
+from unfair queueing, not from the work. The proxy in front keeps its own keep-alive connections to
+the clients and buffers slow ones, so a synchronous worker never waits on a client's network.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+worker_class = "sync"
+# gunicorn's rule of thumb, (2 x cores) + 1: enough processes that the cores stay busy while some wait
+# for PostgreSQL; more only add context switches (measured: 5 on 2 cores beat 4, 8 and 12).
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count() + 1)
+threads = 1
+backlog = 2048  # requests waiting for a free worker queue here, in arrival order
+keepalive = 5  # used by the threaded/async worker classes only (sync workers close after each response)
+timeout = 60  # a worker silent for this long is restarted (uploads stream in 8 MiB chunks at most)
+graceful_timeout = 30
+preload_app = True  # Django is imported once in the master, the workers fork from it (less memory, faster start)
+accesslog = None  # the ingress logs requests; the platform's own loggers go to stderr
+errorlog = "-"
+loglevel = os.environ.get("GAIT_LOG_LEVEL", "info").lower()
+
