@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from cohorts.models import Cohort, Subject
-from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, StdDev, Subquery
+from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -39,6 +39,14 @@ GAIT_AGE = "gait_age"
 AGE_BANDS = {"20-39": (20, 39), "40-59": (40, 59), "60-79": (60, 79), "80+": (80, 130)}
 SEXES = ("female", "male")
 QC_MISSING_WARN = 0.2  # a session with more than 20 % missing tracking is a QC warning
+
+
+def sample_sd(mean, mean_sq, n):
+    """Sample SD from the database's mean, mean of squares and count (None below 2 values). Used instead of
+    ``StdDev``, whose SQLite implementation raises on a single value (PostgreSQL answers NULL)."""
+    if mean is None or mean_sq is None or not n or n < 2:
+        return None
+    return math.sqrt(max(0.0, (mean_sq - mean * mean) * n / (n - 1)))
 
 
 def system_label(system: str) -> str:
@@ -120,9 +128,9 @@ def system_profile(session_ids) -> list[dict]:
     organisation's predictions of that phenotype and averaged per subject and system (reference: the
     organisation's subjects) -- said so on the page. Four queries whatever the number of rows."""
     rows = (Prediction.objects.filter(DEVIATION, session_id__in=session_ids).order_by()
-            .values("body_system").annotate(mean=Avg("value"), sd=StdDev("value", sample=True), n=Count("id"),
+            .values("body_system").annotate(mean=Avg("value"), m2=Avg(F("value") * F("value")), n=Count("id"),
                                             lower=Avg("lower"), upper=Avg("upper"), level=Avg("interval_level")))
-    by = {r["body_system"]: {**r, "reference": "predictor"} for r in rows}
+    by = {r["body_system"]: {**r, "sd": sample_sd(r["mean"], r["m2"], r["n"]), "reference": "predictor"} for r in rows}
     missing = [s for s in SYSTEMS if s not in by]
     if missing:
         by.update(_standardised_profile(session_ids, missing))
@@ -152,8 +160,10 @@ def _raw_predictions(systems):
 
 def _reference_stats(systems) -> list[dict]:
     """Mean and SD of each raw-unit phenotype over all of the organisation's predictions (one query)."""
-    return list(_raw_predictions(systems).order_by().values("phenotype")
-                .annotate(m=Avg("value"), sd=StdDev("value", sample=True)).filter(sd__gt=0))
+    rows = (_raw_predictions(systems).order_by().values("phenotype")
+            .annotate(m=Avg("value"), m2=Avg(F("value") * F("value")), n=Count("id")))
+    out = [{**r, "sd": sample_sd(r["m"], r["m2"], r["n"])} for r in rows]
+    return [r for r in out if r["sd"] and r["sd"] > 1e-12 * max(1.0, abs(r["m"]))]
 
 
 def _standardised_profile(session_ids, systems) -> dict:
@@ -215,7 +225,7 @@ def feature_norms(session_ids) -> list[dict]:
     for f, (lo, hi) in NORMS.items():
         col = f"f_{f}"
         agg[f"{f}__mean"] = Avg(col)
-        agg[f"{f}__sd"] = StdDev(col, sample=True)
+        agg[f"{f}__m2"] = Avg(F(col) * F(col))
         agg[f"{f}__n"] = Count(col)
         agg[f"{f}__out"] = Count("id", filter=Q(**{f"{col}__lt": lo}) | Q(**{f"{col}__gt": hi}))
     res = qs.annotate(**ann).aggregate(**agg)
@@ -224,7 +234,7 @@ def feature_norms(session_ids) -> list[dict]:
         name, unit = label(f)
         n = res[f"{f}__n"] or 0
         out.append({"feature": f, "label": name, "unit": unit, "low": lo, "high": hi, "n": n,
-                    "mean": res[f"{f}__mean"], "sd": res[f"{f}__sd"],
+                    "mean": res[f"{f}__mean"], "sd": sample_sd(res[f"{f}__mean"], res[f"{f}__m2"], n),
                     "outside_pct": 100.0 * res[f"{f}__out"] / n if n else None})
     return out
 

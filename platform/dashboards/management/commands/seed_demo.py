@@ -82,17 +82,17 @@ class Command(BaseCommand):
         self.stdout.write(f"demo sessions: {', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}")
 
     def wait(self, org, ids, timeout):
-        t0, last = time.monotonic(), None
+        t0, last, shown = time.monotonic(), None, 0.0
         while True:
             with organisation_scope(org):
                 counts = demo.status_summary(ids)
             done = counts.get("done", 0) + counts.get("failed", 0)
-            if done != last:
-                el = time.monotonic() - t0
-                eta = f", ~{el / done * (len(ids) - done):.0f} s left" if done else ""
-                self.say(f"pipeline: {done} of {len(ids)} demo sessions processed "
-                         f"({counts.get('failed', 0)} failed){eta} [{el:.0f} s]")
-                last = done
+            state = tuple(sorted(counts.items()))
+            if state != last and (done >= len(ids) or time.monotonic() - shown > 15):
+                self.say(f"pipeline: {done} of {len(ids)} demo sessions processed ({counts.get('failed', 0)} failed; "
+                         f"{', '.join(f'{n} {s}' for s, n in state if s not in ('done', 'failed')) or 'none left'})"
+                         f" [{time.monotonic() - t0:.0f} s]")
+                last, shown = state, time.monotonic()
             if done >= len(ids):
                 return
             if time.monotonic() - t0 > timeout:
