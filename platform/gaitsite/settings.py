@@ -85,6 +85,8 @@ if PRODUCTION:
 else:
     _db_url = CONFIG.url("DATABASE_URL", ("sqlite", "postgres", "postgresql", "pgsql", "postgis"), _db_default)
 DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "gaitsite.postgresql"  # Django's, with health checks only after idle
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
