@@ -1,0 +1,68 @@
+"""The sliding-window counter throttle (tenancy.throttles): limits, Retry-After, counts shared through
+the cache (as by several server processes), refused requests not counted."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.core.cache import cache
+from tenancy.throttles import OrganisationRateThrottle
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def throttle(clock, rate="3/min"):
+    cls = type("T", (OrganisationRateThrottle,), {"rate": rate})
+    t = cls()
+    t.timer = clock
+    return t
+
+
+REQ = SimpleNamespace(auth=None, user=SimpleNamespace(pk=4242))
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_limit_within_a_window_and_refused_requests_do_not_count():
+    clock = Clock(600 * 60 + 1.0)  # just after a window starts
+    t = throttle(clock)
+    assert [t.allow_request(REQ, None) for _ in range(5)] == [True, True, True, False, False]
+    assert 0 < t.wait() <= 120
+    other = throttle(clock)  # another server process, same cache: same budget
+    assert other.allow_request(REQ, None) is False
+    assert throttle(clock).allow_request(SimpleNamespace(auth=None, user=SimpleNamespace(pk=1)), None)  # own budget
+    clock.t += 60  # next window: the previous one still weighs ~all
+    assert t.allow_request(REQ, None) is False
+    clock.t += 25  # 26 s into it: 3 x 34/60 = 1.7 used -> one more fits, then full
+    assert t.allow_request(REQ, None) is True
+    assert t.allow_request(REQ, None) is False
+    clock.t += 120  # two windows later: a fresh budget
+    assert [t.allow_request(REQ, None) for _ in range(4)] == [True, True, True, False]
+
+
+@pytest.mark.parametrize("rate,start,burst", [("3/min", 10.0, 3), ("10/min", 59.0, 10), ("1/sec", 0.2, 1),
+                                               ("5/min", 30.0, 7)])
+def test_retry_after_is_when_the_next_request_fits(rate, start, burst):
+    clock = Clock(1_000_000 * 60 + start)
+    t = throttle(clock, rate)
+    for _ in range(burst):
+        t.allow_request(REQ, None)
+    assert t.allow_request(REQ, None) is False
+    wait = t.wait()
+    assert wait > 0
+    clock.t += wait - 0.01
+    assert t.allow_request(REQ, None) is False, "allowed before Retry-After"
+    clock.t += 0.02
+    assert t.allow_request(REQ, None) is True, "still refused after Retry-After"
