@@ -122,6 +122,7 @@ def ablation_from_tables(folder: Path, full, data, cfg, systems: dict[str, str],
     Returns ``(per-target rows, per-system rows)``.
     """
     from .analysis import cv_feature_set, strata
+    from .cv import make_folds
     from .metrics import score_panel
     from .tables import read_table, session_matrix
 
@@ -155,7 +156,9 @@ def ablation_from_tables(folder: Path, full, data, cfg, systems: dict[str, str],
                                  binary=data.binary, alphas=cfg.alphas,
                                  outer=cfg.outer, inner=cfg.inner, n_jobs=cfg.n_jobs, progress=progress,
                                  label=f"[{st}] ablation {v}")
-            r[v] = np.nanmean(np.stack([score_panel(Y, res.oof[s], res.binary)["score"] for s in range(len(res.seeds))]), 0)
+            g = data.subjects[sel]  # pooled within-fold r, as in the main probe (metrics.score_panel)
+            r[v] = np.nanmean(np.stack([score_panel(Y, res.oof[i], res.binary, make_folds(g, s, cfg.outer, cfg.inner).outer)
+                                        ["score"] for i, s in enumerate(res.seeds)]), 0)
         imp = importance(r["full"], {g: r[f"drop_{g}"] for g in groups}, {g: r[f"keep_{g}"] for g in groups})
         for j, t in enumerate(data.targets):
             for g in groups:
