@@ -155,6 +155,7 @@ def rotate_inplace(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> Non
 # lerp. Training (autograd) always runs the reference path. ``FAST_INFERENCE = False`` forces the
 # reference path (the tests compare both).
 FAST_INFERENCE = True
+FAST_GROUP_TOKENS = 24_000  # inference: windows encoded together (tokens = windows x frames x joints)
 
 
 def _probe_onednn_linear() -> bool:
@@ -313,7 +314,7 @@ class Level(nn.Module):
         C = a.shape[-1]
         W, bias = self.fuse.weight, self.fuse.bias
         a2, b2 = a.reshape(-1, C), b.reshape(-1, C)
-        logit = F.linear(a2, W[:, :C], bias).addmm_(b2, W[:, C:].t())  # [BTJ, 2]
+        logit = torch.addmm(F.linear(a2, W[:, :C], bias), b2, W[:, C:].t())  # [BTJ, 2]
         w0 = torch.sigmoid(logit[:, :1] - logit[:, 1:])
         return torch.lerp(b2, a2, w0).view(a.shape)
 
@@ -351,10 +352,20 @@ class GaitMAE(nn.Module):
         T = x.shape[1]
         if ctx and T > ctx:
             return self._chunked_features(x, ctx)
-        h = self.embed(x) + self.joint_pos
+        return self.norm(self._encode(self.embed(x) + self.joint_pos))
+
+    def _encode(self, h: torch.Tensor) -> torch.Tensor:
+        """The DSTformer levels over [B, T, J, C]. Inference on CPU runs them group by group of the
+        batch (about ``FAST_GROUP_TOKENS`` tokens each), so a group's activations stay in cache across
+        the blocks instead of streaming the whole batch through memory at every op; sequences never mix
+        across the batch, so the result is the same."""
+        B, T, J, _ = h.shape
+        group = max(1, FAST_GROUP_TOKENS // (T * J))
+        if _fast(h) and B > group:
+            return torch.cat([self._encode(h[i:i + group]) for i in range(0, B, group)])
         for level in self.levels:
             h = level(h)
-        return self.norm(h)
+        return h
 
     def _chunked_features(self, x: torch.Tensor, ctx: int) -> torch.Tensor:
         """Encode [B, T, J, 4] in chunks of ``ctx`` frames (last chunk ends at T); [B, T, J, C]."""
@@ -363,9 +374,7 @@ class GaitMAE(nn.Module):
         if starts[-1] + ctx < T:
             starts.append(T - ctx)
         chunks = torch.stack([x[:, s:s + ctx] for s in starts], dim=1).flatten(0, 1)  # [B*n, ctx, J, 4]
-        h = self.embed(chunks) + self.joint_pos
-        for level in self.levels:
-            h = level(h)
+        h = self._encode(self.embed(chunks) + self.joint_pos)
         h = self.norm(h).view(B, len(starts), ctx, *h.shape[2:])  # [B, n, ctx, J, C]
         out = h.new_empty(B, T, *h.shape[3:])
         for i in reversed(range(len(starts))):  # earlier chunks win where the last one overlaps

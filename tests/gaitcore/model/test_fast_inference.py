@@ -58,3 +58,16 @@ def test_rotate_inplace_matches_apply_rotary():
     got = x.clone()
     gm.rotate_inplace(got, cos[:, None], sin[:, None])
     assert (got - want).abs().max().item() <= 1e-6
+
+
+@pytest.mark.parametrize("name,frames", [("tiny", 30), ("small", 130)])
+def test_grouped_batch_matches_reference(monkeypatch, name, frames):
+    """Inference encodes the batch in groups of windows (here one sequence per group): same result."""
+    torch.manual_seed(1)
+    m = gm.GaitMAE(gm.get_config(name)).eval()
+    x = torch.randn(3, frames, 26, 4)
+    ref = _reference(m, x)
+    monkeypatch.setattr(gm, "FAST_GROUP_TOKENS", 1)
+    with torch.inference_mode():
+        grouped = m.features(x)
+    assert (grouped - ref).abs().max().item() <= 1e-5
