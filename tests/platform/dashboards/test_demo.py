@@ -21,7 +21,7 @@ def models(tmp_path_factory):
     return pipeline_models(tmp_path_factory.mktemp("demo-models"))
 
 
-def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monkeypatch):
+def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monkeypatch, capsys):
     import json
 
     from cohorts.models import Cohort
@@ -73,6 +73,13 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
     call_command("seed_demo", "--predictor", str(predictor), "--process", "inline", "--subjects", "3,2")
     with organisation_scope(org):
         assert (GaitSession.objects.count(), Prediction.objects.count()) == counts
+    # a session left unfinished by an interrupted start is queued again for the worker
+    with organisation_scope(org):
+        GaitSession.objects.filter(pk=done.exclude(subject=subject).order_by("pk").first().pk).update(status="uploaded")
+    capsys.readouterr()
+    call_command("seed_demo", "--predictor", str(predictor), "--process", "worker", "--timeout", "0",
+                 "--subjects", "3,2")
+    assert "1 demo sessions were left unfinished by an earlier start: queued again" in capsys.readouterr().err
     # the pages say which predictor made the predictions, on what cohort, and that it is demonstration-only
     from django.contrib.auth import get_user_model
 

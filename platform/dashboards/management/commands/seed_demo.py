@@ -62,12 +62,13 @@ class Command(BaseCommand):
         sizes = [int(x) for x in subjects.split(",") if x.strip()] if subjects else None
         cohorts = demo.sized(demo.DEMO_COHORTS, sizes)
         with organisation_scope(org):
+            left = demo.unfinished(demo.demo_session_ids())  # by an interrupted earlier start
             res = demo.seed(org, cohorts, duration_scale=duration_scale, progress=self.say)
             ids = res["sessions"]
             pending = demo.unfinished(ids)
-            if not res["created"] and pending and process == "worker":
-                self.say(f"{len(pending)} demo sessions were left unfinished: queued again")
-                demo.requeue(pending)
+            if left and process == "worker":
+                self.say(f"{len(left)} demo sessions were left unfinished by an earlier start: queued again")
+                demo.requeue(left)
         self.say(f"{res['created']} recordings uploaded now, {len(ids)} demo sessions in all, "
                  f"{len(pending)} to process")
         if process == "inline" and pending:
