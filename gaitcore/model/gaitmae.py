@@ -19,6 +19,11 @@ joint embedding as its position signal; temporal attention runs over the T frame
 works. Attention is ``F.scaled_dot_product_attention`` (flash kernel on CPU and GPU). Blocks are
 pre-norm transformer blocks (attention + MLP with ratio ``mlp_ratio``).
 
+Inference on CPU (no autograd, fp32) runs the same function through a faster path (``_forward_fast``,
+``FAST_INFERENCE``): oneDNN linear with fused bias / GELU / residual add, contiguous q, k, v, in-place
+rotary, one-lerp fusion, and the batch encoded in groups of about one 900-frame window so activations
+stay in cache. Training always runs the reference path; tests hold both to the same outputs.
+
 Sizes (``CONFIGS``): ``paper`` (8 levels, dim 128, 8 heads, MLP ratio 2: ~4.25 M parameters, ~374
 GFLOP per 900-frame window), ``small`` (the shipped CPU model) and ``tiny`` (tests).
 """
