@@ -309,7 +309,7 @@ def main() -> int:
         log(f"measuring {args.clients} clients for {duration:.0f} s")
         timed, errors, elapsed = asyncio.run(load(port, orgs, args.clients, duration, args.think_ms, progress=True))
         cpu1 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF))
-        new_pg = sorted(set(_postgres_backends(admin, dbname)) - set(pg_pids))
+        new_pg = sorted(set(_postgres_backends(admin, dbname)) - set(pg_pids))  # opened during the window
         latencies = [ms for _, ms in timed]
 
         def per_request(before, after):
@@ -339,7 +339,7 @@ def main() -> int:
             "client": "asyncio raw HTTP/1.1 in one process (keep-alive unless the server closes)",
             "cpu_ms_per_request": {
                 "server": per_request(cpu0[0], cpu1[0]),
-                "postgres": per_request(cpu0[1], cpu1[1]) if pg_pids and not new_pg else None,
+                "postgres": per_request(cpu0[1], None if cpu1[1] is None else cpu1[1] + (_proc_cpu_s(new_pg) or 0.0)),
                 "client": per_request(cpu0[2].ru_utime + cpu0[2].ru_stime, cpu1[2].ru_utime + cpu1[2].ru_stime),
             },
             "by_endpoint": {k: {"n": len(v), "p50_ms": round(percentile(v, 50), 2), "p99_ms": round(percentile(v, 99), 2)}
