@@ -27,7 +27,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count
 threads = 1
 backlog = 2048  # requests waiting for a free worker queue here, in arrival order
 keepalive = 5  # used by the threaded/async worker classes only (sync workers close after each response)
-timeout = 60  # a worker silent for this long is restarted (uploads stream in 8 MiB chunks at most)
+# A sync worker cannot report to the master while it serves a request, so this also bounds one request:
+# long enough for a large streamed export (CSV/Parquet of a whole cohort), short enough to recover a stuck worker.
+timeout = 300
 graceful_timeout = 30
 preload_app = True  # Django is imported once in the master, the workers fork from it (less memory, faster start)
 accesslog = None  # the ingress logs requests; the platform's own loggers go to stderr
