@@ -78,6 +78,18 @@ def fig_radar(systems_rows: list[dict], path: Path) -> Path | None:
     return path
 
 
+def axis_range(y: np.ndarray, margin: float = 0.15) -> tuple[float, float]:
+    """Axis limits of a predicted-vs-true panel: the range of the true values plus a margin, so that a
+    few wild predictions (from outlier inputs) cannot squash every other point into a corner."""
+    y = np.asarray(y, dtype=float)
+    y = y[np.isfinite(y)]
+    if not len(y):
+        return 0.0, 1.0
+    lo, hi = float(y.min()), float(y.max())
+    pad = margin * (hi - lo) if hi > lo else 1.0
+    return lo - pad, hi + pad
+
+
 def fig_scatter(pred_rows: list[dict], target: str, path: Path, score_lookup: dict | None = None) -> Path | None:
     """Predicted (out-of-fold, mean over seeds) vs true ``target``, one panel per feature set."""
     rows = [r for r in pred_rows if r["target"] == target]
@@ -96,13 +108,16 @@ def fig_scatter(pred_rows: list[dict], target: str, path: Path, score_lookup: di
             if m.any():
                 ax.scatter(y[m], p[m], s=6, alpha=0.45, color=c, label={"F": "women", "M": "men"}.get(s, "unknown"))
         ok = np.isfinite(y) & np.isfinite(p)
-        lo, hi = np.nanmin(np.r_[y[ok], p[ok]]), np.nanmax(np.r_[y[ok], p[ok]])
+        lo, hi = axis_range(y[ok])
+        off = int((ok & ((p < lo) | (p > hi))).sum())  # wild predictions (outlier inputs) would squash the panel
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
         r = np.corrcoef(y[ok], p[ok])[0, 1] if ok.sum() > 2 else np.nan
-        ax.set_title(f"{fs}: r = {r:.3f} (pooled OOF)", fontsize=10)
+        ax.set_title(f"{fs}: r = {r:.3f} (pooled OOF)" + (f", {off} off-scale" if off else ""), fontsize=10)
         ax.set_xlabel(f"true {target}")
         ax.set_ylabel(f"predicted {target}")
-        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_aspect("equal", adjustable="box")
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"Predicted vs true {target} (gait only, out-of-fold, mean over seeds)", fontsize=12)
     fig.tight_layout()

@@ -70,3 +70,13 @@ def test_run_probe_with_task_blocks_finds_planted_gain():
     g = {r["target"]: r for r in res.gain}
     assert g["signal"]["significant"] and g["signal"]["gain"] > 0.1
     assert not g["nosignal"]["significant"]
+
+
+def test_scatter_axis_ignores_wild_predictions(tmp_path):
+    from gaitcore.probe.report import axis_range, fig_scatter
+
+    lo, hi = axis_range(np.array([20.0, 80.0, np.nan]))
+    assert lo == 11.0 and hi == 89.0
+    rows = [{"target": "age", "feature_set": "f", "true": 20.0 + i, "predicted": 20.0 + i, "sex": "F"} for i in range(60)]
+    rows[0]["predicted"] = 4300.0
+    assert fig_scatter(rows, "age", tmp_path / "s.png").stat().st_size > 0
