@@ -26,12 +26,6 @@ django.setup()
 
 from workers import config as pipeline_config  # noqa: E402
 
-if str(settings.CELERY_BROKER_URL).startswith("sqla+"):
-    # the embedded broker, polled every 0.1 s instead of kombu's 1 s (see workers/embedded_broker.py)
-    from kombu.transport import TRANSPORT_ALIASES
-
-    TRANSPORT_ALIASES["sqla"] = "workers.embedded_broker:Transport"
-
 app = Celery("gait")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Separate queues so one kind of work cannot starve another: a worker started without -Q consumes
