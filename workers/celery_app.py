@@ -26,6 +26,13 @@ django.setup()
 
 from workers import config as pipeline_config  # noqa: E402
 
+_EMBEDDED_BROKER = str(settings.CELERY_BROKER_URL).startswith("sqla+")
+if _EMBEDDED_BROKER:
+    # the embedded broker, polled every 0.1 s instead of kombu's 1 s (see workers/embedded_broker.py)
+    from kombu.transport import TRANSPORT_ALIASES
+
+    TRANSPORT_ALIASES["sqla"] = "workers.embedded_broker:Transport"
+
 app = Celery("gait")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Separate queues so one kind of work cannot starve another: a worker started without -Q consumes

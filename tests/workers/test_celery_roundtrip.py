@@ -10,7 +10,7 @@ import time
 import pytest
 from celery import Celery
 
-from tests.helpers import REPO
+from tests.helpers import REPO, run_python
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +49,21 @@ def test_round_trip_through_embedded_sqlite_broker(tmp_path):
     reply = round_trip(f"sqla+sqlite:///{tmp_path}/broker.sqlite3", f"db+sqlite:///{tmp_path}/results.sqlite3", tmp_path)
     assert reply["echo"] == "hello"
     assert reply["pid"] != os.getpid()
+
+
+def test_embedded_broker_settings(tmp_path):
+    # kombu's default 1 s poll made every step of a session's six-task chain wait about a second
+    code = ("from workers.celery_app import app\n"
+            "with app.connection_for_write() as conn:\n"
+            "    t = conn.transport\n"
+            "    print(type(t).__module__, t.polling_interval, app.conf.worker_prefetch_multiplier)\n")
+    out = run_python(code, {"GAIT_VAR_DIR": str(tmp_path), "GAIT_BROKER_URL": f"sqla+sqlite:///{tmp_path}/b.sqlite3"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["workers.embedded_broker", "0.1", "4"]
+    out = run_python(code, {"GAIT_VAR_DIR": str(tmp_path), "GAIT_BROKER_URL": "redis://127.0.0.1:6379/15"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == "kombu.transport.redis"
+    assert out.stdout.split()[2] == "1"  # production brokers keep one message per worker process at a time
 
 
 def test_round_trip_through_redis(tmp_path, redis_url):
