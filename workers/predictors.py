@@ -14,23 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gaitcore.synth.phenotypes import body_system  # noqa: F401 - the predict step's system of a target
+
 from . import config
 
 log = logging.getLogger("workers")
-
-# targets that are covariates of the paper (not in the synthetic phenotype catalogue)
-_COVARIATE_SYSTEMS = {"age": "anthropometric", "gait_age": "anthropometric", "gait_age_gap": "anthropometric",
-                      "gait_age_gap_corrected": "anthropometric", "bmi": "body_composition",
-                      "vat": "body_composition", "height": "anthropometric", "sex": "anthropometric"}
-
-
-def body_system(target: str) -> str:
-    from gaitcore.synth.phenotypes import PHENOTYPES
-
-    if target in _COVARIATE_SYSTEMS:
-        return _COVARIATE_SYSTEMS[target]
-    return next((p.system for p in PHENOTYPES if p.name == target), "other")
-
 
 @lru_cache(maxsize=16)
 def _load(folder: str, mtime: float):

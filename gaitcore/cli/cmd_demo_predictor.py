@@ -38,8 +38,6 @@ HELP = "Build (or reuse from the cache) the synthetic demonstration predictor us
 
 BUILD_VERSION = "2"  # bump when the recipe below changes (invalidates cached artifacts)
 DEFAULT_TASKS = ("treadmill_3kmh",)
-COVARIATE_SYSTEMS = {"age": "anthropometric", "bmi": "body_composition", "vat": "body_composition",
-                     "height": "anthropometric"}
 REGIONS = ("legs", "arms", "torso", "head")
 
 
@@ -77,14 +75,6 @@ def auto_targets() -> list[str]:
     return ["age", "bmi"] + [best[s][1] for s in sorted(best)]
 
 
-def target_system(target: str) -> str:
-    from ..synth.phenotypes import PHENOTYPES
-
-    if target in COVARIATE_SYSTEMS:
-        return COVARIATE_SYSTEMS[target]
-    return next((p.system for p in PHENOTYPES if p.name == target), "other")
-
-
 def target_units(targets: list[str]) -> dict[str, str]:
     """Units of the targets, from the generator's phenotype catalogue (the predict step stores them)."""
     from ..synth.phenotypes import truth
@@ -106,6 +96,9 @@ def attribution(predictor, X, columns: list[str], Y, targets: list[str], sex) ->
     """{system: {legs, arms, torso, head}} (shares) from region ablation of the fitted heads (see above)."""
     import numpy as np
 
+    from ..probe.ablation import importance
+    from ..synth.phenotypes import body_system
+
     region_of = np.array([c.split(":")[-1].split("_")[0] for c in columns])
 
     def r(a, b):
@@ -114,11 +107,6 @@ def attribution(predictor, X, columns: list[str], Y, targets: list[str], sex) ->
             return 0.0
         return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
-    def minmax(v):
-        v = np.asarray(v, float)
-        span = v.max() - v.min()
-        return (v - v.min()) / span if span > 0 else np.zeros_like(v)
-
     per_system: dict[str, list[np.ndarray]] = {}
     for head in predictor.heads.values():
         j = targets.index(head.target)
@@ -126,16 +114,17 @@ def attribution(predictor, X, columns: list[str], Y, targets: list[str], sex) ->
         Xh, y = X[rows], Y[rows, j]
         filled = np.where(np.isnan(Xh), head.arrays["impute"], Xh)
         full = r(head.raw(filled), y)
-        drop, keep = [], []
+        drop, keep = {}, {}
         for g in REGIONS:
             inside = region_of == g
             xd = filled.copy()
             xd[:, inside] = head.arrays["mean"][inside]
             xk = filled.copy()
             xk[:, ~inside] = head.arrays["mean"][~inside]
-            drop.append(full - r(head.raw(xd), y))
-            keep.append(r(head.raw(xk), y))
-        per_system.setdefault(target_system(head.target), []).append(minmax(drop) + minmax(keep))
+            drop[g] = np.array([r(head.raw(xd), y)])
+            keep[g] = np.array([r(head.raw(xk), y)])
+        imp = importance(np.array([full]), drop, keep)
+        per_system.setdefault(body_system(head.target), []).append(np.array([imp[g][0] for g in REGIONS]))
     out = {}
     for system, imps in per_system.items():
         m = np.mean(imps, axis=0)

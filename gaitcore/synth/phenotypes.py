@@ -262,6 +262,19 @@ def phenotype_values(s: Subject, rng: np.random.Generator) -> dict[str, float]:
     return out
 
 
+# body systems of the covariates and of the predictor's derived outputs (not in the phenotype catalogue)
+COVARIATE_SYSTEMS = {"age": "anthropometric", "gait_age": "anthropometric", "gait_age_gap": "anthropometric",
+                     "gait_age_gap_corrected": "anthropometric", "bmi": "body_composition",
+                     "vat": "body_composition", "height": "anthropometric", "sex": "anthropometric"}
+
+
+def body_system(target: str) -> str:
+    """The body system of a prediction target: a covariate, a derived output or a catalogue phenotype."""
+    if target in COVARIATE_SYSTEMS:
+        return COVARIATE_SYSTEMS[target]
+    return next((p.system for p in PHENOTYPES if p.name == target), "other")
+
+
 def truth() -> dict:
     """The generator's ground truth (written to ``truth.json``)."""
     phen = {}
