@@ -40,9 +40,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truth", default=None, help="synthetic truth.json: adds detection rates and body systems")
     parser.add_argument("--ablation", default=None, metavar="DIR",
                         help="folder of embedding tables drop_<group>.* / keep_<group>.* for body-part ablation")
+    parser.add_argument("--alphas", default=None, metavar="LOG10_LO:LOG10_HI:N",
+                        help="ridge penalty grid as numpy.logspace(LO, HI, N), written --alphas=LO:HI:N (default -1:3:9, the paper's 0.1..1000)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel jobs over seeds (max 2 on this machine)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def parse_alphas(spec: str):
+    """``"LO:HI:N"`` -> ``numpy.logspace(LO, HI, N)``; a clear error for anything else."""
+    import numpy as np
+
+    try:
+        lo, hi, n = spec.split(":")
+        lo_f, hi_f, n_i = float(lo), float(hi), int(n)
+    except ValueError:
+        raise SystemExit(f"gaitfm probe: --alphas {spec!r}: expected LOG10_LO:LOG10_HI:N, e.g. -1:5:13") from None
+    if n_i < 1 or hi_f < lo_f:
+        raise SystemExit(f"gaitfm probe: --alphas {spec!r}: need N >= 1 and HI >= LO")
+    return np.logspace(lo_f, hi_f, n_i)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = ProbeConfig(covariates=tuple(split(args.covariates) or ()), by_sex=args.by_sex, seeds=args.seeds,
                       targets=split(args.targets), binary=split(args.binary), outer=args.outer, inner=args.inner,
                       n_jobs=max(1, args.jobs), penalize_covariates=args.penalize_covariates)
+    if args.alphas:
+        cfg.alphas = parse_alphas(args.alphas)
     t0 = time.perf_counter()
     data = prepare(sets, phen, cfg)
     truth = json.loads(Path(args.truth).read_text()) if args.truth else None

@@ -143,8 +143,12 @@ def test_cli_probe_end_to_end(tmp_path):
     write_csv(tmp_path / "phen.csv", phen)
     out = tmp_path / "out"
     rc = main(["probe", "--embeddings", str(tmp_path / "emb.csv"), "--phenotypes", str(tmp_path / "phen.csv"),
-               "--covariates", "age,sex,bmi", "--seeds", "2", "--out", str(out), "-q"])
+               "--covariates", "age,sex,bmi", "--seeds", "2", "--alphas=-1:5:13", "--out", str(out), "-q"])
     assert rc == 0
+    import json
+
+    alphas = json.loads((out / "summary.json").read_text())["alphas"]
+    assert len(alphas) == 13 and alphas[0] == pytest.approx(0.1) and alphas[-1] == pytest.approx(1e5)
     for f in ("scores.csv", "gain.csv", "systems.csv", "predictions.csv", "report.html", "fig_gain_radar.png",
               "fig_age_scatter.png", "fig_feature_sets.png"):
         assert (out / f).stat().st_size > 0, f
@@ -222,3 +226,12 @@ def test_parquet_and_npz_tables(tmp_path):
     np.savez(tmp_path / "e.npz", values=np.ones((2, 3)), session_id=np.array(["a", "b"]), subject=np.array(["A", "B"]))
     t = read_table(tmp_path / "e.npz")
     assert t.values.shape == (2, 3) and list(t.meta["subject"]) == ["A", "B"]
+
+
+def test_cli_probe_rejects_a_bad_alpha_grid():
+    from gaitcore.cli.cmd_probe import parse_alphas
+
+    assert len(parse_alphas("-1:3:9")) == 9
+    for bad in ("0.1,1,10", "3:-1:5", "a:b:c", "-1:3:0"):
+        with pytest.raises(SystemExit, match="--alphas"):
+            parse_alphas(bad)
