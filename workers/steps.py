@@ -259,7 +259,10 @@ def predict(session_id: int, model_version: str) -> dict:
                 rows.append(dict(phenotype=target, value=v["value"], lower=_finite(v.get("lower")),
                                  upper=_finite(v.get("upper")), unit=str(units.get(target, ""))[:32]))
         elif np.isfinite(v):
-            rows.append(dict(phenotype=target, value=float(v), lower=None, upper=None, unit="years"))
+            # gait age is the age head's prediction and its gaps subtract a known age, so all three carry the
+            # age head's conformal half-widths
+            lo, hi = _age_halfwidths(out.get("age"))
+            rows.append(dict(phenotype=target, value=float(v), lower=_finite(v - lo), upper=_finite(v + hi), unit="years"))
     pause("predict")
     with transaction.atomic():
         if lock_session(session_id) is None:
@@ -314,6 +317,13 @@ def _session(session_id: int):
     if s is None:
         raise BadSessionData("the session was deleted")
     return s
+
+
+def _age_halfwidths(age: dict | None) -> tuple[float, float]:
+    """(value - lower, upper - value) of the age head's interval; NaN when there is none."""
+    if not isinstance(age, dict) or age.get("lower") is None or age.get("upper") is None:
+        return float("nan"), float("nan")
+    return float(age["value"]) - float(age["lower"]), float(age["upper"]) - float(age["value"])
 
 
 def _finite(v):

@@ -148,6 +148,10 @@ def assert_complete(res: dict, version: str, n_windows_tasks: int = 4) -> None:
     assert len(preds) == len(res["predictions"])  # no duplicates
     assert {"age", "bmi", "gait_age"} <= set(preds)
     assert preds["age"]["lower"] < preds["age"]["value"] < preds["age"]["upper"]
+    for derived in ("gait_age", "gait_age_gap", "gait_age_gap_corrected"):  # the age head's interval, shifted
+        d = preds[derived]
+        assert d["upper"] - d["value"] == pytest.approx(preds["age"]["upper"] - preds["age"]["value"], abs=1e-6)
+        assert d["value"] - d["lower"] == pytest.approx(preds["age"]["value"] - preds["age"]["lower"], abs=1e-6)
     assert {p["model_version"] for p in res["predictions"]} == {version}
 
 
