@@ -1,4 +1,5 @@
-"""The platform's PostgreSQL backend: Django's, with a cheaper connection health check.
+"""The platform's PostgreSQL backend: Django's, with a cheaper connection health check and timestamptz
+columns parsed by psycopg's C loader (``loaders.py``: the same values as Django's loader).
 
 With persistent connections and ``CONN_HEALTH_CHECKS`` Django sends ``SELECT 1`` before the first query
 of every request -- one round trip in three of a typical API request. Here a connection that ran a
@@ -14,11 +15,19 @@ import time
 
 from django.db.backends.postgresql import base
 
+from .loaders import with_fast_tz_loader
+
 HEALTH_CHECK_IDLE_S = 1.0
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _used_at = float("-inf")
+
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        if "context" in params:  # psycopg 3: Django's adapters, timestamptz through the C parser
+            params["context"] = with_fast_tz_loader(params["context"], self.timezone)
+        return params
 
     def close_if_health_check_failed(self):
         # Called before every cursor is created: remember when, and skip the ping while recently used.
