@@ -86,6 +86,24 @@ def test_planted_signal_found_and_no_signal_not():
     assert {r["model"] for r in rows} == {"covariates", "gait", "gait+covariates"}
 
 
+def test_covariate_baseline_is_the_full_models_unpenalized_covariate_fit():
+    """The covariates-only model is OLS (out of fold), like the covariate part of gait+covariates; a
+    penalized baseline would hand the full model a 'gain' that gait did not bring."""
+    from sklearn.linear_model import LinearRegression
+
+    subj, sex, X, C, Y = _cohort(n_subj=60, visits=1, p=8)
+    data = _data(subj, sex, X, C, Y)
+    res = run_probe(data, ProbeConfig(seeds=2, keep_predictions=()))
+    assert (res.alpha[("covariates", "covariates", "all")] <= 1e-5).all()
+    cov = cv.nested_cv(C, Y, subj, seeds=[0], alphas=np.array([1e-6]))
+    folds = cv.make_folds(subj, 0)
+    for k in range(5):
+        tr, te = folds.outer != k, folds.outer == k
+        np.testing.assert_allclose(cov.oof[0][te], LinearRegression().fit(C[tr], Y[tr]).predict(C[te]), rtol=1e-4, atol=1e-4)
+    pen = run_probe(data, ProbeConfig(seeds=2, keep_predictions=(), penalize_covariates=True))
+    assert pen.alpha[("covariates", "covariates", "all")].max() >= 0.1  # the shared grid in that mode
+
+
 def test_binary_target_gets_auc():
     subj, sex, X, C, Y = _cohort(n_subj=60, visits=1, p=8)
     yb = (Y[:, 0] > np.median(Y[:, 0])).astype(float)
