@@ -8,6 +8,7 @@ from ..models import GaitSession, Upload, UploadMode
 
 class GaitSessionSerializer(FastReadMixin, serializers.ModelSerializer):
     subject_external_id = serializers.SerializerMethodField()
+    row_columns = {"subject_external_id": ("subject_external_id",)}  # list rows carry the annotation
 
     class Meta:
         model = GaitSession

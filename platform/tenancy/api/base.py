@@ -8,6 +8,7 @@ header, else the organisation chosen for this web session, else the user's first
 
 from __future__ import annotations
 
+from gaitsite.api import list_rows
 from rest_framework import exceptions, mixins, permissions, viewsets
 
 from ..models import Membership, Organisation, Perm, role_can
@@ -111,6 +112,13 @@ class TenantViewSet(viewsets.GenericViewSet):
         if self.prefetch_related:
             qs = qs.prefetch_related(*self.prefetch_related)
         return qs
+
+    def paginate_queryset(self, queryset):
+        # A list page is read as rows of the serializer's columns when it can be (gaitsite.api.list_rows):
+        # the same scoped, filtered, ordered queryset, without a model instance per row.
+        if getattr(self, "action", None) == "list":
+            queryset = list_rows(queryset, self.get_serializer_class())
+        return super().paginate_queryset(queryset)
 
     def filter_queryset(self, queryset):
         # Filters and ordering apply to lists; a detail lookup is by id only (building the filter form
