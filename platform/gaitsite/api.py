@@ -6,12 +6,14 @@ Every error answers ``{"error": {"status": <int>, "code": "<machine code>", "mes
 
 from __future__ import annotations
 
+import datetime as dt
 from operator import attrgetter
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import exceptions, pagination
+from rest_framework import exceptions, pagination, relations
+from rest_framework import fields as f
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -118,7 +120,7 @@ def _filters_nothing_when_empty(filterset_class) -> bool:
     from django_filters import FilterSet
 
     return filterset_class.filter_queryset is FilterSet.filter_queryset and not any(
-        f.extra.get("required") for f in filterset_class.base_filters.values())
+        flt.extra.get("required") for flt in filterset_class.base_filters.values())
 
 
 def error_response(status: int, code: str, message: str, details=None) -> Response:
@@ -129,8 +131,6 @@ def error_response(status: int, code: str, message: str, details=None) -> Respon
 
 
 def _utc_iso(value) -> str:
-    import datetime as dt
-
     text = value.astimezone(dt.UTC).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
@@ -147,8 +147,6 @@ def _utc_iso_is_drf(field) -> bool:
 
 
 def dt_utc():
-    import datetime as dt
-
     return dt.UTC
 
 
@@ -168,11 +166,6 @@ class FastReadMixin:
     row_columns: dict[str, tuple[str, ...]] = {}
 
     def _plan(self):
-        from operator import attrgetter
-
-        from rest_framework import fields as f
-        from rest_framework import relations
-
         key = type(self)
         plan = FastReadMixin._plan_cache.get(key)
         if plan is not None:
@@ -200,7 +193,7 @@ class FastReadMixin:
 
     def to_representation(self, instance):
         out = {}
-        for name, getter, conv in self._plan():
+        for name, getter, conv in FastReadMixin._plan_cache.get(type(self)) or self._plan():
             if getter is None:  # the DRF way
                 attribute = conv.get_attribute(instance)
                 out[name] = None if attribute is None else conv.to_representation(attribute)
@@ -215,9 +208,6 @@ class FastReadMixin:
     def _columns(self) -> tuple[list[str], frozenset[str]] | None:
         """(columns of a list row, the names among them that must be annotations of the queryset), or None
         when this serializer needs model instances. Cached per class."""
-        from rest_framework import fields as f
-        from rest_framework import relations
-
         key = type(self)
         if key in FastReadMixin._columns_cache:
             return FastReadMixin._columns_cache[key]
