@@ -50,13 +50,15 @@ INSTALLED_APPS = [
     "dashboards",
 ]
 
+# The session, CSRF, authentication and messages middleware are Django's, skipped for API token
+# requests (which use none of them; see gaitsite/middleware.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "gaitsite.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "gaitsite.middleware.CsrfViewMiddleware",
+    "gaitsite.middleware.AuthenticationMiddleware",
+    "gaitsite.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenancy.middleware.ClearOrganisationScopeMiddleware",
 ]
