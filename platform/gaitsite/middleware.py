@@ -1,15 +1,15 @@
 """Browser-session middleware that stays out of the way of API token requests.
 
-Django's session, CSRF, authentication and messages middleware serve web pages (a session cookie, a
-CSRF cookie, ``request.user`` from the session, flash messages). A request to the API that carries an
-API token (``Authorization: Bearer ...``; ``tenancy.auth.TokenAuthentication``) never uses any of them:
-the token authenticates it or it is refused with a 401 before session authentication is tried, it
-reads no session (``tenancy.api.base.resolve_organisation`` takes the token's organisation), sets no
-cookie, and DRF's views are exempt from the CSRF middleware anyway (DRF checks CSRF itself, for
-session-authenticated requests only). The subclasses below are Django's classes, so every check that
-looks for them (the admin's) still finds them; for a token request under ``/api/`` they pass the
-request straight on. Every other request -- pages, the admin, API calls from a logged-in browser --
-goes through them exactly as before.
+Django's session, authentication and messages middleware serve web pages (a session cookie,
+``request.user`` from the session, flash messages). A request to the API that carries an API token
+(``Authorization: Bearer ...``; ``tenancy.auth.TokenAuthentication``) uses none of them: the token
+authenticates it or it is refused with a 401 before session authentication is tried, it reads no
+session (``tenancy.api.base.resolve_organisation`` takes the token's organisation) and sets no cookie.
+The subclasses below are Django's classes, so every check that looks for them (the admin's) still
+finds them; for a token request under ``/api/`` they pass the request straight on. Every other request
+-- pages, the admin, API calls from a logged-in browser -- goes through them exactly as before.
+Django's CSRF middleware runs for every request as before (the deploy checks look for it by name; DRF's
+views are exempt from it and check CSRF themselves for session-authenticated requests).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 from django.contrib.auth.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
-from django.middleware.csrf import CsrfViewMiddleware as _CsrfViewMiddleware
 
 API_PREFIX = "/api/"
 TOKEN_KEYWORDS = (b"Bearer ", b"Token ")  # tenancy.auth.TokenAuthentication.keywords
@@ -44,10 +43,6 @@ class WebOnly:
 
 
 class SessionMiddleware(WebOnly, _SessionMiddleware):
-    pass
-
-
-class CsrfViewMiddleware(WebOnly, _CsrfViewMiddleware):
     pass
 
 

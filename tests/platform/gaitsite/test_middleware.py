@@ -1,4 +1,4 @@
-"""gaitsite.middleware: the session, CSRF, authentication and messages middleware skip API token
+"""gaitsite.middleware: the session, authentication and messages middleware skip API token
 requests only; browsers (pages, the admin, API calls with a session) get them as before."""
 
 from __future__ import annotations
