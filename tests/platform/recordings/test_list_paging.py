@@ -83,3 +83,18 @@ class SessionListPagingTest(APITestBase):
         other = self.client_for(Role.OWNER, org=self.other).get(url, {"limit": 1000, "offset": 3}).json()
         self.assertEqual(other["count"], 9)
         self.assertTrue(all(r["subject_external_id"].startswith(f"S{self.other.pk}-") for r in other["results"]))
+
+    def test_a_page_past_the_first_is_fetched_by_one_array_of_ids(self):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        client = self.client_for(Role.VIEWER)
+        texts = []
+        for limit in (2, 12):
+            with CaptureQueriesContext(connection) as ctx:
+                self.assertEqual(client.get(self.url("session-list"), {"limit": limit, "offset": 5}).status_code, 200)
+            rows = [q["sql"] for q in ctx.captured_queries if "subject_external_id" in q["sql"]]
+            self.assertEqual(len(rows), 1)
+            texts.append(rows[0])
+        if connection.vendor == "postgresql":  # one array parameter: the same query text for every page size
+            self.assertTrue(all("= ANY(" in t and " IN (" not in t for t in texts), texts)
