@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from operator import attrgetter
+from urllib import parse
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import F, Lookup
 from django.http import Http404
+from django.utils.encoding import force_str
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, pagination, relations
 from rest_framework import fields as f
@@ -75,6 +77,33 @@ class Pagination(pagination.LimitOffsetPagination):
 
     def get_count(self, queryset):
         return getattr(queryset, "count_source", queryset).count()
+
+    # DRF's next/previous links, with the page's absolute URL built and its query string parsed once per
+    # page instead of twice per link (DRF replaces the limit, then the offset, each by a full parse and
+    # re-encode of the URL); the links are the same strings (tested against DRF's).
+    def get_next_link(self):
+        if self.offset + self.limit >= self.count:
+            return None
+        return self._link(self.offset + self.limit)
+
+    def get_previous_link(self):
+        if self.offset <= 0:
+            return None
+        return self._link(None if self.offset - self.limit <= 0 else self.offset - self.limit)
+
+    def _link(self, offset: int | None) -> str:
+        base = getattr(self, "_link_base", None)
+        if base is None or base[0] is not self.request:
+            scheme, netloc, path, query, fragment = parse.urlsplit(force_str(self.request.build_absolute_uri()))
+            params = parse.parse_qs(query, keep_blank_values=True)
+            params[self.limit_query_param] = [force_str(self.limit)]
+            base = self._link_base = (self.request, (scheme, netloc, path, fragment), params)
+        (scheme, netloc, path, fragment), params = base[1], dict(base[2])
+        if offset is None:
+            params.pop(self.offset_query_param, None)
+        else:
+            params[self.offset_query_param] = [force_str(offset)]
+        return parse.urlunsplit((scheme, netloc, path, parse.urlencode(sorted(params.items()), doseq=True), fragment))
 
     def paginate_queryset(self, queryset, request, view=None):
         source = getattr(queryset, "count_source", None)
