@@ -12,6 +12,8 @@ from urllib import parse
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import F, Lookup
+from django.db.models.query import BaseIterable, ModelIterable
+from django.db.models.utils import create_namedtuple_class
 from django.http import Http404
 from django.utils.encoding import force_str
 from django_filters.rest_framework import DjangoFilterBackend
@@ -181,8 +183,9 @@ def error_response(status: int, code: str, message: str, details=None) -> Respon
 
 
 def _utc_iso(value) -> str:
-    text = value.astimezone(dt.UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if value.tzinfo is not dt.UTC:  # the database's datetimes already are (gaitsite.postgresql)
+        value = value.astimezone(dt.UTC)
+    return value.isoformat()[:-6] + "Z"  # in UTC, isoformat() ends with "+00:00"
 
 
 def _utc_iso_is_drf(field) -> bool:
@@ -290,18 +293,43 @@ class FastReadMixin:
 
 
 def list_rows(queryset, serializer_class):
-    """The list's queryset read as named-tuple rows of exactly the columns ``serializer_class`` reads (the
-    same query, filters and order; no model instances), or the queryset unchanged when the serializer
-    needs model instances. A ``count_source`` (see ``Pagination``) is kept."""
-    if not issubclass(serializer_class, FastReadMixin) or not hasattr(queryset, "values_list"):
+    """The list's queryset read as named-tuple rows (``RowIterable``) when ``serializer_class`` reads only
+    columns and annotations of it (the same query, filters and order; no model instances), or the
+    queryset unchanged when the serializer needs model instances. A ``count_source`` (see ``Pagination``)
+    is kept."""
+    if not issubclass(serializer_class, FastReadMixin) or getattr(queryset, "_iterable_class", None) is not ModelIterable:
         return queryset
     spec = serializer_class._columns_cache.get(serializer_class)
     if spec is None and serializer_class not in FastReadMixin._columns_cache:
         spec = serializer_class()._columns()
-    if spec is None or not spec[1] <= queryset.query.annotations.keys():
+    query = queryset.query
+    if spec is None or not spec[1] <= query.annotation_select.keys() or query.select_related or query.extra \
+            or query.deferred_loading != (frozenset(), True):
         return queryset
-    rows = queryset.values_list(*spec[0], named=True)
+    rows = queryset._chain()
+    rows._iterable_class = RowIterable
     source = getattr(queryset, "count_source", None)
     if source is not None:
         rows.count_source = source
     return rows
+
+
+class RowIterable(BaseIterable):
+    """A model queryset's rows as named tuples of its columns (by attname) and annotations: the query
+    Django runs for model instances, without building a model instance per row. Only for querysets
+    without ``select_related``, ``extra`` or deferred fields (``list_rows`` checks)."""
+
+    def __iter__(self):
+        queryset = self.queryset
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        results = compiler.execute_sql(chunked_fetch=self.chunked_fetch, chunk_size=self.chunk_size)
+        select, klass_info = compiler.select, compiler.klass_info
+        names = [None] * len(select)
+        for i in klass_info["select_fields"]:
+            names[i] = select[i][0].target.attname
+        for name, i in compiler.annotation_col_map.items():
+            names[i] = name
+        row_class = create_namedtuple_class(*names)
+        new = tuple.__new__
+        for row in compiler.results_iter(results):
+            yield new(row_class, row)

@@ -9,8 +9,7 @@ import datetime as dt
 from cohorts.api.serializers import SubjectSerializer
 from cohorts.models import Cohort, Subject
 from django.db.models import F
-from django.db.models.query import NamedValuesListIterable
-from gaitsite.api import list_rows
+from gaitsite.api import RowIterable, list_rows
 from recordings.api.serializers import GaitSessionSerializer
 from recordings.models import GaitSession, SessionStatus
 from rest_framework.renderers import JSONRenderer
@@ -86,11 +85,14 @@ class ListRowsTest(APITestBase):
         with self.scope():
             sessions = GaitSession.objects.annotate(subject_external_id=F("subject__external_id"))
             rows = list_rows(sessions, GaitSessionSerializer)
-            self.assertIs(rows._iterable_class, NamedValuesListIterable)
-            self.assertIs(list_rows(Subject.objects.all(), SubjectSerializer)._iterable_class, NamedValuesListIterable)
+            self.assertIs(rows._iterable_class, RowIterable)
+            self.assertIs(list_rows(Subject.objects.all(), SubjectSerializer)._iterable_class, RowIterable)
             # the session serializer's method field reads the list's annotation: without it, instances
             self.assertIs(list_rows(GaitSession.objects.all(), GaitSessionSerializer)._iterable_class,
                           GaitSession.objects.all()._iterable_class)
+            for unsuitable in (sessions.select_related("subject"), sessions.only("id", "subject_id"),
+                               sessions.values("id"), sessions.extra(select={"one": "1"})):
+                self.assertIsNot(list_rows(unsuitable, GaitSessionSerializer)._iterable_class, RowIterable)
             sessions.count_source = GaitSession.objects.all()
             self.assertIs(list_rows(sessions, GaitSessionSerializer).count_source, sessions.count_source)
 
@@ -101,3 +103,16 @@ class ListRowsTest(APITestBase):
                                       (Membership, MembershipSerializer)):  # user.username
                 qs = model.objects.all()
                 self.assertIs(list_rows(qs, serializer), qs, serializer)
+
+
+def test_utc_iso_is_drfs_datetime_format():
+    import zoneinfo
+
+    from gaitsite.api import _utc_iso
+    from rest_framework import serializers
+
+    drf = serializers.DateTimeField()
+    for value in (dt.datetime(2026, 11, 24, 8, 16, tzinfo=UTC), dt.datetime(2026, 11, 24, 8, 16, 0, 5, tzinfo=UTC),
+                  dt.datetime(2026, 3, 29, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris")),
+                  dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=-9, minutes=-30)))):
+        assert _utc_iso(value) == drf.to_representation(value), value
