@@ -16,6 +16,8 @@ from django.db.models.query import BaseIterable, ModelIterable
 from django.db.models.utils import create_namedtuple_class
 from django.http import Http404
 from django.utils.encoding import force_str
+from django_filters import FilterSet
+from django_filters import utils as filter_utils
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, pagination, relations
 from rest_framework import fields as f
@@ -153,24 +155,42 @@ class IdIn(Lookup):
 
 
 class FilterBackend(DjangoFilterBackend):
-    """django-filter, not built at all for a list request whose query string holds nothing but paging and
-    ordering: its filterset would filter nothing, and building one (a deep copy of every filter and a
-    form) is the largest Python cost of a list request. Filtersets with a required filter or their own
-    ``filter_queryset`` always run."""
+    """django-filter, with the work limited to the filters a request uses. A filter whose parameter is
+    absent filters nothing (django-filter skips empty values), so:
+
+    * a list request whose query string holds nothing but paging and ordering builds no filterset at
+      all (a deep copy of every filter and a form: the largest Python cost of a list request);
+    * otherwise the filterset's form is built from the filters the query string names (``status``,
+      ``created_after``, ``<name>_min``...) only, not from all of them.
+
+    Filtersets with a required filter or their own ``filter_queryset`` always run in full, and the
+    browsable API's filter form (``to_html``) still shows every filter."""
 
     passive_params = frozenset({"limit", "offset", "ordering"})
 
     def filter_queryset(self, request, queryset, view):
-        if self.passive_params.issuperset(request.query_params.keys()):
+        params = request.query_params
+        if self.passive_params.issuperset(params.keys()):
             filterset_class = self.get_filterset_class(view, queryset)
             if filterset_class is None or _filters_nothing_when_empty(filterset_class):
                 return queryset
-        return super().filter_queryset(request, queryset, view)
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if _filters_nothing_when_empty(type(filterset)) and not filterset.form_prefix:
+            filterset.filters = {name: flt for name, flt in filterset.filters.items() if _named(name, params)}
+        if not filterset.is_valid() and self.raise_exception:
+            raise filter_utils.translate_validation(filterset.errors)
+        return filterset.qs
+
+
+def _named(name: str, params) -> bool:
+    """Whether the query string may hold the form field ``name``'s data: a key that starts with the name
+    (its own, or a widget's variant: ``<name>_min``, ``<name>_after``, ``<name>[]``...)."""
+    return any(key.startswith(name) for key in params)
 
 
 def _filters_nothing_when_empty(filterset_class) -> bool:
-    from django_filters import FilterSet
-
     return filterset_class.filter_queryset is FilterSet.filter_queryset and not any(
         flt.extra.get("required") for flt in filterset_class.base_filters.values())
 
