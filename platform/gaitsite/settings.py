@@ -88,8 +88,14 @@ if PRODUCTION:
 else:
     _db_url = CONFIG.url("DATABASE_URL", ("sqlite", "postgres", "postgresql", "pgsql", "postgis"), _db_default)
 DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60, conn_health_checks=True)}
+# PostgreSQL: parameters bound by the server, and a statement a connection runs a fifth time (psycopg's
+# default threshold) is prepared, so PostgreSQL no longer parses and plans it on every run -- a third of
+# its CPU per API request (measured with bench/api.py; see platform/README.md). Django leaves both off
+# by default for connection poolers in transaction mode; this deployment connects directly.
+POSTGRES_OPTIONS = {"server_side_binding": True, "prepare_threshold": 5}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "gaitsite.postgresql"  # Django's, with health checks only after idle
+    DATABASES["default"]["OPTIONS"] = {**POSTGRES_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -41,3 +41,24 @@ def test_health_check_only_after_idle():
             assert conn.connection is None
     finally:
         conn.close()
+
+
+@pytest.mark.django_db
+def test_prepared_statements_give_the_same_rows():
+    """Production options (gaitsite.settings.POSTGRES_OPTIONS, also the test suite's): server-side binding,
+    statements prepared from their fifth run. A prepared statement answers as the first runs did."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL backend only")
+    from gaitsite.settings import POSTGRES_OPTIONS
+
+    assert connection.settings_dict["OPTIONS"] == POSTGRES_OPTIONS
+    threshold = POSTGRES_OPTIONS["prepare_threshold"]
+    sql = "SELECT %s::int + 1, %s::text, now() - now()"
+    with connection.cursor() as cur:
+        rows = []
+        for i in range(threshold + 3):
+            cur.execute(sql, [i, f"v{i}"])
+            rows.append(cur.fetchone())
+    assert [r[:2] for r in rows] == [(i + 1, f"v{i}") for i in range(threshold + 3)]
+    prepared = [key[0] for key in connection.connection._prepared._names]  # psycopg's prepared statements
+    assert sql.replace("%s", "$1", 1).replace("%s", "$2", 1).encode() in prepared
