@@ -259,6 +259,8 @@ class FastReadMixin:
                 plan.append((name, attrgetter(".".join(attrs)), _utc_iso))
             elif isinstance(field, f.DateTimeField | f.UUIDField) and attrs:
                 plan.append((name, attrgetter(".".join(attrs)), field.to_representation))
+            elif isinstance(field, f.SerializerMethodField) and field.source == "*":
+                plan.append((name, None, field.method_name))  # DRF calls self.<method_name>(instance)
             else:
                 plan.append((name, None, field))
         FastReadMixin._plan_cache[key] = plan
@@ -267,8 +269,11 @@ class FastReadMixin:
     def to_representation(self, instance):
         out = {}
         for name, getter, conv in FastReadMixin._plan_cache.get(type(self)) or self._plan():
-            if getter is None:  # the DRF way
-                attribute = conv.get_attribute(instance)
+            if getter is None:
+                if type(conv) is str:  # a method field
+                    out[name] = getattr(self, conv)(instance)
+                    continue
+                attribute = conv.get_attribute(instance)  # the DRF way
                 out[name] = None if attribute is None else conv.to_representation(attribute)
                 continue
             try:

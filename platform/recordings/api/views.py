@@ -45,7 +45,12 @@ class GaitSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
 
     def get_queryset(self):
         qs = super().get_queryset()
-        return qs if getattr(self, "action", None) == "list" else qs.select_related("subject")
+        action = getattr(self, "action", None)
+        if action == "list":
+            return qs
+        if action == "retrieve":  # only the subject's pseudonym, through the join (as lists; no Subject built)
+            return qs.annotate(subject_external_id=F("subject__external_id"))
+        return qs.select_related("subject")
 
     def filter_queryset(self, queryset):
         qs = super().filter_queryset(queryset)
