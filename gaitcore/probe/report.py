@@ -119,7 +119,9 @@ def fig_scatter(pred_rows: list[dict], target: str, path: Path, score_lookup: di
         ax.set_ylabel(f"predicted {target}")
         ax.set_aspect("equal", adjustable="box")
         ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Predicted vs true {target} (gait only, out-of-fold, mean over seeds)", fontsize=12)
+    # on one panel (a single feature set) the one-line title is wider than the figure: wrap it there
+    sep = "\n" if len(fsets) == 1 else " "
+    fig.suptitle(f"Predicted vs true {target}{sep}(gait only, out-of-fold, mean over seeds)", fontsize=12)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
