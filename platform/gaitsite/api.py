@@ -7,6 +7,7 @@ Every error answers ``{"error": {"status": <int>, "code": "<machine code>", "mes
 from __future__ import annotations
 
 import datetime as dt
+import keyword
 from operator import attrgetter
 from urllib import parse
 
@@ -223,6 +224,39 @@ def dt_utc():
     return dt.UTC
 
 
+def _drf_value(field, instance):
+    attribute = field.get_attribute(instance)
+    return None if attribute is None else field.to_representation(attribute)
+
+
+def _compile_plan(serializer_class, plan, paths):
+    """The plan as one generated function, ``render(self, obj) -> dict`` (one dict display instead of a loop
+    over the fields; a third of the cost per row), or None when a source path is not plain attributes.
+    It gives what the field-by-field loop gives, in the same key order; when it meets a missing attribute
+    (AttributeError) the caller falls back to the loop, which answers None for that field."""
+    env, items = {"_drf": _drf_value}, []
+    for i, ((name, getter, conv), path) in enumerate(zip(plan, paths, strict=True)):
+        if getter is None and type(conv) is str:  # a method field: self.<method>(obj)
+            if not conv.isidentifier() or keyword.iskeyword(conv):
+                return None
+            expr = f"self.{conv}(obj)"
+        elif getter is None:  # through DRF
+            env[f"_f{i}"] = conv
+            expr = f"_drf(_f{i}, obj)"
+        else:
+            if not all(part.isidentifier() and not keyword.iskeyword(part) for part in path.split(".")):
+                return None
+            if conv is None:
+                expr = f"obj.{path}"
+            else:
+                env[f"_c{i}"] = conv
+                expr = f"(None if (_v := obj.{path}) is None else _c{i}(_v))"
+        items.append(f"{name!r}: {expr}")
+    source = "def render(self, obj):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(source, f"<FastReadMixin plan of {serializer_class.__qualname__}>", "exec"), env)  # noqa: S102
+    return env["render"]
+
+
 class FastReadMixin:
     """A ModelSerializer mixin that serialises read responses through a per-class plan of plain
     attribute getters (DRF's generic field machinery costs most of a list request's time). Fields it
@@ -235,6 +269,7 @@ class FastReadMixin:
     undeclared method field) keeps the serializer on model instances."""
 
     _plan_cache: dict = {}
+    _render_cache: dict = {}
     _columns_cache: dict = {}
     row_columns: dict[str, tuple[str, ...]] = {}
 
@@ -243,13 +278,15 @@ class FastReadMixin:
         plan = FastReadMixin._plan_cache.get(key)
         if plan is not None:
             return plan
-        plan = []
+        plan, paths = [], []
         simple = {f.CharField: str, f.IntegerField: int, f.FloatField: float, f.BooleanField: bool,
                   f.JSONField: None, f.ListField: None, f.DictField: None, f.ReadOnlyField: None}
         for field in self._readable_fields:
             name, attrs = field.field_name, field.source_attrs
+            paths.append(".".join(attrs))
             if isinstance(field, relations.PrimaryKeyRelatedField) and len(attrs) == 1 and not field.pk_field:
                 model_field = self.Meta.model._meta.get_field(attrs[0])
+                paths[-1] = model_field.attname
                 plan.append((name, attrgetter(model_field.attname), None))
             elif type(field) in simple and attrs and not isinstance(field, f.ChoiceField):
                 plan.append((name, attrgetter(".".join(attrs)), simple[type(field)]))
@@ -263,10 +300,23 @@ class FastReadMixin:
                 plan.append((name, None, field.method_name))  # DRF calls self.<method_name>(instance)
             else:
                 plan.append((name, None, field))
+        FastReadMixin._render_cache[key] = _compile_plan(key, plan, paths)
         FastReadMixin._plan_cache[key] = plan
         return plan
 
     def to_representation(self, instance):
+        render = FastReadMixin._render_cache.get(type(self))
+        if render is None and type(self) not in FastReadMixin._plan_cache:
+            self._plan()
+            render = FastReadMixin._render_cache.get(type(self))
+        if render is not None:
+            try:
+                return render(self, instance)
+            except AttributeError:  # e.g. a dotted source through a missing object: field by field below
+                pass
+        return self._represent_by_field(instance)
+
+    def _represent_by_field(self, instance):
         out = {}
         for name, getter, conv in FastReadMixin._plan_cache.get(type(self)) or self._plan():
             if getter is None:

@@ -116,3 +116,26 @@ def test_utc_iso_is_drfs_datetime_format():
                   dt.datetime(2026, 3, 29, 2, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris")),
                   dt.datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=-9, minutes=-30)))):
         assert _utc_iso(value) == drf.to_representation(value), value
+
+
+class CompiledPlanTest(APITestBase):
+    def test_compiled_plan_equals_the_field_loop(self):
+        from gaitsite.api import FastReadMixin
+
+        from tests.platform.factories import seed_everything
+
+        seed_everything(self.org, "p", n_sessions=2)
+        with self.scope():
+            objects = {GaitSessionSerializer: GaitSession.objects.annotate(subject_external_id=F("subject__external_id")),
+                       SubjectSerializer: Subject.objects.all(),
+                       APITokenSerializer: APIToken.objects.all(),  # created_by None: a dotted source falls back
+                       AuditEventSerializer: AuditEvent.objects.all(),
+                       MembershipSerializer: Membership.objects.all()}
+            for serializer_class, qs in objects.items():
+                serializer = serializer_class()
+                serializer._plan()
+                self.assertIsNotNone(FastReadMixin._render_cache.get(serializer_class), serializer_class)
+                for obj in qs:
+                    self.assertEqual(list(serializer.to_representation(obj).items()),
+                                     list(serializer._represent_by_field(obj).items()))
+            self.assertTrue(any(t.created_by_id is None for t in APIToken.objects.all()))
