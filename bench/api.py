@@ -5,7 +5,8 @@
 
 Creates a throwaway database (``gait_bench_api_<pid>``) on the PostgreSQL server at 127.0.0.1:5432 (or
 ``--postgres-url``), migrates it, seeds 3 organisations with 10,000 sessions (plus cohorts, subjects and
-one viewer token each), vacuums and analyses it (as autovacuum would after the inserts), starts
+one viewer token each), vacuums and analyses it (as autovacuum would after the inserts), points the cache
+(the per-token throttle's counters) at Redis as production does (``--cache-url``), starts
 gunicorn on a free loopback port with the production settings file ``platform/gaitsite/gunicorn.conf.py``
 (``--workers``/``--threads``/``--worker-class`` override it), and runs ``--clients`` concurrent HTTP/1.1
 clients (closed loop, no think time) for ``--duration`` seconds against the main list and detail
@@ -17,8 +18,8 @@ workers answer ``Connection: close``), and then the next request's time includes
 Everything is stopped and the database dropped at the end.
 
 Prints one JSON object: p50_ms, p90_ms, p99_ms, max_ms, rps, errors, requests, per-endpoint
-percentiles, the set-up (worker class, workers, threads, client kind, cores, load average) and the CPU
-time per request of the server processes, the PostgreSQL backends and the load generator over the
+percentiles, the set-up (worker class, workers, threads, client kind, cores, load average, cache) and the
+CPU time per request of the server processes, the PostgreSQL backends, Redis and the load generator over the
 measured window. Progress goes to stderr. Loopback only; bounded by --duration plus set-up.
 """
 
@@ -207,6 +208,19 @@ def _proc_children(pid: int) -> list[int]:
     return found
 
 
+def _redis_pids() -> list[int]:
+    """Processes named redis-server (the machine's Redis serves the throttle; other users of it count too)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip() == "redis-server":
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out
+
+
 def _proc_cpu_s(pids: list[int]) -> float | None:
     """User + system CPU seconds of these processes (Linux /proc); None where that cannot be read."""
     total = 0.0
@@ -248,6 +262,9 @@ def main() -> int:
     ap.add_argument("--worker-class", default=None, help="default: the production settings file")
     ap.add_argument("--think-ms", type=float, default=0.0,
                     help="mean pause of each client between requests (0 = closed loop, as fast as the server answers)")
+    ap.add_argument("--cache-url", default=None,
+                    help="the cache (per-token throttle counters) as production configures it: default the Redis "
+                         "on 127.0.0.1:6379 (db 13; tests.services.redis_url), 'locmem' for per-process memory")
     ap.add_argument("--postgres-url", default="", help="server URL with a role that may CREATE DATABASE")
     args = ap.parse_args()
     duration = min(args.duration, 300.0)
@@ -262,6 +279,13 @@ def main() -> int:
     db_url = admin.rsplit("/", 1)[0] + f"/{dbname}"
     var = tempfile.mkdtemp(prefix="gait-bench-api-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GAIT_", "DATABASE_URL"))}
+    if args.cache_url == "locmem":
+        cache_url = ""
+    else:
+        from tests.services import redis_url
+
+        cache_url = args.cache_url or redis_url(13)
+    env.update({"GAIT_CACHE_URL": cache_url} if cache_url else {})
     env.update({"GAIT_ENV": "development", "GAIT_DEBUG": "0", "GAIT_VAR_DIR": var, "DATABASE_URL": db_url,
                 "GAIT_API_RATE": "100000000/min", "DJANGO_SETTINGS_MODULE": "gaitsite.settings",
                 "PYTHONPATH": os.pathsep.join([str(REPO / "platform"), str(REPO)])})
@@ -305,10 +329,13 @@ def main() -> int:
         asyncio.run(load(port, orgs, args.clients, args.warmup))
         server_pids = [server.pid, *_proc_children(server.pid)]
         pg_pids = _postgres_backends(admin, dbname)
-        cpu0 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF))
+        redis_pids = _redis_pids() if cache_url else []
+        cpu0 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
+                _proc_cpu_s(redis_pids))
         log(f"measuring {args.clients} clients for {duration:.0f} s")
         timed, errors, elapsed = asyncio.run(load(port, orgs, args.clients, duration, args.think_ms, progress=True))
-        cpu1 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF))
+        cpu1 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
+                _proc_cpu_s(redis_pids))
         new_pg = sorted(set(_postgres_backends(admin, dbname)) - set(pg_pids))  # opened during the window
         latencies = [ms for _, ms in timed]
 
@@ -341,7 +368,9 @@ def main() -> int:
                 "server": per_request(cpu0[0], cpu1[0]),
                 "postgres": per_request(cpu0[1], None if cpu1[1] is None else cpu1[1] + (_proc_cpu_s(new_pg) or 0.0)),
                 "client": per_request(cpu0[2].ru_utime + cpu0[2].ru_stime, cpu1[2].ru_utime + cpu1[2].ru_stime),
+                "redis": per_request(cpu0[3], cpu1[3]) if redis_pids else None,
             },
+            "cache": cache_url.rsplit("@", 1)[-1] if cache_url else "locmem (per process)",
             "by_endpoint": {k: {"n": len(v), "p50_ms": round(percentile(v, 50), 2), "p99_ms": round(percentile(v, 99), 2)}
                             for k, v in sorted(by_kind.items())},
             "goal": {"p99_ms_below": 150, "errors": 0},
