@@ -264,7 +264,7 @@ def main() -> int:
                     help="mean pause of each client between requests (0 = closed loop, as fast as the server answers)")
     ap.add_argument("--cache-url", default=None,
                     help="the cache (per-token throttle counters) as production configures it: default the Redis "
-                         "on 127.0.0.1:6379 (db 13; tests.services.redis_url), 'locmem' for per-process memory")
+                         "on 127.0.0.1:6379 (db 11; tests.services.redis_url), 'locmem' for per-process memory")
     ap.add_argument("--postgres-url", default="", help="server URL with a role that may CREATE DATABASE")
     args = ap.parse_args()
     duration = min(args.duration, 300.0)
@@ -284,7 +284,7 @@ def main() -> int:
     else:
         from tests.services import redis_url
 
-        cache_url = args.cache_url or redis_url(13)
+        cache_url = args.cache_url or redis_url(11)
     env.update({"GAIT_CACHE_URL": cache_url} if cache_url else {})
     env.update({"GAIT_ENV": "development", "GAIT_DEBUG": "0", "GAIT_VAR_DIR": var, "DATABASE_URL": db_url,
                 "GAIT_API_RATE": "100000000/min", "DJANGO_SETTINGS_MODULE": "gaitsite.settings",

@@ -3,6 +3,7 @@ the cache (as by several server processes), refused requests not counted."""
 
 from __future__ import annotations
 
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -18,8 +19,11 @@ class Clock:
         return self.t
 
 
+CACHE = {"cache": cache}  # the backend under test (the fixture below sets it)
+
+
 def throttle(clock, rate="3/min"):
-    cls = type("T", (OrganisationRateThrottle,), {"rate": rate})
+    cls = type("T", (OrganisationRateThrottle,), {"rate": rate, "cache": CACHE["cache"]})
     t = cls()
     t.timer = clock
     return t
@@ -28,11 +32,22 @@ def throttle(clock, rate="3/min"):
 REQ = SimpleNamespace(auth=None, user=SimpleNamespace(pk=4242))
 
 
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
+@pytest.fixture(autouse=True, params=["locmem", "redis"])
+def _backend(request):
+    """Every test on the per-process memory cache (generic path) and on Redis (one-round-trip path)."""
+    if request.param == "redis":
+        from django.core.cache.backends.redis import RedisCache
+
+        from tests.services import redis_url
+
+        # a fresh key prefix per test instead of clear() (FLUSHDB would reach other users of the db)
+        CACHE["cache"] = RedisCache(redis_url(12), {"KEY_PREFIX": f"throttle-test-{uuid.uuid4().hex}"})
+    else:
+        CACHE["cache"] = cache
+        cache.clear()
     yield
     cache.clear()
+    CACHE["cache"] = cache
 
 
 def test_limit_within_a_window_and_refused_requests_do_not_count():
@@ -66,3 +81,10 @@ def test_retry_after_is_when_the_next_request_fits(rate, start, burst):
     assert t.allow_request(REQ, None) is False, "allowed before Retry-After"
     clock.t += 0.02
     assert t.allow_request(REQ, None) is True, "still refused after Retry-After"
+
+
+def test_redis_takes_the_one_round_trip_path():
+    from tenancy.throttles import _redis_client
+
+    on_redis = _redis_client(CACHE["cache"]) is not None
+    assert on_redis == (CACHE["cache"] is not cache)
