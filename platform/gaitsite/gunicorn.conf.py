@@ -36,3 +36,12 @@ accesslog = None  # the ingress logs requests; the platform's own loggers go to 
 errorlog = "-"
 loglevel = os.environ.get("GAIT_LOG_LEVEL", "info").lower()
 
+
+
+def pre_fork(server, worker):
+    """The preloaded app's objects (Django, DRF, the URL conf, settings) live as long as the process:
+    freeze them into the collector's permanent generation, so that no collection in a worker scans them
+    again (and the workers' copies of those pages are not written to by the collector)."""
+    import gc
+
+    gc.freeze()
