@@ -50,7 +50,7 @@ class OrganisationRateThrottle(throttling.SimpleRateThrottle):
             return self._allow_redis(client, current, previous, into)
         counts = self.cache.get_many([current, previous])
         cur, prev = counts.get(current, 0), counts.get(previous, 0)
-        if prev * (1 - into / self.duration) + cur + 1 > self.num_requests:
+        if self._over(prev, cur + 1, into):
             self.wait_seconds = self._wait(prev, cur, into)
             return self.throttle_failure()
         if not self.cache.add(current, 1, timeout=2 * self.duration + 1):
@@ -59,6 +59,11 @@ class OrganisationRateThrottle(throttling.SimpleRateThrottle):
             except ValueError:  # expired between add and incr
                 self.cache.add(current, 1, timeout=2 * self.duration + 1)
         return True
+
+    def _over(self, prev: int, cur_with_this: int, into: float) -> bool:
+        """The sliding-window decision: the previous window's count, weighted by its share still inside the
+        window, plus the current window's count including this request, exceeds the rate."""
+        return prev * (1 - into / self.duration) + cur_with_this > self.num_requests
 
     def _allow_redis(self, client, current: str, previous: str, into: float) -> bool:
         """The same decision as the generic path, in one round trip: count first, take it back if refused."""
@@ -69,7 +74,7 @@ class OrganisationRateThrottle(throttling.SimpleRateThrottle):
         pipe.get(prev_key)
         cur, _, prev = pipe.execute()
         prev = int(prev or 0)
-        if prev * (1 - into / self.duration) + cur > self.num_requests:
+        if self._over(prev, cur, into):
             client.decr(cur_key)  # refused requests are not counted
             self.wait_seconds = self._wait(prev, cur - 1, into)
             return self.throttle_failure()
