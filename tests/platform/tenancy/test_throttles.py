@@ -88,3 +88,25 @@ def test_redis_takes_the_one_round_trip_path():
 
     on_redis = _redis_client(CACHE["cache"]) is not None
     assert on_redis == (CACHE["cache"] is not cache)
+
+
+def test_the_default_cache_on_redis_takes_the_one_round_trip_path(settings):
+    """As configured in production: DRF's throttles hold ``django.core.cache.cache``, a proxy that is not
+    itself a ``RedisCache``; with Redis behind it the throttle must still take the pipeline path."""
+    from django.core.cache import caches
+    from tenancy.throttles import _redis_client
+
+    from tests.services import redis_url
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": redis_url(12), "KEY_PREFIX": f"throttle-test-{uuid.uuid4().hex}"}}
+    assert OrganisationRateThrottle.cache is cache  # DRF's default: the proxy
+    client = _redis_client(cache)
+    assert client is not None, "the Redis behind the default cache was not recognised"
+    assert _redis_client(cache) is client, "a new Redis client for every request"
+    clock = Clock(1_000_000.0)
+    t = type("T", (OrganisationRateThrottle,), {"rate": "3/min"})()
+    t.timer = clock
+    assert [t.allow_request(REQ, None) for _ in range(4)] == [True, True, True, False]
+    key = caches["default"].make_and_validate_key(f"{t.key}:{int(clock.t // 60)}")
+    assert int(client.get(key)) == 3, "the count is not in Redis (refused request taken back)"
