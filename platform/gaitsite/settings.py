@@ -225,6 +225,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_RATES": {"api": _rate("GAIT_API_RATE"), "upload": _rate("GAIT_UPLOAD_RATE")},
     "EXCEPTION_HANDLER": "gaitsite.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "gaitsite.renderers.JSONRenderer",  # DRF's, encoding with orjson
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "gaitsite.negotiation.ContentNegotiation",  # DRF's, plain JSON Accept headers first
     "URL_FORMAT_OVERRIDE": None,
 }
