@@ -12,6 +12,7 @@ from operator import attrgetter
 from urllib import parse
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import connections
 from django.db.models import F, Lookup
 from django.db.models.query import BaseIterable, ModelIterable
 from django.db.models.utils import create_namedtuple_class
@@ -129,6 +130,11 @@ class _DeferredJoin:
     def __getitem__(self, page: slice):
         if not page.start:  # the first page: one query walks the ordering index and stops at the limit
             return self.queryset[page]
+        if connections[self.queryset.db].vendor == "postgresql":
+            # One statement: ``pk = ANY(ARRAY(<the page's ids>))`` makes PostgreSQL find the ids first, once
+            # (an InitPlan), then fetch only those rows by primary key, joined and sorted in the page's own
+            # order. (``pk IN (<subquery>)`` instead becomes a semi-join over the whole organisation.)
+            return list(self.queryset.filter(InPageIds(F("pk"), self.count_source.values("pk")[page])))
         ids = list(self.count_source.values_list("pk", flat=True)[page])
         if not ids:
             return []
@@ -153,6 +159,18 @@ class IdIn(Lookup):
     def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         return f"{lhs} = ANY(%s)", (*lhs_params, list(self.rhs))
+
+
+class InPageIds(Lookup):
+    """``pk = ANY(ARRAY(<subquery>))`` (PostgreSQL): the subquery runs once, before the outer scan, and its
+    ids are then looked up by the primary key index; see ``_DeferredJoin``."""
+
+    lookup_name = "in_page_ids"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
 
 
 class FilterBackend(DjangoFilterBackend):
