@@ -12,7 +12,6 @@ from operator import attrgetter
 from urllib import parse
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import connections
 from django.db.models import F, Lookup
 from django.db.models.query import BaseIterable, ModelIterable
 from django.db.models.utils import create_namedtuple_class
@@ -130,44 +129,23 @@ class _DeferredJoin:
     def __getitem__(self, page: slice):
         if not page.start:  # the first page: one query walks the ordering index and stops at the limit
             return self.queryset[page]
-        if connections[self.queryset.db].vendor == "postgresql":
-            # One statement: ``pk = ANY(ARRAY(<the page's ids>))`` makes PostgreSQL find the ids first, once
-            # (an InitPlan), then fetch only those rows by primary key, joined and sorted in the page's own
-            # order. (``pk IN (<subquery>)`` instead becomes a semi-join over the whole organisation.)
-            return list(self.queryset.filter(InPageIds(F("pk"), self.count_source.values("pk")[page])))
-        ids = list(self.count_source.values_list("pk", flat=True)[page])
-        if not ids:
-            return []
-        pk_of = attrgetter(self.queryset.model._meta.pk.attname)  # model instances and list rows alike
-        rows = {pk_of(row): row for row in self.queryset.order_by().filter(IdIn(F("pk"), ids))}
-        return [rows[pk] for pk in ids if pk in rows]  # the ids' order: the same rows as one query, in its order
-
-
-class IdIn(Lookup):
-    """``pk IN (ids)`` sent to PostgreSQL as ``pk = ANY(%s)``: a page of ids is one array parameter, so the
-    query text is the same for every page and psycopg parses it once (psycopg caches the parsing of
-    queries with at most 50 parameters; 50 ids plus the organisation make 51, parsed again for every
-    page). PostgreSQL plans ``IN (...)`` as ``= ANY(...)`` anyway. Other databases get the IN list."""
-
-    lookup_name = "id_in"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} IN ({', '.join(['%s'] * len(self.rhs))})", (*lhs_params, *self.rhs)
-
-    def as_postgresql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", (*lhs_params, list(self.rhs))
+        return list(self.queryset.filter(InPageIds(F("pk"), self.count_source.values("pk")[page])))
 
 
 class InPageIds(Lookup):
-    """``pk = ANY(ARRAY(<subquery>))`` (PostgreSQL): the subquery runs once, before the outer scan, and its
-    ids are then looked up by the primary key index; see ``_DeferredJoin``."""
+    """``pk IN (<the page's ids>)``, one statement. On PostgreSQL written ``pk = ANY(ARRAY(<subquery>))``: the
+    ids are found once, first (an InitPlan through the ordering index), then only those rows are fetched by
+    primary key, joined and sorted in the page's order; ``IN (<subquery>)`` would become a semi-join over
+    the whole organisation. SQLite evaluates ``IN (<subquery>)`` once into a temporary index."""
 
     lookup_name = "in_page_ids"
 
     def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} IN {rhs}", (*lhs_params, *rhs_params)
+
+    def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
