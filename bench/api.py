@@ -12,16 +12,17 @@ gunicorn on a free loopback port with the production settings file ``platform/ga
 clients (closed loop, no think time) for ``--duration`` seconds against the main list and detail
 endpoints: session list (pages of 50 at random offsets, also filtered by status), session detail,
 subject list and subject detail; every client uses its own organisation's token. The clients are
-coroutines of one event loop (uvloop when installed, ``--loop``) writing raw requests (cheap, so the load generator takes little of the
-CPU the server shares with it); a connection is kept alive unless the server closes it (synchronous
+coroutines of one event loop (uvloop when installed, ``--loop``) writing raw requests (cheap, so the load
+generator takes little of the CPU the server shares with it); a connection is kept alive unless the server closes it (synchronous
 workers answer ``Connection: close``), and then the next request's time includes the new connection.
 Everything is stopped and the database dropped at the end.
 
 Prints one JSON object: p50_ms, p90_ms, p99_ms, max_ms, rps, errors, requests, per-endpoint
-percentiles, the set-up (worker class, workers, threads, client kind, cores, load average, cache), the host's
-speed just before and after the measured window (``host_check_ms``: a fixed pure-Python workload) and the
+percentiles, the set-up (worker class, workers, threads, client kind, cores, load average, cache) and the
 CPU time per request of the server processes, the PostgreSQL backends, Redis and the load generator over the
-measured window. Progress goes to stderr. Loopback only; bounded by --duration plus set-up.
+measured window. The load generator's CPU per request is fixed work, so it doubles as a yardstick of the
+host's speed during the window (this VM's speed drifts by tens of percent over minutes; compare runs at
+similar load generator CPU, or interleave them). Progress goes to stderr. Loopback only; bounded by --duration plus set-up.
 """
 
 from __future__ import annotations
@@ -215,24 +216,6 @@ def default_loop() -> str:
     return "uvloop"
 
 
-def host_check_ms(repeats: int = 7) -> float:
-    """Median time of a fixed pure-Python workload (the kind of work a request is): the host's speed at
-    the time of a run. This VM's speed drifts by tens of percent over minutes (other tenants of the
-    host); the figure tells a slow run of fast code from a slow code change."""
-    import statistics
-
-    data = [{"id": i, "name": f"row {i}", "value": i * 0.5, "tags": ["a", "b"]} for i in range(200)]
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(20):
-            json.loads(json.dumps(data))
-            sorted(data, key=lambda r: (r["value"], r["name"]))
-            sum(len(r["name"]) for r in data)
-        times.append((time.perf_counter() - t0) * 1000)
-    return round(statistics.median(times), 2)
-
-
 def _proc_children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -366,7 +349,6 @@ def main() -> int:
             time.sleep(0.2)
         log(f"gunicorn up on 127.0.0.1:{port} ({worker_class}, {workers} workers x {threads} threads); warming up")
         run_loop(load(port, orgs, args.clients, args.warmup), args.loop)
-        host_before = host_check_ms()
         server_pids = [server.pid, *_proc_children(server.pid)]
         pg_pids = _postgres_backends(admin, dbname)
         redis_pids = _redis_pids() if cache_url else []
@@ -377,7 +359,6 @@ def main() -> int:
                                           args.loop)
         cpu1 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
                 _proc_cpu_s(redis_pids))
-        host_after = host_check_ms()
         new_pg = sorted(set(_postgres_backends(admin, dbname)) - set(pg_pids))  # opened during the window
         latencies = [ms for _, ms in timed]
 
@@ -406,7 +387,6 @@ def main() -> int:
                        "workers": workers, "threads": threads, "cpus": os.cpu_count(),
                        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
             "client": f"raw HTTP/1.1 coroutines on {args.loop} in one process (keep-alive unless the server closes)",
-            "host_check_ms": {"before": host_before, "after": host_after},
             "cpu_ms_per_request": {
                 "server": per_request(cpu0[0], cpu1[0]),
                 "postgres": per_request(cpu0[1], None if cpu1[1] is None else cpu1[1] + (_proc_cpu_s(new_pg) or 0.0)),

@@ -28,7 +28,8 @@ def usable_cores() -> int:
     else the CPUs it may run on. ``os.cpu_count()`` counts the node's CPUs, not a pod's limit."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
-        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()
+        with open("/sys/fs/cgroup/cpu.max") as fh:
+            quota, period = fh.read().split()
         if quota != "max":
             n = min(n, max(1, math.ceil(int(quota) / int(period))))
     except (OSError, ValueError):

@@ -7,8 +7,8 @@ U+2028/U+2029 unescaped (we escape them, as DRF does, for JavaScript embedding).
 differences:
 
 * a float NaN or infinity becomes ``null`` (valid JSON); DRF's strict mode raised an error and answered 500;
-* anything orjson cannot encode natively -- datetimes and times (so they keep DRF's millisecond ``Z``
-  format), decimals, lazy strings, querysets, numpy values -- goes through DRF's encoder; data orjson
+* anything orjson cannot encode natively -- datetimes and times (so they keep DRF's ISO format with
+  ``Z`` for UTC), decimals, lazy strings, querysets, numpy values -- goes through DRF's encoder; data orjson
   refuses outright (integers beyond 64 bits, non-string keys) is rendered by DRF's renderer as before.
 
 Indented output (``Accept: application/json; indent=4`` and the browsable API) stays with DRF.
