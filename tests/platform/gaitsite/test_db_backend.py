@@ -62,3 +62,14 @@ def test_prepared_statements_give_the_same_rows():
     assert [r[:2] for r in rows] == [(i + 1, f"v{i}") for i in range(threshold + 3)]
     prepared = [key[0] for key in connection.connection._prepared._names]  # psycopg's prepared statements
     assert sql.replace("%s", "$1", 1).replace("%s", "$2", 1).encode() in prepared
+
+
+@pytest.mark.django_db
+def test_the_suite_runs_on_the_production_backend():
+    """The API tests exercise the backend production uses (its timestamptz loader included), not Django's."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL backend only")
+    from django.db import connections
+    from gaitsite.postgresql.base import DatabaseWrapper
+
+    assert isinstance(connections["default"], DatabaseWrapper)
