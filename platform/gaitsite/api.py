@@ -20,7 +20,7 @@ from django.utils.encoding import force_str
 from django_filters import FilterSet
 from django_filters import utils as filter_utils
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import exceptions, pagination, relations
+from rest_framework import exceptions, filters, pagination, relations
 from rest_framework import fields as f
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -179,6 +179,22 @@ class FilterBackend(DjangoFilterBackend):
         if not filterset.is_valid() and self.raise_exception:
             raise filter_utils.translate_validation(filterset.errors)
         return filterset.qs
+
+
+class OrderingFilter(filters.OrderingFilter):
+    """DRF's ``?ordering=``, made total: the primary key is appended (in the direction of the last field)
+    unless the ordering already holds it, so that paging through an ordering on a non-unique field
+    (``status``, ``role``...) neither repeats nor skips rows between pages. Without the parameter the
+    view's or model's own ordering applies, as before."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering or not request.query_params.get(self.ordering_param):
+            return ordering
+        pk = queryset.model._meta.pk.name
+        if any(field.lstrip("-") in ("pk", pk) for field in ordering):
+            return ordering
+        return [*ordering, f"-{pk}" if ordering[-1].startswith("-") else pk]
 
 
 def _named(name: str, params) -> bool:

@@ -214,7 +214,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
         "gaitsite.api.FilterBackend",  # django-filter's backend, skipped when there is nothing to filter
-        "rest_framework.filters.OrderingFilter",
+        "gaitsite.api.OrderingFilter",  # DRF's, with the primary key appended: pages of any ordering are stable
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "gaitsite.api.Pagination",

@@ -98,3 +98,37 @@ class SessionListPagingTest(APITestBase):
             texts.append(rows[0])
         if connection.vendor == "postgresql":  # one array parameter: the same query text for every page size
             self.assertTrue(all("= ANY(" in t and " IN (" not in t for t in texts), texts)
+
+    def test_pages_of_an_ordering_on_a_non_unique_field_cover_every_row_once(self):
+        """``?ordering=status`` has ties (two statuses over 23 sessions): the primary key is appended in the
+        last field's direction, so pages neither repeat nor skip rows."""
+        client = self.client_for(Role.VIEWER)
+        expected_order = {
+            "status": lambda r: (r["status"], r["id"]),
+            "-status": lambda r: (_desc(r["status"]), -r["id"]),
+        }
+        for ordering, key in expected_order.items():
+            rows = [r for page in self.pages(client, 4, ordering=ordering) for r in page]
+            ids = [r["id"] for r in rows]
+            self.assertEqual(len(ids), N, ordering)
+            self.assertEqual(len(set(ids)), N, f"{ordering}: a row on two pages")
+            self.assertEqual(ids, [r["id"] for r in sorted(rows, key=key)], ordering)
+
+
+    def test_a_requested_ordering_ends_in_the_primary_key(self):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        client = self.client_for(Role.VIEWER)
+        for ordering, tail in (("status", '"id" ASC'), ("-status", '"id" DESC'), ("-duration_s,status", '"id" ASC')):
+            for offset in (0, 4):
+                with CaptureQueriesContext(connection) as ctx:
+                    r = client.get(self.url("session-list"), {"ordering": ordering, "limit": 4, "offset": offset})
+                    self.assertEqual(r.status_code, 200, r.content)
+                pages = [q["sql"] for q in ctx.captured_queries if "subject_external_id" in q["sql"]]
+                self.assertEqual(len(pages), 1)
+                order_by = pages[0].rsplit("ORDER BY", 1)[1].split("LIMIT")[0].strip()
+                self.assertTrue(order_by.endswith(tail), (ordering, offset, order_by))
+
+def _desc(text: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in text)
