@@ -1,6 +1,6 @@
 """API load benchmark: a real server process (gunicorn) on PostgreSQL under 50 concurrent clients.
 
-    .venv/bin/python bench/api.py [--clients 50] [--duration 20] [--sessions 10000]
+    .venv/bin/python bench/api.py [--clients 50] [--duration 20] [--windows 1] [--sessions 10000]
                                   [--workers N] [--threads N] [--worker-class sync|gthread]
 
 Creates a throwaway database (``gait_bench_api_<pid>``) on the PostgreSQL server at 127.0.0.1:5432 (or
@@ -20,7 +20,8 @@ Everything is stopped and the database dropped at the end.
 Prints one JSON object: p50_ms, p90_ms, p99_ms, max_ms, rps, errors, requests, per-endpoint
 percentiles, the set-up (worker class, workers, threads, client kind, cores, load average, cache) and the
 CPU time per request of the server processes, the PostgreSQL backends, Redis and the load generator over the
-measured window. The load generator's CPU per request is fixed work, so it doubles as a yardstick of the
+measured window. With ``--windows N`` it measures N windows in a row on the same server and data and adds
+each window's figures and the median of their p99 (the top level pools all windows). The load generator's CPU per request is fixed work, so it doubles as a yardstick of the
 host's speed during the window (this VM's speed drifts by tens of percent over minutes; compare runs at
 similar load generator CPU, or interleave them). Progress goes to stderr. Loopback only; bounded by --duration plus set-up.
 """
@@ -271,11 +272,47 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
 
 
+def _delta(before, after):
+    return None if before is None or after is None else after - before
+
+
+def _sum_cpu(cpus: list[dict]) -> dict:
+    return {k: None if any(c[k] is None for c in cpus) else sum(c[k] for c in cpus) for k in cpus[0]}
+
+
+def _by_kind(timed) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for kind, ms in timed:
+        out.setdefault(kind, []).append(ms)
+    return out
+
+
+def summary(timed, errors, elapsed: float, cpu_s: dict) -> dict:
+    """Latency percentiles, throughput, errors and CPU ms per request of one measured window (or several)."""
+    latencies = [ms for _, ms in timed]
+    n = len(latencies)
+    return {
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p90_ms": round(percentile(latencies, 90), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "max_ms": round(max(latencies), 2) if latencies else None,
+        "rps": round(n / elapsed, 1),
+        "errors": len(errors),
+        "error_examples": errors[:5],
+        "requests": n,
+        "duration_s": round(elapsed, 1),
+        "cpu_ms_per_request": {k: None if v is None or not n else round(v * 1000 / n, 3) for k, v in cpu_s.items()},
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of measured load (max 300)")
     ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--windows", type=int, default=1,
+                    help="measured windows of --duration each on the same server and data: the JSON then also "
+                         "lists each window and the median of their p99 (the top level pools them all)")
     ap.add_argument("--sessions", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=None, help="default: the production settings file")
     ap.add_argument("--threads", type=int, default=None, help="default: the production settings file")
@@ -289,6 +326,8 @@ def main() -> int:
                     help="the load generator's event loop (default: uvloop when installed)")
     ap.add_argument("--postgres-url", default="", help="server URL with a role that may CREATE DATABASE")
     args = ap.parse_args()
+    if args.windows < 1:
+        ap.error("--windows must be at least 1")
     duration = min(args.duration, 300.0)
 
     if args.postgres_url:
@@ -350,34 +389,30 @@ def main() -> int:
         log(f"gunicorn up on 127.0.0.1:{port} ({worker_class}, {workers} workers x {threads} threads); warming up")
         run_loop(load(port, orgs, args.clients, args.warmup), args.loop)
         server_pids = [server.pid, *_proc_children(server.pid)]
-        pg_pids = _postgres_backends(admin, dbname)
         redis_pids = _redis_pids() if cache_url else []
-        cpu0 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
-                _proc_cpu_s(redis_pids))
-        log(f"measuring {args.clients} clients for {duration:.0f} s")
-        timed, errors, elapsed = run_loop(load(port, orgs, args.clients, duration, args.think_ms, progress=True),
-                                          args.loop)
-        cpu1 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
-                _proc_cpu_s(redis_pids))
-        new_pg = sorted(set(_postgres_backends(admin, dbname)) - set(pg_pids))  # opened during the window
-        latencies = [ms for _, ms in timed]
-
-        def per_request(before, after):
-            return None if before is None or after is None or not latencies else round((after - before) * 1000 / len(latencies), 3)
-
-        by_kind: dict[str, list[float]] = {}
-        for kind, ms in timed:
-            by_kind.setdefault(kind, []).append(ms)
+        windows = []
+        for w in range(args.windows):
+            pg_pids = _postgres_backends(admin, dbname)
+            cpu0 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
+                    _proc_cpu_s(redis_pids))
+            log(f"measuring {args.clients} clients for {duration:.0f} s"
+                + (f" (window {w + 1} of {args.windows})" if args.windows > 1 else ""))
+            timed, errors, elapsed = run_loop(load(port, orgs, args.clients, duration, args.think_ms, progress=True),
+                                              args.loop)
+            cpu1 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
+                    _proc_cpu_s(redis_pids))
+            new_pg = sorted(set(_postgres_backends(admin, dbname)) - set(pg_pids))  # opened during the window
+            cpu_s = {
+                "server": _delta(cpu0[0], cpu1[0]),
+                "postgres": _delta(cpu0[1], None if cpu1[1] is None else cpu1[1] + (_proc_cpu_s(new_pg) or 0.0)),
+                "client": _delta(cpu0[2].ru_utime + cpu0[2].ru_stime, cpu1[2].ru_utime + cpu1[2].ru_stime),
+                "redis": _delta(cpu0[3], cpu1[3]) if redis_pids else None,
+            }
+            windows.append((timed, errors, elapsed, cpu_s))
+        timed = [t for win in windows for t in win[0]]
+        errors = [e for win in windows for e in win[1]]
         result = {
-            "p50_ms": round(percentile(latencies, 50), 2),
-            "p90_ms": round(percentile(latencies, 90), 2),
-            "p99_ms": round(percentile(latencies, 99), 2),
-            "max_ms": round(max(latencies), 2) if latencies else None,
-            "rps": round(len(latencies) / elapsed, 1),
-            "errors": len(errors),
-            "error_examples": errors[:5],
-            "requests": len(latencies),
-            "duration_s": round(elapsed, 1),
+            **summary(timed, errors, sum(win[2] for win in windows), _sum_cpu([win[3] for win in windows])),
             "clients": args.clients,
             "think_ms": args.think_ms,
             "load_average_1m": round(os.getloadavg()[0], 2),
@@ -387,17 +422,16 @@ def main() -> int:
                        "workers": workers, "threads": threads, "cpus": os.cpu_count(),
                        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
             "client": f"raw HTTP/1.1 coroutines on {args.loop} in one process (keep-alive unless the server closes)",
-            "cpu_ms_per_request": {
-                "server": per_request(cpu0[0], cpu1[0]),
-                "postgres": per_request(cpu0[1], None if cpu1[1] is None else cpu1[1] + (_proc_cpu_s(new_pg) or 0.0)),
-                "client": per_request(cpu0[2].ru_utime + cpu0[2].ru_stime, cpu1[2].ru_utime + cpu1[2].ru_stime),
-                "redis": per_request(cpu0[3], cpu1[3]) if redis_pids else None,
-            },
             "cache": cache_url.rsplit("@", 1)[-1] if cache_url else "locmem (per process)",
             "by_endpoint": {k: {"n": len(v), "p50_ms": round(percentile(v, 50), 2), "p99_ms": round(percentile(v, 99), 2)}
-                            for k, v in sorted(by_kind.items())},
+                            for k, v in sorted(_by_kind(timed).items())},
             "goal": {"p99_ms_below": 150, "errors": 0},
         }
+        if args.windows > 1:
+            import statistics
+
+            result["windows"] = [summary(*win) for win in windows]
+            result["p99_ms_median_of_windows"] = round(statistics.median(w["p99_ms"] for w in result["windows"]), 2)
         print(json.dumps(result, indent=2))
         return 0
     finally:
