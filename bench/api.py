@@ -243,7 +243,9 @@ def _redis_pids() -> list[int]:
 
 
 def _proc_cpu_s(pids: list[int]) -> float | None:
-    """User + system CPU seconds of these processes (Linux /proc); None where that cannot be read."""
+    """User + system CPU seconds of these processes (Linux /proc); None where that cannot be read (a process
+    that ended: the server recycles its database connections after CONN_MAX_AGE, 60 s, so with --windows a
+    window's PostgreSQL figure is now and then null, and the pooled one covers the windows that have it)."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for pid in pids:
@@ -276,8 +278,14 @@ def _delta(before, after):
     return None if before is None or after is None else after - before
 
 
-def _sum_cpu(cpus: list[dict]) -> dict:
-    return {k: None if any(c[k] is None for c in cpus) else sum(c[k] for c in cpus) for k in cpus[0]}
+def _pooled_cpu_ms(windows: list) -> dict:
+    """CPU ms per request over all windows, for each kind of process over the windows where it was read."""
+    out = {}
+    for k in windows[0][3]:
+        read = [(w[3][k], len(w[0])) for w in windows if w[3][k] is not None]
+        n = sum(r for _, r in read)
+        out[k] = round(sum(c for c, _ in read) * 1000 / n, 3) if n else None
+    return out
 
 
 def _by_kind(timed) -> dict[str, list[float]]:
@@ -412,7 +420,8 @@ def main() -> int:
         timed = [t for win in windows for t in win[0]]
         errors = [e for win in windows for e in win[1]]
         result = {
-            **summary(timed, errors, sum(win[2] for win in windows), _sum_cpu([win[3] for win in windows])),
+            **summary(timed, errors, sum(win[2] for win in windows), {}),
+            "cpu_ms_per_request": _pooled_cpu_ms(windows),
             "clients": args.clients,
             "think_ms": args.think_ms,
             "load_average_1m": round(os.getloadavg()[0], 2),
