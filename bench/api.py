@@ -13,17 +13,19 @@ clients (closed loop, no think time) for ``--duration`` seconds against the main
 endpoints: session list (pages of 50 at random offsets, also filtered by status), session detail,
 subject list and subject detail; every client uses its own organisation's token. The clients are
 coroutines of one event loop (uvloop when installed, ``--loop``) writing raw requests (cheap, so the load
-generator takes little of the CPU the server shares with it); a connection is kept alive unless the server closes it (synchronous
-workers answer ``Connection: close``), and then the next request's time includes the new connection.
+generator takes little of the CPU the server shares with it); a connection is kept alive unless the server
+closes it (synchronous workers answer ``Connection: close``), and then the next request's time includes the
+new connection.
 Everything is stopped and the database dropped at the end.
 
 Prints one JSON object: p50_ms, p90_ms, p99_ms, max_ms, rps, errors, requests, per-endpoint
 percentiles, the set-up (worker class, workers, threads, client kind, cores, load average, cache) and the
 CPU time per request of the server processes, the PostgreSQL backends, Redis and the load generator over the
 measured window. With ``--windows N`` it measures N windows in a row on the same server and data and adds
-each window's figures and the median of their p99 (the top level pools all windows). The load generator's CPU per request is fixed work, so it doubles as a yardstick of the
-host's speed during the window (this VM's speed drifts by tens of percent over minutes; compare runs at
-similar load generator CPU, or interleave them). Progress goes to stderr. Loopback only; bounded by --duration plus set-up.
+each window's figures and the median of their p99 (the top level pools all windows). The load generator's
+CPU per request is fixed work, so it doubles as a yardstick of the host's speed during the window (this
+VM's speed drifts by tens of percent over minutes; compare runs at similar load generator CPU, or
+interleave them). Progress goes to stderr. Loopback only; bounded by --duration plus set-up.
 """
 
 from __future__ import annotations
@@ -278,8 +280,8 @@ def _delta(before, after):
     return None if before is None or after is None else after - before
 
 
-def _pooled_cpu_ms(windows: list) -> dict:
-    """CPU ms per request over all windows, for each kind of process over the windows where it was read."""
+def _cpu_ms_per_request(windows: list) -> dict:
+    """CPU ms per request over these windows, for each kind of process over the windows where it was read."""
     out = {}
     for k in windows[0][3]:
         read = [(w[3][k], len(w[0])) for w in windows if w[3][k] is not None]
@@ -295,8 +297,12 @@ def _by_kind(timed) -> dict[str, list[float]]:
     return out
 
 
-def summary(timed, errors, elapsed: float, cpu_s: dict) -> dict:
-    """Latency percentiles, throughput, errors and CPU ms per request of one measured window (or several)."""
+def summary(windows: list) -> dict:
+    """Latency percentiles, throughput, errors and CPU ms per request of one measured window or several
+    (each ``(timed, errors, elapsed, cpu_s)``)."""
+    timed = [t for win in windows for t in win[0]]
+    errors = [e for win in windows for e in win[1]]
+    elapsed = sum(win[2] for win in windows)
     latencies = [ms for _, ms in timed]
     n = len(latencies)
     return {
@@ -309,7 +315,7 @@ def summary(timed, errors, elapsed: float, cpu_s: dict) -> dict:
         "error_examples": errors[:5],
         "requests": n,
         "duration_s": round(elapsed, 1),
-        "cpu_ms_per_request": {k: None if v is None or not n else round(v * 1000 / n, 3) for k, v in cpu_s.items()},
+        "cpu_ms_per_request": _cpu_ms_per_request(windows),
     }
 
 
@@ -418,10 +424,8 @@ def main() -> int:
             }
             windows.append((timed, errors, elapsed, cpu_s))
         timed = [t for win in windows for t in win[0]]
-        errors = [e for win in windows for e in win[1]]
         result = {
-            **summary(timed, errors, sum(win[2] for win in windows), {}),
-            "cpu_ms_per_request": _pooled_cpu_ms(windows),
+            **summary(windows),
             "clients": args.clients,
             "think_ms": args.think_ms,
             "load_average_1m": round(os.getloadavg()[0], 2),
@@ -439,7 +443,7 @@ def main() -> int:
         if args.windows > 1:
             import statistics
 
-            result["windows"] = [summary(*win) for win in windows]
+            result["windows"] = [summary([win]) for win in windows]
             result["p99_ms_median_of_windows"] = round(statistics.median(w["p99_ms"] for w in result["windows"]), 2)
         print(json.dumps(result, indent=2))
         return 0
