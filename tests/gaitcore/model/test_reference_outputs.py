@@ -1,10 +1,14 @@
 """GaitMAE numerics guard: today's code must compute what the code of record computed.
 
-``reference_outputs.json`` (next to this file) holds values recorded from the GaitMAE code before the
-inference speed work (commit 336ff78): for the shipped checkpoint (chunked 120-frame context, one
-level) and for the ``paper`` and ``tiny`` configs with deterministic, name-seeded weights (no RNG-order
-dependence), on a fixed, formula-generated input (some joints zeroed like masked inputs). Any change
-to the model's code must reproduce them within ``TOL`` (max abs diff 1e-4).
+``reference_outputs.json`` (next to this file) holds outputs of three configs with deterministic,
+name-seeded weights (no RNG-order dependence) on a fixed, formula-generated input (some joints zeroed
+like masked inputs): ``paper`` and ``tiny``, recorded from the GaitMAE code before the inference speed
+work (commit 336ff78), and ``small`` -- the shipped config: one level, temporal attention in 120-frame
+chunks, here over 300 frames, so three overlapping chunks -- recorded on 2026-11-24 from commit 1962152.
+Until then the third case ran the shipped checkpoint's weights, recorded at 336ff78; 1962152 still
+reproduced those within 1e-6, so ``small`` is anchored to the code of record through it. It uses
+name-seeded weights so that retraining the shipped checkpoint does not touch this guard of the code.
+Any change to the model's code must reproduce all three within ``TOL`` (max abs diff 1e-4).
 
 Regenerate only when the model is meant to compute something else (a new ``MODEL_VERSION``):
 
@@ -56,17 +60,15 @@ def deterministic_weights(model: torch.nn.Module) -> None:
 
 
 def _cases():
-    from gaitcore.model.checkpoint import load_checkpoint
     from gaitcore.model.embedding import pool
     from gaitcore.model.gaitmae import GaitMAE, get_config
 
-    shipped = load_checkpoint().model()
-    # (name, model, input): the shipped model over 300 frames runs 3 overlapping 120-frame chunks
-    out = [("shipped", shipped, reference_input(2, 300))]
-    for name, frames in (("paper", 160), ("tiny", 60)):
+    # (name, model, input): ``small`` over 300 frames runs 3 overlapping 120-frame chunks
+    out = []
+    for name, frames, batch in (("small", 300, 2), ("paper", 160, 1), ("tiny", 60, 1)):
         m = GaitMAE(get_config(name)).eval()
         deterministic_weights(m)
-        out.append((name, m, reference_input(1, frames)))
+        out.append((name, m, reference_input(batch, frames)))
 
     def run(model, x) -> dict[str, torch.Tensor]:
         with torch.inference_mode():
@@ -85,8 +87,8 @@ def _summary(t: torch.Tensor) -> dict:
 
 
 def write_fixture() -> None:
-    data = {"note": "GaitMAE outputs recorded from commit 336ff78 (before the CPU speed work); "
-                    "values = every stride-th element of the flattened output",
+    data = {"note": "GaitMAE outputs with name-seeded weights (see the test's docstring for the commit "
+                    "each case was recorded from); values = every stride-th element of the flattened output",
             "torch": torch.__version__, "cases": {}}
     for name, outs in _cases():
         data["cases"][name] = {k: _summary(v) for k, v in outs.items()}
@@ -98,7 +100,7 @@ def computed():
     return dict(_cases())
 
 
-@pytest.mark.parametrize("case", ["shipped", "paper", "tiny"])
+@pytest.mark.parametrize("case", ["small", "paper", "tiny"])
 @pytest.mark.parametrize("output", ["features", "reconstruction", "embedding"])
 def test_outputs_match_the_recorded_reference(computed, case, output):
     ref = json.loads(FIXTURE.read_text())["cases"][case][output]
