@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..probe.ablation import ablation_from_tables
     from ..probe.analysis import ProbeConfig, default_systems, prepare, run_probe, score_rows
     from ..probe.cv import stderr_progress
-    from ..probe.gain import detection_rates, system_summary
+    from ..probe.gain import detection_by_factor, detection_rates, system_summary
     from ..probe.report import write_report
     from ..probe.tables import read_table, session_matrix
 
@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             r["truth_gait_signal"] = bool(truth["phenotypes"][r["target"]]["gait_signal_beyond_covariates"])
     sysrows = system_summary(res.gain, systems)
     detection = detection_rates(res.gain, truth) if truth else None
+    by_factor = detection_by_factor(res.gain, truth) if truth else None
     abl_rows = abl_sys = None
     if args.ablation and "embeddings" in sets:
         abl_rows, abl_sys = ablation_from_tables(Path(args.ablation), sets["embeddings"], data, cfg, systems,
@@ -125,8 +126,10 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(elapsed, 1), "timings_s": {k: round(v, 1) for k, v in res.timings.items()},
         "provenance": {"synthetic": bool(truth) or "synthetic" in str(args.phenotypes).lower()},
         "detection": detection,
+        "detection_by_factor": by_factor,
     }
-    html = write_report(Path(args.out), srows, res.gain, sysrows, res.predictions, summary, detection, abl_rows, abl_sys)
+    html = write_report(Path(args.out), srows, res.gain, sysrows, res.predictions, summary, detection, abl_rows, abl_sys,
+                        by_factor)
     if not args.quiet:
         print(f"probe finished in {elapsed:.1f} s; report: {html}", file=sys.stderr)
         for d in detection or []:

@@ -183,6 +183,28 @@ def detection_rates(rows: list[dict], truth: dict) -> list[dict]:
     return out
 
 
+def detection_by_factor(rows: list[dict], truth: dict, crit: str = "significant") -> list[dict]:
+    """Against ``truth.json``: per feature set and per gait-linked latent factor of the generator (what
+    the factor does to gait is in ``truth["latent_factors"]["gait_effects"]``), how many of the
+    phenotypes that load on it -- and carry gait signal beyond covariates -- gain significantly in
+    either stratum. Shows which kinds of gait change a representation picks up."""
+    phen = truth.get("phenotypes", {})
+    factors = truth.get("latent_factors", {}).get("gait_linked", [])
+    out = []
+    for fs in sorted({r["feature_set"] for r in rows}):
+        hit: dict[str, bool] = {}
+        for r in rows:
+            if r["feature_set"] == fs and r["target"] in phen:
+                hit[r["target"]] = hit.get(r["target"], False) or bool(r.get(crit, False))
+        for f in factors:
+            targets = [t for t in hit if f in phen[t].get("gait_linked_factors", [])
+                       and phen[t].get("gait_signal_beyond_covariates")]
+            out.append({"criterion": "paper" if crit == "significant_paper" else "paper+bootstrap",
+                        "feature_set": fs, "factor": f, "n_phenotypes": len(targets),
+                        "detected": sum(hit[t] for t in targets)})
+    return out
+
+
 def _detection(rows: list[dict], phen: dict, crit: str) -> list[dict]:
     out = []
     for fs in sorted({r["feature_set"] for r in rows}):

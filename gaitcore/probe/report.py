@@ -251,7 +251,8 @@ def write_html(out: Path, summary: dict, sections: list[tuple[str, str]], figure
 
 def write_report(out: Path, score_rows: list[dict], gain_rows: list[dict], system_rows: list[dict],
                  pred_rows: list[dict], summary: dict, detection: list[dict] | None = None,
-                 ablation_rows: list[dict] | None = None, ablation_systems: list[dict] | None = None) -> Path:
+                 ablation_rows: list[dict] | None = None, ablation_systems: list[dict] | None = None,
+                 detection_by_factor: list[dict] | None = None) -> Path:
     """Write every CSV, figure and the HTML page into ``out``; returns the HTML path."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -261,6 +262,8 @@ def write_report(out: Path, score_rows: list[dict], gain_rows: list[dict], syste
     write_csv(out / "predictions.csv", pred_rows)
     if detection:
         write_csv(out / "detection.csv", detection)
+    if detection_by_factor:
+        write_csv(out / "detection_by_factor.csv", detection_by_factor)
     if ablation_rows:
         write_csv(out / "ablation.csv", ablation_rows)
         write_csv(out / "ablation_systems.csv", ablation_systems or [])
@@ -275,6 +278,9 @@ def write_report(out: Path, score_rows: list[dict], gain_rows: list[dict], syste
         sections.append(("Detection against generator truth", _html_table(
             detection, ["criterion", "feature_set", "stratum", "n_with_signal", "detected_with_signal", "rate_with_signal",
                         "n_without_signal", "detected_without_signal", "rate_without_signal"])))
+    if detection_by_factor:
+        sections.append(("Detection by the generator's gait-linked factor (either stratum)", _html_table(
+            detection_by_factor, ["criterion", "feature_set", "factor", "n_phenotypes", "detected"])))
     key = [r for r in score_rows if r["model"] == "gait" and r["system"] == "covariate"]
     sections.append(("Covariates predicted from gait alone", _html_table(
         key, ["feature_set", "stratum", "target", "score_mean", "score_sd", "r2_mean", "mae_mean", "n"])))

@@ -253,3 +253,28 @@ def test_cli_probe_rejects_a_bad_alpha_grid():
     for bad in ("0.1,1,10", "3:-1:5", "a:b:c", "-1:3:0"):
         with pytest.raises(SystemExit, match="--alphas"):
             parse_alphas(bad)
+
+
+def test_detection_by_factor_counts_phenotypes_with_signal_in_either_stratum():
+    truth = {"latent_factors": {"gait_linked": ["frailty", "mood"]},
+             "phenotypes": {
+                 "grip": {"gait_linked_factors": ["frailty"], "gait_signal_beyond_covariates": True},
+                 "crp": {"gait_linked_factors": ["frailty", "mood"], "gait_signal_beyond_covariates": True},
+                 "phq9": {"gait_linked_factors": ["mood"], "gait_signal_beyond_covariates": True},
+                 # loads on mood but the covariates explain it: never counted for a factor
+                 "sleep_h": {"gait_linked_factors": ["mood"], "gait_signal_beyond_covariates": False},
+                 "hb": {"gait_linked_factors": [], "gait_signal_beyond_covariates": False}}}
+
+    def row(fs, st, t, sig, paper=False):
+        return {"feature_set": fs, "stratum": st, "target": t, "significant": sig, "significant_paper": paper}
+
+    rows = [row("emb", "F", "grip", False), row("emb", "M", "grip", True),   # men only: detected
+            row("emb", "F", "crp", False), row("emb", "M", "crp", False, paper=True),
+            row("emb", "F", "phq9", True), row("emb", "F", "sleep_h", True), row("emb", "F", "hb", True),
+            row("feat", "F", "grip", False), row("feat", "F", "phq9", False)]
+    got = {(r["feature_set"], r["factor"]): (r["detected"], r["n_phenotypes"]) for r in gain.detection_by_factor(rows, truth)}
+    assert got == {("emb", "frailty"): (1, 2), ("emb", "mood"): (1, 2),
+                   ("feat", "frailty"): (0, 1), ("feat", "mood"): (0, 1)}
+    paper = {(r["feature_set"], r["factor"]): r["detected"]
+             for r in gain.detection_by_factor(rows, truth, "significant_paper")}
+    assert paper[("emb", "frailty")] == 1 and paper[("emb", "mood")] == 1  # crp, by the paper's test
