@@ -69,6 +69,31 @@ def test_ridge_path_matches_sklearn_both_regimes():
             np.testing.assert_allclose(P[i], Ridge(alpha=a).fit(A, Y).predict(B), atol=1e-8)
 
 
+def test_ridge_falls_back_to_the_qr_svd_when_divide_and_conquer_fails(monkeypatch):
+    """LAPACK gesdd (numpy's SVD) can fail to converge on rank-deficient blocks (seen once in a 3,414-subject
+    probe); the ridge then uses gesvd and predicts exactly as before. gesdd's failure cannot be produced on
+    demand, so numpy's SVD is made to fail here (the narrowest seam)."""
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(3)
+    X, Y, Xt = rng.normal(size=(80, 12)), rng.normal(size=(80, 2)), rng.normal(size=(5, 12))
+    X[40:] = np.median(X, axis=0)  # half the rows imputed with one median row, as for a missing task
+    A, B = cv.standardise(X, Xt)
+    calls = []
+
+    def failing_svd(*args, **kwargs):
+        calls.append(1)
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(cv.np.linalg, "svd", failing_svd)
+    P = cv.ridge_path(A, Y, B, np.array([1.0, 100.0]))
+    assert calls, "the primal path did not try numpy's SVD first"
+    for i, a in enumerate((1.0, 100.0)):
+        np.testing.assert_allclose(P[i], Ridge(alpha=a).fit(A, Y).predict(B), atol=1e-8)
+    w, b = cv.ridge_coef(A, Y[:, 0], 100.0)
+    np.testing.assert_allclose(w, Ridge(alpha=100.0).fit(A, Y[:, 0]).coef_, atol=1e-8)
+
+
 def _data(subj, sex, X, C, Y, binary=None):
     return ProbeData(np.asarray([f"{s}_{i}" for i, s in enumerate(subj)], dtype=object), subj, sex, {"gait": X},
                      {"gait": [f"c{i}" for i in range(X.shape[1])]}, C, ["age", "bmi"], Y, ["signal", "nosignal"],
