@@ -101,10 +101,11 @@ def standardise(Xtr: np.ndarray, Xte: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 # --- ridge for every alpha at once ------------------------------------------------------------------
 def thin_svd(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``U, s, Vt`` of ``X`` (thin). LAPACK's divide-and-conquer driver (gesdd, numpy's) occasionally
-    fails to converge on rank-deficient blocks -- seen on 1,395 x 1,024 embeddings of one task, where the
-    42 % of sessions without that task are all imputed with the same median row; the slower QR driver
-    (gesvd) is tried then, which gives the same decomposition."""
+    """``U, s, Vt`` of ``X`` (thin). LAPACK's divide-and-conquer driver (gesdd, numpy's) can fail to
+    converge; it did once, in a joblib worker, during the men's Romberg block of a 3,414-subject embedding
+    probe (1,395 x 1,024 training blocks, 42 % of rows one imputed median row; not reproduced when those
+    folds were decomposed again outside the worker). The QR-based driver (gesvd) is tried then: the same
+    decomposition by a slower, more robust route."""
     try:
         return np.linalg.svd(X, full_matrices=False)
     except np.linalg.LinAlgError:
