@@ -35,18 +35,6 @@ DEFAULT_TARGETS = ("cadence_steps_min", "stride_time_s", "stance_pct", "double_s
                    "knee_rom_left_deg")
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """r of two vectors over their finite pairs; NaN when either is (numerically) constant."""
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3:
-        return float("nan")
-    a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
-    na, nb = np.sqrt((a * a).sum()), np.sqrt((b * b).sum())
-    if na < 1e-9 * max(1.0, len(a)) or nb < 1e-9 * max(1.0, len(b)):
-        return float("nan")
-    return float((a * b).sum() / (na * nb))
-
-
 def _summary(r: np.ndarray) -> dict:
     """Mean and SD over seeds; ``null`` with a reason for a target that is constant in this task (e.g.
     walking speed on the fixed-speed treadmill)."""
@@ -59,6 +47,7 @@ def _summary(r: np.ndarray) -> dict:
 def decode(features_path: str, sources: dict[str, str], tasks: list[str], targets: list[str], seeds: int,
            jobs: int = 1) -> dict:
     from gaitcore.probe.cv import nested_cv
+    from gaitcore.probe.metrics import pearson_r
     from gaitcore.probe.tables import read_table, session_matrix
 
     feat = read_table(features_path)
@@ -77,8 +66,7 @@ def decode(features_path: str, sources: dict[str, str], tasks: list[str], target
             X, Y, groups = rm.X[ri], Yall[fi], fm.subjects[fi]
             t0 = time.perf_counter()
             res = nested_cv(X, Y, groups, seeds=seeds, binary=np.zeros(Y.shape[1], bool), n_jobs=jobs)
-            r = np.array([[_pearson(res.oof[s, :, j], Y[:, j]) for j in range(Y.shape[1])]
-                          for s in range(len(res.seeds))])
+            r = np.array([pearson_r(Y, res.oof[s]) for s in range(len(res.seeds))])  # [seeds, targets]
             out["tasks"][task][name] = {
                 "n": int(len(common)), "columns": int(X.shape[1]),
                 "r": {c: _summary(r[:, j]) for j, c in enumerate(cols)}}
