@@ -33,7 +33,7 @@ from .phenotypes import (
 from .sensor import CameraPose, frame_times, observe
 from .subject import movement_params
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: speed-independent ageing of posture and joint kinematics
 PROTOCOL_TASKS = ("treadmill_3kmh", "treadmill_self_selected", "walk_in_place", "sit_to_stand", "romberg_eyes_closed")
 DURATION_S = {"treadmill_3kmh": 180.0, "treadmill_self_selected": 60.0, "walk_in_place": 60.0,
               "sit_to_stand": 30.0, "romberg_eyes_closed": 30.0}
@@ -111,10 +111,12 @@ def build_session(seed: int, index: int, visit: int = 0, tasks: Iterable[str] = 
             world, tr = gait.walk_in_place(body, gp, t, rng)
             add(task, ts, world, tr)
         elif task == "sit_to_stand":
-            world, seated, tr = posture.sit_to_stand(body, t, mp["sts_reps_per_30s"], rng)
+            world, seated, tr = posture.sit_to_stand(body, t, mp["sts_reps_per_30s"], rng,
+                                                     thoracic_flex=mp["thoracic_flex"])
             add(task, ts, world, tr, seated=seated)
         elif task == "romberg_eyes_closed":
-            world, tr = posture.romberg(body, t, mp["romberg_sway_ap_mm"], rng)
+            world, tr = posture.romberg(body, t, mp["romberg_sway_ap_mm"], rng,
+                                        thoracic_flex=mp["thoracic_flex"], pelvis_tilt=mp["pelvis_tilt"])
             add(task, ts, world, tr)
         else:
             raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")

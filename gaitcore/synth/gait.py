@@ -42,7 +42,14 @@ class GaitParams:
     trunk_sway: lateral trunk sway amplitude, deg; trunk_lean: forward trunk inclination, deg;
     neck_flex: head flexion, deg; stride_cv: stride-time coefficient of variation (fraction);
     asymmetry: left/right step amplitude asymmetry (fraction, + = left longer); knee_gain: swing knee
-    flexion multiplier; foot_prog: toe-out angle, deg; pelvis_*: amplitudes, deg."""
+    flexion multiplier; foot_prog: toe-out angle, deg; pelvis_tilt: mean anterior tilt, deg;
+    pelvis_obliquity / pelvis_rotation: amplitudes, deg.
+
+    Speed-independent ageing (generator 1.1, see docs/synthetic-cohort.md): thoracic_flex: forward
+    flexion of the upper thorax (kyphosis beyond the reference), deg, with the neck extending by
+    ``GAZE_COMPENSATION`` of it to keep the gaze level; hip_ext_loss: terminal-stance hip
+    flexion offset (less peak extension), deg; pushoff_loss: toe-off ankle offset towards
+    dorsiflexion (less push-off plantarflexion), deg. All 0 reproduces generator 1.0."""
 
     cadence: float
     step_length: float
@@ -59,6 +66,9 @@ class GaitParams:
     pelvis_tilt: float = 10.0
     pelvis_obliquity: float = 4.0
     pelvis_rotation: float = 5.0
+    thoracic_flex: float = 0.0
+    hip_ext_loss: float = 0.0
+    pushoff_loss: float = 0.0
 
     @property
     def stride_time(self) -> float:
@@ -72,6 +82,21 @@ class GaitParams:
     def double_support(self) -> float:
         """Double-support share of the cycle (two periods of stance - 0.5 each)."""
         return 2.0 * (self.stance - 0.5)
+
+
+GAZE_COMPENSATION = 0.7  # share of the upper-thorax flexion the neck takes back (forward head posture)
+
+
+def _bump(template_phase: np.ndarray, centre: float, sd: float) -> np.ndarray:
+    """Periodic Gaussian bump (peak 1) over the template cycle."""
+    d = np.mod(template_phase - centre + 0.5, 1.0) - 0.5
+    return np.exp(-0.5 * (d / sd) ** 2)
+
+
+def upper_body_posture(pose: Pose, thoracic_flex: float, neck_flex: np.ndarray | float) -> None:
+    """Set the upper thorax's flexion and the neck's (deg), the neck taking back part of the kyphosis."""
+    pose["thoracic_flex"] = thoracic_flex * D2R
+    pose["neck_flex"] = (np.asarray(neck_flex) - GAZE_COMPENSATION * thoracic_flex) * D2R
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -152,12 +177,12 @@ def walking_pose(gp: GaitParams, phase_l: np.ndarray, phase_r: np.ndarray, amp: 
     for s, f in (("l", fl), ("r", fr)):
         tp = warp(f) if warp is not None else warp_phase(f, gp.stance)
         a = amp * side_amp[s]
-        hip = MEANS["hip"] + gain * a * (curve("hip", tp) - MEANS["hip"])
+        hip = MEANS["hip"] + gain * a * (curve("hip", tp) - MEANS["hip"]) + gp.hip_ext_loss * _bump(tp, 0.53, 0.07)
         kg = gp.knee_gain * (0.6 + 0.4 * gain) * a
         knee = np.maximum(0.0, MEANS["knee"] + kg * (curve("knee", tp) - MEANS["knee"]))
         pose[f"hip_flex_{s}"] = hip * D2R  # template hip angle is relative to the pelvis
         pose[f"knee_{s}"] = knee * D2R
-        pose[f"ankle_{s}"] = curve("ankle", tp) * D2R
+        pose[f"ankle_{s}"] = (curve("ankle", tp) + gp.pushoff_loss * _bump(tp, 0.62, 0.05)) * D2R
         # adduction through stance (loading), abduction in swing; the static part sets the step width
         pose[f"hip_add_{s}"] = (4.0 * np.sin(two_pi * (f + 0.05))) * D2R
         pose[f"foot_prog_{s}"] = gp.foot_prog * D2R
@@ -175,7 +200,7 @@ def walking_pose(gp: GaitParams, phase_l: np.ndarray, phase_r: np.ndarray, amp: 
     pose["trunk_lateral"] = lat * D2R
     pose["trunk_rotation"] = -0.6 * gp.pelvis_rotation * gain * np.cos(two_pi * fl) * D2R
     pose["trunk_lean"] = (gp.trunk_lean + 1.0 * np.sin(2 * two_pi * (fl - 0.1))) * D2R
-    pose["neck_flex"] = (gp.neck_flex - gp.trunk_lean * 0.5 - 1.0 * np.sin(2 * two_pi * (fl - 0.1))) * D2R
+    upper_body_posture(pose, gp.thoracic_flex, gp.neck_flex - gp.trunk_lean * 0.5 - 1.0 * np.sin(2 * two_pi * (fl - 0.1)))
     return pose
 
 
@@ -294,6 +319,10 @@ def walk(body: Body, gp: GaitParams, t: np.ndarray, rng: np.random.Generator | N
         "arm_swing_deg": round(gp.arm_swing, 3),
         "stride_cv": round(gp.stride_cv, 4),
         "hip_gain": round(gain, 4),
+        "pelvis_tilt_deg": round(gp.pelvis_tilt, 3),
+        "thoracic_flex_deg": round(gp.thoracic_flex, 3),
+        "hip_ext_loss_deg": round(gp.hip_ext_loss, 3),
+        "pushoff_loss_deg": round(gp.pushoff_loss, 3),
     }
     if treadmill:
         truth["belt_speed_mps"] = round(float(speed), 4)
@@ -390,7 +419,7 @@ def walk_in_place(body: Body, gp: GaitParams, t: np.ndarray, rng: np.random.Gene
     pose["pelvis_obliquity"] = 3.0 * np.sin(2 * np.pi * (fl + 0.05)) * D2R
     pose["trunk_lateral"] = gp.trunk_sway * np.sin(2 * np.pi * (fl - 0.2)) * D2R
     pose["trunk_lean"] = gp.trunk_lean * 0.5 * D2R
-    pose["neck_flex"] = gp.neck_flex * D2R
+    upper_body_posture(pose, gp.thoracic_flex, gp.neck_flex)
     kin = forward_kinematics(body, pose)
     wl = np.clip(1.0 - np.clip((np.mod(count, 1.0) - stance + 0.05) / 0.05, 0, 1), 0, 1)
     wl = np.where(np.mod(count, 1.0) < 0.05, np.mod(count, 1.0) / 0.05, wl)

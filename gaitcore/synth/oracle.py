@@ -28,7 +28,8 @@ from .subject import movement_params
 WALK_TASKS = ("treadmill_3kmh", "treadmill_self_selected", "walk_in_place", "overground_walk")
 _PER_TASK = ("cadence", "step_length", "stance", "speed")
 _COMMON = ("step_width", "arm_swing", "trunk_sway", "trunk_lean", "neck_flex", "stride_cv", "asymmetry",
-           "knee_gain", "foot_prog")
+           "knee_gain", "foot_prog", "thoracic_flex", "hip_ext_loss", "pelvis_tilt", "pushoff_loss")
+_POSTURE = ("thoracic_flex", "pelvis_tilt")  # what the non-walking tasks show of the ageing posture
 
 
 def body_numbers(body) -> dict[str, float]:
@@ -50,8 +51,9 @@ def session_numbers(seed: int, index: int, visit: int = 0, longitudinal_share: f
         gp = asdict(mp[task])
         gp["speed"] = mp[task].speed
         out[task] = {k: float(gp[k]) for k in _PER_TASK + _COMMON}
-    out["sit_to_stand"] = {"sts_reps_per_30s": float(mp["sts_reps_per_30s"])}
-    out["romberg_eyes_closed"] = {"log_romberg_sway_ap_mm": math.log(float(mp["romberg_sway_ap_mm"]))}
+    out["sit_to_stand"] = {"sts_reps_per_30s": float(mp["sts_reps_per_30s"]), "thoracic_flex": float(mp["thoracic_flex"])}
+    out["romberg_eyes_closed"] = {"log_romberg_sway_ap_mm": math.log(float(mp["romberg_sway_ap_mm"])),
+                                  **{k: float(mp[k]) for k in _POSTURE}}
     out["body"] = body_numbers(body)
     return out
 
@@ -73,7 +75,7 @@ def oracle_rows(seed: int, index: int, visit: int = 0, layout: str = "all", task
             row.update({f"{t}:{c}": nums[t][c] for c in _PER_TASK})
     for t in ("sit_to_stand", "romberg_eyes_closed"):
         if t in tasks:
-            row.update(nums[t])
+            row.update({k: v for k, v in nums[t].items() if k not in _COMMON})
     return [row]
 
 

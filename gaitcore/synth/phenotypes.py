@@ -294,7 +294,8 @@ def truth() -> dict:
         "covariates": {"age": "years", "sex": "M/F", "height": "m", "bmi": "kg/m2", "vat": "g (DXA visceral fat mass)",
                        "standardised": {"age_z": "(age-50)/12", "male": "+0.5 male, -0.5 female",
                                         "bmi_z": "(bmi-26)/4.5", "vat_z": "(ln(vat)-6.6)/0.6",
-                                        "height_z": "(height - sex mean)/sex SD"}},
+                                        "height_z": "(height - sex mean)/sex SD"},
+                       "gait_effects_of_age": AGE_GAIT_EFFECTS},
         "latent_factors": {
             "gait_linked": list(GAIT_LINKED), "gait_free": list(GAIT_FREE),
             "definitions": {
@@ -320,3 +321,13 @@ GAIT_EFFECTS = {
     "sleep_debt": "trunk lateral sway +0.5 deg/SD, stride CV +0.3 %/SD, Romberg sway x1.22/SD",
     "cardiometabolic": "speed -0.03 m/s/SD, stance +0.4 %/SD",
 }
+
+AGE_GAIT_EFFECTS = (
+    "speed by age decade and sex (Bohannon & Andrews 2011 norms); stride CV +0.02 %/yr after 55; trunk lean "
+    "+0.04 deg/yr; arm swing -0.05 deg/yr; swing knee flexion -0.2 %/yr; Romberg sway x1.012/yr; chair stands "
+    "-0.1/30 s per yr after 40; through frailty, sarcopenia and cardiometabolic (which rise with age). "
+    "Generator 1.1, independent of speed: thoracic kyphosis (Cobb) +0.45 (women) / +0.35 (men) deg/yr after 35, "
+    "upper thorax flexed by half of it, neck taking back 70 % (forward head); peak hip extension -0.07 deg/yr "
+    "after 25; anterior pelvic tilt +0.04 deg/yr after 25; push-off plantarflexion -0.08 deg/yr after 25; "
+    "between-person SD 9 (Cobb), 2, 3 and 2.5 deg."
+)

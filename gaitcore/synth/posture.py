@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .anthropometry import Body
-from .gait import D2R, _smooth_noise, ground_contact
+from .gait import D2R, _smooth_noise, ground_contact, upper_body_posture
 from .skeleton import Pose, forward_kinematics
 
 
@@ -31,11 +31,12 @@ def _crossed_arms(pose: Pose) -> None:
         pose[f"elbow_{s}"] = 115.0 * D2R
 
 
-def sit_to_stand(body: Body, t: np.ndarray, reps_per_30s: float, rng: np.random.Generator | None
-                 ) -> tuple[np.ndarray, np.ndarray, dict]:
+def sit_to_stand(body: Body, t: np.ndarray, reps_per_30s: float, rng: np.random.Generator | None,
+                 thoracic_flex: float = 0.0) -> tuple[np.ndarray, np.ndarray, dict]:
     """Positions [T, 32, 3] (mm, floor y = 0, facing +z), a seated mask [T] and truth.
 
-    One repetition = stand up, (brief) stand, sit down, (brief) sit; ``reps_per_30s`` sets the cycle."""
+    One repetition = stand up, (brief) stand, sit down, (brief) sit; ``reps_per_30s`` sets the cycle.
+    ``thoracic_flex``: the subject's upper-thorax flexion (kyphosis, deg; see gait.GaitParams)."""
     n = len(t)
     cycle = 30.0 / max(reps_per_30s, 1.0)
     t0 = 0.6 if rng is None else float(rng.uniform(0.3, 1.0))  # seated at the start
@@ -60,7 +61,7 @@ def sit_to_stand(body: Body, t: np.ndarray, reps_per_30s: float, rng: np.random.
     trunk = (8.0 * (1 - s) + 3.0 * s + lean_peak * lean) * D2R
     pose["trunk_lean"] = trunk
     pose["pelvis_tilt"] = (trunk / D2R * 0.5 - 5.0 * (1 - s) + 8.0 * s) * D2R
-    pose["neck_flex"] = (-0.4 * trunk / D2R + 5.0) * D2R
+    upper_body_posture(pose, thoracic_flex, -0.4 * trunk / D2R + 5.0)
     _crossed_arms(pose)
     hip_z = pz  # hip joint centres lie at the pelvis z (small tilt effect ignored)
     hip_y = py - body.hip_drop
@@ -89,10 +90,11 @@ def sit_to_stand(body: Body, t: np.ndarray, reps_per_30s: float, rng: np.random.
     return kin.joints, seated, truth
 
 
-def romberg(body: Body, t: np.ndarray, sway_rms_mm: float, rng: np.random.Generator | None
-            ) -> tuple[np.ndarray, dict]:
+def romberg(body: Body, t: np.ndarray, sway_rms_mm: float, rng: np.random.Generator | None,
+            thoracic_flex: float = 0.0, pelvis_tilt: float = 10.0) -> tuple[np.ndarray, dict]:
     """Quiet standing, feet together, eyes closed. ``sway_rms_mm``: AP RMS sway at the pelvis (mm);
-    ML sway is 0.7 x AP. Returns positions [T, 32, 3] (mm) and truth."""
+    ML sway is 0.7 x AP. ``thoracic_flex`` / ``pelvis_tilt``: the subject's upper-thorax flexion and
+    anterior pelvic tilt (deg). Returns positions [T, 32, 3] (mm) and truth."""
     n = len(t)
     fs = (n - 1) / max(t[-1] - t[0], 1e-9) if n > 1 else 30.0
     hip_h = body.thigh + body.shank
@@ -108,12 +110,12 @@ def romberg(body: Body, t: np.ndarray, sway_rms_mm: float, rng: np.random.Genera
     ml = ml / (np.std(ml) + 1e-12) * 0.7 * sway_rms_mm / hip_h
     ap += 1.5 * D2R  # slight forward lean about the ankles, as in quiet stance
     pose = Pose(n)
-    tilt = 10.0 * D2R
+    tilt = pelvis_tilt * D2R
     pose["pelvis_tilt"] = tilt
     breath = 0.5 * D2R * np.sin(2 * np.pi * 0.25 * (t - t[0]))
     pose["trunk_lean"] = ap + hipstr * D2R + breath
     pose["trunk_lateral"] = -ml
-    pose["neck_flex"] = 4.0 * D2R
+    upper_body_posture(pose, thoracic_flex, 4.0)
     add = np.arcsin(np.clip((body.hip_half_width - 45.0) / hip_h, -0.5, 0.5))
     for s in ("l", "r"):
         pose[f"hip_flex_{s}"] = tilt - ap + hipstr * D2R  # thigh leans forward with the body

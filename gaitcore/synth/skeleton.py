@@ -12,7 +12,9 @@ pelvis_obliquity              left hip up / right hip down
 pelvis_rotation               left side of the pelvis forward
 trunk_lean / trunk_lateral    thorax inclined forward / to the left (global, from vertical)
 trunk_rotation                left shoulder forward
-neck_flex                     head flexed forward
+thoracic_flex                 upper thorax (SPINE_CHEST -> NECK, shoulder girdle) flexed forward
+                              relative to the trunk: thoracic kyphosis beyond the reference
+neck_flex                     head flexed forward (relative to the upper thorax)
 hip_flex_{l,r}                hip flexion, thigh relative to the pelvis
 hip_add_{l,r}                 hip adduction
 knee_{l,r}                    knee flexion
@@ -37,7 +39,7 @@ ANGLES = (
     "pelvis_tilt", "pelvis_obliquity", "pelvis_rotation", "trunk_lean", "trunk_lateral", "trunk_rotation",
     "neck_flex", "hip_flex_l", "hip_flex_r", "hip_add_l", "hip_add_r", "knee_l", "knee_r", "ankle_l",
     "ankle_r", "foot_prog_l", "foot_prog_r", "shoulder_flex_l", "shoulder_flex_r", "shoulder_abd_l",
-    "shoulder_abd_r", "shoulder_introt_l", "shoulder_introt_r", "elbow_l", "elbow_r",
+    "shoulder_abd_r", "shoulder_introt_l", "shoulder_introt_r", "elbow_l", "elbow_r", "thoracic_flex",
 )  # fmt: skip
 
 
@@ -116,8 +118,10 @@ def forward_kinematics(body: Body, pose: Pose, heading: np.ndarray | float = 0.0
     out[:, J["PELVIS"]] = pelvis
     out[:, J["SPINE_NAVEL"]] = pelvis + _app(r_low, np.array([0.0, body.spine[0], body.belly]))
     out[:, J["SPINE_CHEST"]] = out[:, J["SPINE_NAVEL"]] + _app(r_trunk, np.array([0.0, body.spine[1], 0.0]))
-    out[:, J["NECK"]] = out[:, J["SPINE_CHEST"]] + _app(r_trunk, np.array([0.0, body.spine[2], -0.5 * body.belly]))
-    r_head = r_trunk @ rx(p("neck_flex"))
+    # the upper thorax bends forward about SPINE_CHEST (kyphosis): neck and shoulder girdle follow it
+    r_upper = r_trunk @ rx(p("thoracic_flex"))
+    out[:, J["NECK"]] = out[:, J["SPINE_CHEST"]] + _app(r_upper, np.array([0.0, body.spine[2], -0.5 * body.belly]))
+    r_head = r_upper @ rx(p("neck_flex"))
     head = out[:, J["NECK"]] + _app(r_head, np.array([0.0, body.neck_head, 0.12 * body.neck_head]))
     out[:, J["HEAD"]] = head
     out[:, J["NOSE"]] = head + _app(r_head, body.face["NOSE"])
@@ -130,8 +134,8 @@ def forward_kinematics(body: Body, pose: Pose, heading: np.ndarray | float = 0.0
     for side, s, sgn in (("LEFT", "l", 1.0), ("RIGHT", "r", -1.0)):
         m = np.array([sgn, 1.0, 1.0])
         # arm
-        clav = out[:, J["SPINE_CHEST"]] + _app(r_trunk, body.clavicle * m)
-        sho = clav + _app(r_trunk, body.shoulder * m)
+        clav = out[:, J["SPINE_CHEST"]] + _app(r_upper, body.clavicle * m)
+        sho = clav + _app(r_upper, body.shoulder * m)  # the arms hang from the trunk's frame
         r_ua = r_trunk @ rx(-p(f"shoulder_flex_{s}")) @ rz(sgn * p(f"shoulder_abd_{s}")) @ ry(
             -sgn * p(f"shoulder_introt_{s}"))
         r_fa = r_ua @ rx(-p(f"elbow_{s}"))

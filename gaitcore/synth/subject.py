@@ -14,6 +14,7 @@ Published relations used (cited in docs/synthetic-cohort.md):
   Perry & Burnfield 2010); treadmill self-selected speed ~0.85 x overground.
 * Stride-time CV ~1.5-2.5 % in healthy adults, higher with age, frailty (Hausdorff 2005).
 * 30-s chair stand: Rikli & Jones 1999 norms; Romberg sway: Prieto et al. 1996, Era et al. 2006.
+* Speed-independent ageing of posture and joint kinematics (generator 1.1): see ``ageing_posture``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def movement_params(s: Subject, rng: np.random.Generator) -> dict:
     sa_dev = sa - 0.35 * age_z
     cm_dev = cm - 0.35 * bmi_z - 0.15 * age_z
     e = rng.standard_normal(12)
+    sway_noise = rng.standard_normal()
+    ag = ageing_posture(s, rng)  # drawn after all of generator 1.0's draws: 1.0's numbers are unchanged
     speed = (comfortable_speed_norm(s.age, s.male) + 0.5 * (s.height - HEIGHT_MEAN[s.male])
              - 0.01 * (s.bmi - 26.0) - 0.06 * fr_dev - 0.04 * mo - 0.03 * cm_dev + 0.08 * e[0])
     # sarcopenia shortens steps at unchanged cadence: fold its effect into speed via step length below
@@ -65,6 +68,7 @@ def movement_params(s: Subject, rng: np.random.Generator) -> dict:
         asymmetry=float((0.02 + 0.015 * max(fr, 0.0)) * e[9]),
         knee_gain=float(np.clip(1.0 - 0.05 * sa - 0.002 * (s.age - 50), 0.7, 1.15)),
         foot_prog=float(6.0 + 2.0 * e[10]),
+        **ag,
     )
     over = GaitParams(cadence=cad, step_length=step, stance=stance, **common)
     # self-selected treadmill: ~0.85 x overground speed, cadence scaled as speed^0.45
@@ -79,6 +83,27 @@ def movement_params(s: Subject, rng: np.random.Generator) -> dict:
     wip = GaitParams(cadence=float(0.9 * cad), step_length=0.0, stance=0.55, **common)
     reps = float(np.clip(17.0 - 0.10 * max(0.0, s.age - 40) - 0.15 * (s.bmi - 26) - 1.5 * fr - 1.2 * sa
                          + 1.2 * e[11], 5.0, 26.0))
-    sway = float(5.0 * np.exp(0.012 * (s.age - 50) + 0.25 * fr + 0.2 * sl + 0.05 * bmi_z + 0.2 * rng.standard_normal()))
+    sway = float(5.0 * np.exp(0.012 * (s.age - 50) + 0.25 * fr + 0.2 * sl + 0.05 * bmi_z + 0.2 * sway_noise))
     return {"overground_walk": over, "treadmill_self_selected": tm_ss, "treadmill_3kmh": tm3,
-            "walk_in_place": wip, "sts_reps_per_30s": reps, "romberg_sway_ap_mm": sway}
+            "walk_in_place": wip, "sts_reps_per_30s": reps, "romberg_sway_ap_mm": sway,
+            "thoracic_flex": ag["thoracic_flex"], "pelvis_tilt": ag["pelvis_tilt"]}
+
+
+def ageing_posture(s: Subject, rng: np.random.Generator) -> dict[str, float]:
+    """Speed-independent ageing of posture and joint kinematics (generator 1.1), deg; 4 draws.
+
+    * Thoracic kyphosis (Cobb angle) rises from ~25-30 deg in young adults to ~45-50 deg in older
+      women, less in men, between-person SD ~8-10 deg (Fon, Pitt & Thies 1980; Roghani et al. 2017):
+      excess 0.45 (women) / 0.35 (men) deg/yr after 35 + 9 N(0,1); the upper thorax flexes by half.
+    * Healthy elderly walk with less peak hip extension, more anterior pelvic tilt and less push-off
+      plantarflexion than young adults, also at matched speed (Kerrigan et al. 1998; Judge et al. 1996;
+      review Boyer et al. 2017): a few degrees between the 20s and the 70s."""
+    z = rng.standard_normal(4)
+    older = max(0.0, s.age - 25.0)
+    cobb_excess = (0.35 if s.male else 0.45) * max(0.0, s.age - 35.0) + 9.0 * z[0]
+    return {
+        "thoracic_flex": float(np.clip(0.5 * cobb_excess, -10.0, 25.0)),
+        "hip_ext_loss": float(np.clip(0.07 * older + 2.0 * z[1], -6.0, 12.0)),
+        "pelvis_tilt": float(np.clip(10.0 + 0.04 * older + 3.0 * z[2], 0.0, 22.0)),
+        "pushoff_loss": float(np.clip(0.08 * older + 2.5 * z[3], -6.0, 12.0)),
+    }

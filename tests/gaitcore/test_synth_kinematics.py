@@ -7,6 +7,7 @@ from gaitcore.schemas import AZURE32
 from gaitcore.synth import gait, posture
 from gaitcore.synth.anthropometry import bone_lengths, make_body
 from gaitcore.synth.realism import gait_cycles, knee_flexion
+from gaitcore.synth.skeleton import joint_angle
 from gaitcore.synth.subject import comfortable_speed_norm
 
 J = AZURE32.index
@@ -103,3 +104,80 @@ def test_sit_to_stand_and_romberg(body):
     r2, tr2 = posture.romberg(body, t, 12.0, np.random.default_rng(1))
     assert tr2["sway_rms_ap_mm"] > 2 * tr1["sway_rms_ap_mm"]
     assert np.ptp(r1[:, J("ANKLE_LEFT")], axis=0).max() < 5
+
+
+def _sagittal_deg(v: np.ndarray) -> np.ndarray:
+    """Forward inclination from vertical (deg) of vectors [T, 3] in the body frame (z forward, y up)."""
+    return np.degrees(np.arctan2(v[..., 2], v[..., 1]))
+
+
+def test_thoracic_flexion_bends_the_upper_thorax_and_the_head_comes_forward(body):
+    t = np.arange(0, 2, 1 / 30)
+    upright, _ = posture.romberg(body, t, 5.0, None)
+    kyphotic, _ = posture.romberg(body, t, 5.0, None, thoracic_flex=15.0)
+    up = lambda pos, a, b: _sagittal_deg(pos[:, J(b)] - pos[:, J(a)])  # noqa: E731
+    # the upper thorax (SPINE_CHEST -> NECK) leans 15 deg further forward than the trunk below it
+    bend_up = up(upright, "SPINE_CHEST", "NECK") - up(upright, "SPINE_NAVEL", "SPINE_CHEST")
+    bend_ky = up(kyphotic, "SPINE_CHEST", "NECK") - up(kyphotic, "SPINE_NAVEL", "SPINE_CHEST")
+    assert np.mean(bend_ky - bend_up) == pytest.approx(15.0, abs=0.5)
+    # forward head and rounded shoulders: both move forward of the pelvis; the neck takes back 70 % of
+    # the flexion, so the head's own inclination changes by only 30 %
+    for joint in ("HEAD", "SHOULDER_LEFT", "CLAVICLE_RIGHT"):
+        fwd = (kyphotic[:, J(joint), 2] - kyphotic[:, 0, 2]) - (upright[:, J(joint), 2] - upright[:, 0, 2])
+        assert fwd.mean() > 20.0, joint
+    head_tilt = up(kyphotic, "NECK", "HEAD") - up(upright, "NECK", "HEAD")
+    assert np.mean(head_tilt) == pytest.approx(0.3 * 15.0, abs=1.0)
+    assert np.max(np.std(bone_lengths(kyphotic), axis=0)) < 1e-6
+
+
+def test_hip_extension_and_push_off_losses_at_unchanged_step_length(body):
+    """Generator 1.1's speed-independent ageing, measured on the skeleton: each effect alone moves what
+    it should, and the walk keeps its cadence and step length (the hip gain is re-solved)."""
+    t = np.arange(0, 8, 1 / 30)
+
+    def measure(**kw):
+        pos, truth = gait.walk(body, gait.GaitParams(cadence=110, step_length=0.65, **kw), t, None, treadmill=True)
+        thigh = _sagittal_deg(pos[:, J("HIP_LEFT")] - pos[:, J("KNEE_LEFT")])  # + = knee behind the hip
+        lumbar = _sagittal_deg(pos[:, J("SPINE_NAVEL")] - pos[:, J("PELVIS")])
+        # angle at the ankle between shank and foot: grows with plantarflexion
+        ankle = joint_angle(pos[:, J("KNEE_LEFT")], pos[:, J("ANKLE_LEFT")], pos[:, J("FOOT_LEFT")])
+        return {"thigh_ext": thigh.max(), "lumbar": lumbar.mean(), "plantar": ankle.max(), **truth}
+
+    ref = measure()
+    hip, tilt, push = measure(hip_ext_loss=5.0), measure(pelvis_tilt=14.0), measure(pushoff_loss=6.0)
+    for m in (hip, tilt, push):
+        assert m["step_length_m"] == pytest.approx(ref["step_length_m"], rel=0.02)
+        assert m["cadence_spm"] == pytest.approx(ref["cadence_spm"], rel=0.01)
+    assert hip["thigh_ext"] < ref["thigh_ext"] - 2.0  # less peak extension in terminal stance
+    assert hip["plantar"] == pytest.approx(ref["plantar"], abs=0.5)
+    # more anterior tilt: the lumbar spine leans forward, and (hip angle unchanged) the thigh extends
+    # further globally, which is how the elderly's tilt compensates for their reduced hip extension
+    assert tilt["lumbar"] > ref["lumbar"] + 0.8 and tilt["thigh_ext"] > ref["thigh_ext"] + 2.0
+    assert push["plantar"] < ref["plantar"] - 3.0  # less push-off plantarflexion
+    assert push["thigh_ext"] == pytest.approx(ref["thigh_ext"], abs=1.5)
+
+
+def test_ageing_posture_follows_age_and_leaves_generator_1_0_numbers_alone():
+    from gaitcore.synth.cohort import rng_for, subject_at_visit
+    from gaitcore.synth.subject import movement_params
+
+    s, _ = subject_at_visit(11, 1, 0)
+    mp = movement_params(s, rng_for(11, 1, "movement", 0))
+    # generator 1.0's values of this subject (the ageing draws come after all of 1.0's draws)
+    assert mp["treadmill_3kmh"].cadence == pytest.approx(86.9311574892758, abs=1e-9)
+    assert mp["treadmill_3kmh"].step_length == pytest.approx(0.5751677700388172, abs=1e-12)
+    assert mp["overground_walk"].arm_swing == pytest.approx(9.672156855264737, abs=1e-9)
+    assert mp["sts_reps_per_30s"] == pytest.approx(16.763864006139396, abs=1e-9)
+    assert mp["romberg_sway_ap_mm"] == pytest.approx(8.468963149439931, abs=1e-9)
+    young, old = [], []
+    for i in range(1, 401):
+        s, _ = subject_at_visit(5, i, 0)
+        gp = movement_params(s, rng_for(5, i, "movement", 0))["overground_walk"]
+        row = (gp.thoracic_flex, gp.hip_ext_loss, gp.pelvis_tilt, gp.pushoff_loss)
+        if s.age < 40:
+            young.append(row)
+        elif s.age > 62:
+            old.append(row)
+    diff = np.mean(old, axis=0) - np.mean(young, axis=0)
+    assert np.all(diff > 0), diff  # kyphosis, hip extension loss, pelvic tilt, push-off loss all rise
+    assert 3.0 < diff[0] < 12.0 and 1.0 < diff[1] < 4.0 and 0.3 < diff[2] < 2.5 and 1.0 < diff[3] < 4.5

@@ -27,6 +27,10 @@ def test_oracle_matches_what_the_session_was_made_from(index):
     realised = meta["truth"]["treadmill_self_selected"]["speed_mps"]
     assert nums["treadmill_self_selected"]["speed"] == pytest.approx(realised, rel=0.03)
     assert nums["body"]["body_height_mm"] == pytest.approx(meta["covariates"]["height_m"] * 1000, abs=0.1)
+    # generator 1.1's ageing posture, as the walk's truth records it
+    for k in ("thoracic_flex", "hip_ext_loss", "pelvis_tilt", "pushoff_loss"):
+        assert nums["treadmill_self_selected"][k] == pytest.approx(meta["truth"]["treadmill_self_selected"][f"{k}_deg"], abs=1e-3)
+    assert nums["romberg_eyes_closed"]["thoracic_flex"] == nums["treadmill_self_selected"]["thoracic_flex"]
 
 
 def test_layouts_and_cohort_ids(tmp_path):
