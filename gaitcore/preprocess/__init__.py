@@ -38,7 +38,7 @@ from .outliers import bone_outliers, invalid_values, leg_swaps, unswap_legs, vel
 from .resample import resample
 from .windows import DEFAULT_WINDOW, Window, make_windows, stack_windows
 
-PREPROCESSING_VERSION = "gaitcore.preprocess/1.0"
+PREPROCESSING_VERSION = "gaitcore.preprocess/1.1"  # 1.1: task segments exclude the pauses between tasks
 
 __all__ = [
     "PREPROCESSING_VERSION", "Preprocessed", "preprocess", "model_windows", "model_windows_by_task",
@@ -102,13 +102,22 @@ class Preprocessed:
         raise KeyError(f"no task {task!r}; tasks: {[s.task for s in self.tasks]}")
 
 
-def _remap_segments(tasks: list[TaskSegment], src: np.ndarray) -> list[TaskSegment]:
-    out = []
-    for s in tasks:
-        a = int(np.searchsorted(src, s.start, side="left"))
-        b = int(np.searchsorted(src, s.end, side="left"))
+def _remap_segments(tasks: list[TaskSegment], source_us: np.ndarray, grid_us: np.ndarray,
+                    rate_hz: float) -> list[TaskSegment]:
+    """Task segments on the resampled grid: the grid frames within half a frame period of the task's own
+    first and last recorded frames. A pause between two tasks (a timestamp gap, masked on the grid)
+    belongs to neither, so its frames never count towards a task's windows."""
+    half = 0.5e6 / rate_hz
+    out, prev_end = [], 0
+    for s in sorted(tasks, key=lambda t: t.start):
+        if s.end <= s.start:
+            continue
+        a = int(np.searchsorted(grid_us, source_us[s.start] - half, side="left"))
+        b = int(np.searchsorted(grid_us, source_us[s.end - 1] + half, side="left"))
+        a = max(a, prev_end)
         if b > a:
             out.append(TaskSegment(s.task, a, b))
+            prev_end = b
     return out
 
 
@@ -148,11 +157,12 @@ def preprocess(
     valid = ~bad
     P[bad] = 0.0
 
-    P, valid, conf, ts, src, rec = resample(P, valid, conf, session.timestamps_us, rate_hz)
+    P, valid, conf, ts, _src, rec = resample(P, valid, conf, session.timestamps_us, rate_hz)
     record["resample"] = rec
     if rec["resampled"]:
         repairs.append(f"resampled {rec['frames_in']} frames to {rec['frames_out']} at {rate_hz:g} Hz")
-    tasks = _remap_segments(session.tasks, src) if rec["resampled"] else list(session.tasks)
+    tasks = (_remap_segments(session.tasks, np.asarray(session.timestamps_us), ts, rate_hz)
+             if rec["resampled"] else list(session.tasks))
 
     spikes = velocity_spikes(P, valid, rate_hz)
     valid &= ~spikes
@@ -185,6 +195,8 @@ def preprocess(
     frames: dict[str, BodyFrame] = {}
     frame_rec: dict[str, Any] = {}
     for name, a, b in _chunks(tasks, P.shape[0]):
+        if not name and not valid[a:b].any():
+            continue  # a pause between tasks: nothing recorded, nothing to orient
         try:
             fr, fixed = find_body_frame(Pn[a:b], rate_hz, check_mirror=check_mirror)
         except ValueError as exc:

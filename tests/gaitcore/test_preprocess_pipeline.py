@@ -112,3 +112,31 @@ def test_session_without_tasks_and_all_missing_joint():
     assert not pre.valid[:, J["NOSE"]].any() and pre.valid[:, J["PELVIS"]].all()
     assert len(pre.windows) == 0  # 120 frames < 300: no window
     assert pre.record["body_frame"]["(outside tasks)"]["heading_mode"] == "fixed"
+
+
+def test_pauses_between_tasks_belong_to_no_task():
+    """Tasks recorded with pauses between them (timestamp gaps): on the 30 Hz grid each task segment
+    covers its own recorded frames only, so a pause never makes up a task's window, and it is not
+    reported as a repair."""
+    parts = [("walk_in_place", walk_body(duration_s=8, in_place=True)),
+             ("romberg_eyes_closed", stand_body(8)),
+             ("sit_to_stand", sit_to_stand_body(12, reps=4))]
+    P = np.concatenate([p for _, p in parts])
+    segs, pos, ts, t0 = [], 0, [], 0
+    for name, p in parts:
+        segs.append(TaskSegment(name, pos, pos + p.shape[0]))
+        pos += p.shape[0]
+        ts.append(t0 + np.round(np.arange(p.shape[0]) * 1e6 / FS).astype(np.int64))
+        t0 = int(ts[-1][-1]) + 6_000_000  # a 6-s pause before the next task
+    S = to_frame(P, "camera_y_down")
+    session = Session(S.astype(np.float32), np.full((len(S), 32), 2, np.uint8), np.concatenate(ts), "s1",
+                      "azure_kinect", segs, {}, "paused")
+    pre = preprocess(session, min_last=300)
+    assert pre.record["resample"]["resampled"]
+    lengths = {t.task: t.end - t.start for t in pre.tasks}
+    assert lengths == {"walk_in_place": 240, "romberg_eyes_closed": 240, "sit_to_stand": 360}
+    for t in pre.tasks:  # every frame of a segment was recorded (nothing masked wholesale at its ends)
+        assert pre.valid[t.start:t.end].any(axis=1).all()
+    # 8-s tasks (240 frames) stay below the 300-frame rule although each has 6-s pauses on both sides
+    assert [(w.task, w.n_valid) for w in pre.windows] == [("sit_to_stand", 360)]
+    assert not any("masked frames" in r for r in pre.repairs)
