@@ -62,8 +62,13 @@ def fit_predictor(folder: Path, version: str, dim: int, n: int = 40, seed: int =
     return pred.save(folder)
 
 
+# At duration scale 0.17 the three walking tasks last >= 10.2 s (>= 300 frames: a model window each) and
+# sit-to-stand and Romberg 5.1 s (no window; their pauses do not count since preprocessing 1.1).
+WINDOWED_TASKS = 3
+
+
 def synthetic_session_bytes(seed: int = 0, index: int = 0, duration_scale: float = 0.17) -> bytes:
-    """A 5-task synthetic session (~1,800 frames: 4 model windows) as .gait.npz bytes."""
+    """A 5-task synthetic session (~1,800 frames: ``WINDOWED_TASKS`` model windows) as .gait.npz bytes."""
     from gaitcore.sessionfile import to_bytes
     from gaitcore.synth.cohort import build_session
 

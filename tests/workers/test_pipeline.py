@@ -17,6 +17,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests.pipeline_support import (
+    WINDOWED_TASKS,
     TorchServeInstance,
     Worker,
     checkpoint_version,
@@ -136,7 +137,7 @@ def stack(transactional_db, tmp_path, moto_s3, tiny_ckpt, predictor_dir):
     st.close()
 
 
-def assert_complete(res: dict, version: str, n_windows_tasks: int = 4) -> None:
+def assert_complete(res: dict, version: str, n_windows_tasks: int = WINDOWED_TASKS) -> None:
     assert len(res["qc"]) == 1
     assert sorted(f["task"] for f in res["features"]) == sorted({f["task"] for f in res["features"]})
     assert len(res["features"]) == 5
@@ -247,5 +248,5 @@ def test_backfill_of_a_new_default_model_version(stack, tiny_ckpt, tmp_path):
     assert "1/1 sessions have" in r.stderr
     res = stack.results(sid)
     versions = [e["model_version"] for e in res["embeddings"]]
-    assert versions.count(checkpoint_version(tiny_ckpt)) == versions.count(checkpoint_version(new)) == 5
+    assert versions.count(checkpoint_version(tiny_ckpt)) == versions.count(checkpoint_version(new)) == WINDOWED_TASKS + 1
     assert stack.wait_final(sid)["status"] == "done"

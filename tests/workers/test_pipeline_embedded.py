@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tests.helpers import REPO
+from tests.pipeline_support import WINDOWED_TASKS
 
 pytestmark = pytest.mark.integration
 
@@ -22,4 +23,4 @@ def test_uploaded_session_ends_done_on_the_embedded_defaults(tmp_path, tiny_ckpt
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:] + (tmp_path / "worker.log").read_text()[-4000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["status"] == "done", out
-    assert out["features"] == 5 and out["embeddings"] == 5 and out["predictions"] >= 3, out
+    assert out["features"] == 5 and out["embeddings"] == WINDOWED_TASKS + 1 and out["predictions"] >= 3, out
