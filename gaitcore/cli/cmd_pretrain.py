@@ -27,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amp", choices=("auto", "off"), default="auto", help="mixed precision (CUDA only)")
     parser.add_argument("--init", default="", metavar="CHECKPOINT",
                         help="start from these weights (same config; fresh optimizer and schedule)")
+    parser.add_argument("--time-span-prob", type=float, default=0.0,
+                        help="share of crops that also get one whole-body time span masked (default 0: the "
+                             "paper's recipe)")
+    parser.add_argument("--time-span-frames", type=int, default=30,
+                        help="length of that span in frames (default 30 = 1 s, about one stride)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -34,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    from ..model.masking import MaskingConfig
     from ..model.train import TrainConfig, pretrain
 
     tc = TrainConfig(config=args.config, data=list(args.data), out=args.out, steps=args.steps,
@@ -41,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
                      warmup_steps=args.warmup_steps, grad_clip=args.grad_clip, val_fraction=args.val_fraction,
                      seed=args.seed, ckpt_every=args.ckpt_every, log_every=args.log_every,
                      max_minutes=args.max_minutes, compile=args.compile, amp=args.amp,
-                     progress=not args.no_progress, init=args.init)
+                     progress=not args.no_progress, init=args.init,
+                     masking=MaskingConfig(time_span_prob=args.time_span_prob,
+                                           time_span_frames=args.time_span_frames).to_dict())
     try:
         summary = pretrain(tc)
     except (ValueError, KeyError, FileNotFoundError) as exc:

@@ -7,6 +7,8 @@ had data; joints the sensor lacked, gaps and padding frames are False), :func:`m
   sample; in every block ``groups_masked`` (4) of the 6 body-part groups are masked;
 * whole-frame masking: every frame is masked with probability ``frame_prob``;
 * random-joint masking (optional): every joint sample with probability ``joint_prob``;
+* whole-body time spans (optional, not in the paper's recipe): on a share ``time_span_prob`` of the
+  samples, every joint of ``time_span_frames`` consecutive frames (about one stride) at a random start;
 
 and :func:`corrupt` builds the encoder input: masked and unobserved inputs are zeroed, all four
 channels (confidence too); Gaussian jitter (``jitter_sigma`` 0.05 normalised units) is added to the
@@ -40,6 +42,8 @@ class MaskingConfig:
     span_prob: float = 1.0  # share of samples that get body-part span masking
     frame_prob: float = 0.02
     joint_prob: float = 0.0
+    time_span_prob: float = 0.0  # share of samples with one whole-body time span (0: the paper's recipe)
+    time_span_frames: int = 30  # its length in frames (30 = 1 s, about one stride)
     jitter_prob: float = 0.5
     jitter_sigma: float = 0.05
 
@@ -87,6 +91,13 @@ def make_masks(observed: torch.Tensor, cfg: MaskingConfig = MaskingConfig(),
         drawn |= (rand(B, T) < cfg.frame_prob)[..., None]
     if cfg.joint_prob > 0:
         drawn |= rand(B, T, J) < cfg.joint_prob
+    if cfg.time_span_prob > 0 and cfg.time_span_frames > 0:
+        length = min(int(cfg.time_span_frames), T)
+        start = (rand(B) * (T - length + 1)).long().clamp(max=T - length)  # [B]
+        t = torch.arange(T, device=dev)[None, :]  # [1, T]
+        in_span = (t >= start[:, None]) & (t < start[:, None] + length)  # [B, T]
+        in_span &= (rand(B) < cfg.time_span_prob).view(B, 1)
+        drawn |= in_span[..., None]
     jittered = rand(B) < cfg.jitter_prob
     return Masks(hidden=drawn | ~observed, masked=drawn & observed, loss_weight=observed.clone(),
                  jittered=jittered)

@@ -75,3 +75,27 @@ def test_missing_joints_always_hidden_and_excluded_from_loss():
     pred[~obs] += 100.0  # errors on unobserved joints must not count
     loss, parts = pretrain_loss(pred, target, m.loss_weight)
     assert loss.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_whole_body_time_span_masks_every_joint_of_consecutive_frames_on_the_chosen_share():
+    obs = torch.ones(400, 120, 26, dtype=torch.bool)
+    cfg = MaskingConfig(span_prob=0.0, frame_prob=0.0, time_span_prob=0.5, time_span_frames=30)
+    m = make_masks(obs, cfg, _gen(4))
+    whole = m.masked.all(-1)  # [B, T] frames with every joint masked
+    assert (m.masked.any(-1) == whole).all()  # only whole frames are masked
+    counts = whole.sum(-1)
+    assert set(counts.unique().tolist()) == {0, 30}
+    assert abs((counts > 0).float().mean().item() - 0.5) < 0.08
+    for b in (counts > 0).nonzero().flatten().tolist():
+        idx = whole[b].nonzero().flatten()
+        assert idx[-1] - idx[0] == 29  # one contiguous span
+    starts = {int(whole[b].nonzero()[0]) for b in (counts > 0).nonzero().flatten().tolist()}
+    assert min(starts) < 10 and max(starts) > 80  # start spread over the crop, the span always inside it
+
+
+def test_time_span_off_by_default_leaves_the_papers_masks_unchanged():
+    obs = torch.ones(16, 96, 26, dtype=torch.bool)
+    a = make_masks(obs, MaskingConfig(), _gen(5))
+    b = make_masks(obs, MaskingConfig(time_span_prob=0.0, time_span_frames=60), _gen(5))
+    assert torch.equal(a.hidden, b.hidden) and torch.equal(a.jittered, b.jittered)
+    assert MaskingConfig().time_span_prob == 0.0
