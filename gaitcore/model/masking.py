@@ -47,6 +47,13 @@ class MaskingConfig:
     jitter_prob: float = 0.5
     jitter_sigma: float = 0.05
 
+    def __post_init__(self) -> None:
+        for name in ("span_prob", "frame_prob", "joint_prob", "time_span_prob", "jitter_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"masking: {name} must be between 0 and 1, got {getattr(self, name)}")
+        if self.time_span_frames < 1:
+            raise ValueError(f"masking: time_span_frames must be at least 1, got {self.time_span_frames}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -99,3 +99,9 @@ def test_time_span_off_by_default_leaves_the_papers_masks_unchanged():
     b = make_masks(obs, MaskingConfig(time_span_prob=0.0, time_span_frames=60), _gen(5))
     assert torch.equal(a.hidden, b.hidden) and torch.equal(a.jittered, b.jittered)
     assert MaskingConfig().time_span_prob == 0.0
+
+
+@pytest.mark.parametrize("kw", [{"time_span_prob": 1.5}, {"frame_prob": -0.1}, {"time_span_frames": 0}])
+def test_masking_config_refuses_impossible_values(kw):
+    with pytest.raises(ValueError, match="masking: "):
+        MaskingConfig(**kw)

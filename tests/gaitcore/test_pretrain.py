@@ -84,3 +84,19 @@ def test_subject_split_is_stable_and_disjoint(sessions):
 def test_refuses_empty_data(tmp_path):
     with pytest.raises(ValueError, match="no session files"):
         pretrain(TrainConfig(config="tiny", data=[str(tmp_path)], out=str(tmp_path / "r"), steps=1, progress=False))
+
+
+def test_pretrain_cli_records_time_span_masking_and_refuses_a_bad_share(sessions, tmp_path, capsys):
+    from gaitcore.cli import main
+    from gaitcore.model.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    args = ["pretrain", "--config", "tiny", "--data", str(sessions), "--out", str(out), "--batch-size", "2",
+            "--warmup-steps", "1", "--ckpt-every", "1", "--log-every", "1", "--val-fraction", "0.3", "--no-progress",
+            "--steps", "1", "--time-span-frames", "12"]
+    assert main(args + ["--time-span-prob", "1.5"]) == 2
+    assert "time_span_prob must be between 0 and 1" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(args + ["--time-span-prob", "0.5"]) == 0
+    masking = load_checkpoint(out / "model.pt").meta["training"]["masking"]
+    assert masking["time_span_prob"] == 0.5 and masking["time_span_frames"] == 12
