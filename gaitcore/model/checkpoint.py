@@ -20,6 +20,7 @@ train_state         optional (resume checkpoints only): optimizer state, step, R
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -60,6 +61,18 @@ class Checkpoint:
     def version_tag(self) -> str:
         """Identifies the weights: model version + a short content tag from the metadata."""
         return f"{self.model_version}:{self.config.name}:{self.meta.get('run_id', 'unknown')}"
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """Short SHA-256 over the parameter names and bytes (state-dict order): tells two sets of weights apart
+    that share a config, a seed and a step count (e.g. two phases of 1,000 steps from different starts)."""
+    model = getattr(model, "module", model)
+    model = getattr(model, "_orig_mod", model)
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:8]
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, preprocessing: str,

@@ -31,7 +31,7 @@ import torch.distributed as dist
 
 from ..preprocess import PREPROCESSING_VERSION
 from ..sessionfile import read_session
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint, weights_digest
 from .data import WindowSet, crop_stream, data_fingerprint, find_sessions, session_windows, split_sessions
 from .evaluate import reconstruction_error
 from .gaitmae import MODEL_VERSION, GaitMAE, get_config
@@ -238,6 +238,7 @@ def pretrain(tc: TrainConfig) -> dict:
         meta = _meta(tc, cfg, split, step, windows_seen, elapsed_before + time.perf_counter() - t_start, world)
         if init_meta is not None:
             meta["initialised_from"] = init_meta  # the data the starting weights saw, too
+        meta["run_id"] += f"-w{weights_digest(model)}"  # unique per weights, not only per config/seed/step
         ts = {"optimizer": opt.state_dict(), "step": step, "windows_seen": windows_seen,
               "elapsed_s": elapsed_before + time.perf_counter() - t_start}
         save_checkpoint(last, model, PREPROCESSING_VERSION, meta, ts)

@@ -75,3 +75,14 @@ def test_shipped_checkpoint_loads_and_is_small():
     assert data["train_subjects"] and data["labels_used"] is False
     assert set(data["train_subjects"]).isdisjoint(data["val_subjects"])
     json.dumps(c.meta)
+
+
+def test_weights_digest_depends_on_the_weights_only():
+    from gaitcore.model.checkpoint import weights_digest
+
+    a, b = GaitMAE(CONFIGS["tiny"]), GaitMAE(CONFIGS["tiny"])
+    b.load_state_dict(a.state_dict())
+    assert weights_digest(a) == weights_digest(b) and len(weights_digest(a)) == 8
+    with torch.no_grad():
+        next(b.parameters()).add_(1e-3)
+    assert weights_digest(a) != weights_digest(b)

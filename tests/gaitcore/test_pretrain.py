@@ -98,5 +98,11 @@ def test_pretrain_cli_records_time_span_masking_and_refuses_a_bad_share(sessions
     assert "time_span_prob must be between 0 and 1" in capsys.readouterr().err
     assert not out.exists()
     assert main(args + ["--time-span-prob", "0.5"]) == 0
-    masking = load_checkpoint(out / "model.pt").meta["training"]["masking"]
+    final = load_checkpoint(out / "model.pt")
+    masking = final.meta["training"]["masking"]
     assert masking["time_span_prob"] == 0.5 and masking["time_span_frames"] == 12
+    # same config, seed and step count as a paper-mask run, other weights: the version tag tells them apart
+    other = tmp_path / "other"
+    assert main(args[:6] + [str(other)] + args[7:] + ["--time-span-prob", "0"]) == 0
+    tags = {final.version_tag, load_checkpoint(other / "model.pt").version_tag}
+    assert len(tags) == 2 and all(":tiny-s0-step1-w" in t for t in tags)
