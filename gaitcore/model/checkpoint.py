@@ -63,13 +63,17 @@ class Checkpoint:
         return f"{self.model_version}:{self.config.name}:{self.meta.get('run_id', 'unknown')}"
 
 
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The GaitMAE inside a DDP and/or torch.compile wrapper."""
+    model = getattr(model, "module", model)  # DDP
+    return getattr(model, "_orig_mod", model)  # torch.compile
+
+
 def weights_digest(model: torch.nn.Module) -> str:
     """Short SHA-256 over the parameter names and bytes (state-dict order): tells two sets of weights apart
     that share a config, a seed and a step count (e.g. two phases of 1,000 steps from different starts)."""
-    model = getattr(model, "module", model)
-    model = getattr(model, "_orig_mod", model)
     h = hashlib.sha256()
-    for name, t in model.state_dict().items():
+    for name, t in _unwrap(model).state_dict().items():
         h.update(name.encode())
         h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()[:8]
@@ -78,8 +82,7 @@ def weights_digest(model: torch.nn.Module) -> str:
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, preprocessing: str,
                     meta: dict[str, Any] | None = None, train_state: dict[str, Any] | None = None) -> Path:
     """Write a checkpoint atomically (temp file + rename) so a kill never leaves a torn file."""
-    model = getattr(model, "module", model)  # unwrap DDP
-    model = getattr(model, "_orig_mod", model)  # unwrap torch.compile
+    model = _unwrap(model)
     cfg: GaitMAEConfig = model.cfg
     obj: dict[str, Any] = {
         "format": FORMAT,
