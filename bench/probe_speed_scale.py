@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rel-out", default=None)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
+    if not 0 < a.decoded_r <= 1:
+        print("probe_speed_scale: --decoded-r must be in (0, 1]", file=sys.stderr)
+        return 2
     with open(a.oracle, newline="") as fp:
         rows = list(csv.DictReader(fp))
     rel_rows = relative_rows(rows)
@@ -69,9 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     rel = np.array([r[3] for r in sel])
     h = np.array([r[5] for r in sel])
     speed = rel * h
-    if not 0 < a.decoded_r <= 1:
-        print("probe_speed_scale: --decoded-r must be in (0, 1]", file=sys.stderr)
-        return 2
     noise_sd = rel.std() * np.sqrt(1.0 / a.decoded_r ** 2 - 1.0)
     blurred = rel + np.random.default_rng(a.seed).normal(0.0, noise_sd, len(rel))
     print(json.dumps({"task": a.task, "n": len(sel), "r_linear": round(linear_r(speed, rel, h), 4),

@@ -42,19 +42,14 @@ def run(args: argparse.Namespace) -> int:
     from ..model.masking import MaskingConfig
     from ..model.train import TrainConfig, pretrain
 
-    try:
+    try:  # a bad masking value and a bad run end the same way: one line on stderr, exit 2
         masking = MaskingConfig(time_span_prob=args.time_span_prob, time_span_frames=args.time_span_frames)
-    except ValueError as exc:
-        print(f"gaitfm pretrain: {exc}", file=sys.stderr)
-        return 2
-    tc = TrainConfig(config=args.config, data=list(args.data), out=args.out, steps=args.steps,
-                     batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-                     warmup_steps=args.warmup_steps, grad_clip=args.grad_clip, val_fraction=args.val_fraction,
-                     seed=args.seed, ckpt_every=args.ckpt_every, log_every=args.log_every,
-                     max_minutes=args.max_minutes, compile=args.compile, amp=args.amp,
-                     progress=not args.no_progress, init=args.init,
-                     masking=masking.to_dict())
-    try:
+        tc = TrainConfig(config=args.config, data=list(args.data), out=args.out, steps=args.steps,
+                         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                         warmup_steps=args.warmup_steps, grad_clip=args.grad_clip, val_fraction=args.val_fraction,
+                         seed=args.seed, ckpt_every=args.ckpt_every, log_every=args.log_every,
+                         max_minutes=args.max_minutes, compile=args.compile, amp=args.amp,
+                         progress=not args.no_progress, init=args.init, masking=masking.to_dict())
         summary = pretrain(tc)
     except (ValueError, KeyError, FileNotFoundError) as exc:
         print(f"gaitfm pretrain: {exc}", file=sys.stderr)

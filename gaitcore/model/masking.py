@@ -98,7 +98,7 @@ def make_masks(observed: torch.Tensor, cfg: MaskingConfig = MaskingConfig(),
         drawn |= (rand(B, T) < cfg.frame_prob)[..., None]
     if cfg.joint_prob > 0:
         drawn |= rand(B, T, J) < cfg.joint_prob
-    if cfg.time_span_prob > 0 and cfg.time_span_frames > 0:
+    if cfg.time_span_prob > 0:  # time_span_frames >= 1 (checked by the config)
         length = min(int(cfg.time_span_frames), T)
         start = (rand(B) * (T - length + 1)).long().clamp(max=T - length)  # [B]
         t = torch.arange(T, device=dev)[None, :]  # [1, T]
