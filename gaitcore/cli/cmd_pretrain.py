@@ -14,6 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: checkpoints, metrics.jsonl, model.pt")
     parser.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per step over all processes (default 8)")
+    parser.add_argument("--micro-batch", type=int, default=0, metavar="N",
+                        help="run each process's share of the batch in chunks of N crops and accumulate the "
+                             "gradients: the same update with the memory of N crops (default 0: all at once; "
+                             "the paper config needs about 8 GiB per 900-frame crop on a CPU)")
     parser.add_argument("--lr", type=float, default=8e-4)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--warmup-steps", type=int, default=100)
@@ -45,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     try:  # a bad masking value and a bad run end the same way: one line on stderr, exit 2
         masking = MaskingConfig(time_span_prob=args.time_span_prob, time_span_frames=args.time_span_frames)
         tc = TrainConfig(config=args.config, data=list(args.data), out=args.out, steps=args.steps,
-                         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+                         batch_size=args.batch_size, micro_batch=args.micro_batch, lr=args.lr,
+                         weight_decay=args.weight_decay,
                          warmup_steps=args.warmup_steps, grad_clip=args.grad_clip, val_fraction=args.val_fraction,
                          seed=args.seed, ckpt_every=args.ckpt_every, log_every=args.log_every,
                          max_minutes=args.max_minutes, compile=args.compile, amp=args.amp,

@@ -35,7 +35,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, weights_digest
 from .data import WindowSet, crop_stream, data_fingerprint, find_sessions, session_windows, split_sessions
 from .evaluate import reconstruction_error
 from .gaitmae import MODEL_VERSION, GaitMAE, get_config
-from .losses import pretrain_loss
+from .losses import loss_denominators, pretrain_loss
 from .masking import MaskingConfig, Masks, corrupt, make_masks
 
 
@@ -46,6 +46,7 @@ class TrainConfig:
     out: str = "runs/gaitmae"
     steps: int = 1000
     batch_size: int = 8  # per step, summed over ranks (the paper: 8)
+    micro_batch: int = 0  # > 0: accumulate gradients over chunks of this many crops per rank (less memory)
     lr: float = 8e-4
     weight_decay: float = 0.01
     warmup_steps: int = 100
@@ -74,27 +75,42 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
 
 def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, masks: Masks,
                masking: MaskingConfig, *, generator: torch.Generator | None = None, grad_clip: float = 1.0,
-               autocast: Any = None, scaler: Any = None) -> dict[str, float]:
-    """One optimisation step on x [B, T, J, 4] with the given masks. Returns the loss parts."""
+               autocast: Any = None, scaler: Any = None, micro_batch: int = 0) -> dict[str, float]:
+    """One optimisation step on x [B, T, J, 4] with the given masks. Returns the loss parts.
+
+    ``micro_batch`` > 0 (and < B): forward and backward run on chunks of that many samples and the
+    gradients accumulate before the one update -- the same step as the whole batch at once (each chunk's
+    loss is its share of the whole batch's means, see ``losses``), with the activations of one chunk
+    in memory. Under DDP only the last chunk's backward synchronises the gradients.
+    """
     model.train()
-    inp = corrupt(x, masks, masking, generator)
-    ctx = autocast if autocast is not None else _null()
-    with ctx:
-        pred = model(inp)
-    loss, parts = pretrain_loss(pred.float(), x[..., :3], masks.loss_weight)
+    inp = corrupt(x, masks, masking, generator)  # the whole batch: the same jitter draws as unchunked
+    B = x.shape[0]
+    chunk = micro_batch if 0 < micro_batch < B else B
+    denominators = loss_denominators(masks.loss_weight) if chunk < B else None
+    starts = range(0, B, chunk)
     opt.zero_grad(set_to_none=True)
+    total, parts = 0.0, {"mpjpe": 0.0, "velocity": 0.0}
+    for i, s in enumerate(starts):
+        sl = slice(s, s + chunk)
+        last = i == len(starts) - 1
+        with (model.no_sync() if not last and hasattr(model, "no_sync") else _null()):
+            with autocast if autocast is not None else _null():
+                pred = model(inp[sl])
+            loss, p = pretrain_loss(pred.float(), x[sl, ..., :3], masks.loss_weight[sl], denominators)
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        total += float(loss.detach())
+        for k in parts:
+            parts[k] += p[k]
     if scaler is not None:
-        scaler.scale(loss).backward()
         scaler.unscale_(opt)
-    else:
-        loss.backward()
     gn = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip) if grad_clip > 0 else torch.tensor(0.0)
     if scaler is not None:
         scaler.step(opt)
         scaler.update()
     else:
         opt.step()
-    return {"loss": float(loss.detach()), **parts, "grad_norm": float(gn)}
+    return {"loss": total, **parts, "grad_norm": float(gn)}
 
 
 class _null:
@@ -156,6 +172,8 @@ def pretrain(tc: TrainConfig) -> dict:
     if tc.batch_size % world:
         raise ValueError(f"batch size {tc.batch_size} must be divisible by the {world} processes")
     per_rank = tc.batch_size // world
+    if tc.micro_batch < 0:
+        raise ValueError(f"micro-batch {tc.micro_batch} must be 0 (whole batch) or a positive number of crops")
     out = Path(tc.out)
     is_main = rank == 0
     if is_main:
@@ -270,7 +288,7 @@ def pretrain(tc: TrainConfig) -> dict:
             for g in opt.param_groups:
                 g["lr"] = lr
             parts = train_step(train_model, opt, x, masks, masking, generator=gen, grad_clip=tc.grad_clip,
-                               autocast=autocast, scaler=scaler)
+                               autocast=autocast, scaler=scaler, micro_batch=tc.micro_batch)
             step += 1
             windows_seen += tc.batch_size
             win_log += tc.batch_size

@@ -106,3 +106,43 @@ def test_pretrain_cli_records_time_span_masking_and_refuses_a_bad_share(sessions
     assert main(args[:6] + [str(other)] + args[7:] + ["--time-span-prob", "0"]) == 0
     tags = {final.version_tag, load_checkpoint(other / "model.pt").version_tag}
     assert len(tags) == 2 and all(":tiny-s0-step1-w" in t for t in tags)
+
+
+def test_micro_batches_make_the_same_step_as_the_whole_batch():
+    """Gradient accumulation is exact: chunks of 1 and 3 crops give the whole batch's loss and update, also
+    when the chunks hold different numbers of observed joints (the loss is normalised over the batch)."""
+    x = _smooth_batch(B=5, T=32, seed=3)
+    observed = torch.ones(x.shape[:3], dtype=torch.bool)
+    observed[0, :, 20:] = False  # one crop misses its head joints: chunks differ in observed joints
+    observed[3, 10:20] = False
+    cfg = MaskingConfig()  # jitter included: drawn once for the whole batch
+    masks = make_masks(observed, cfg, torch.Generator().manual_seed(2))
+    results = {}
+    for micro in (0, 1, 3):
+        torch.manual_seed(0)
+        model = GaitMAE(CONFIGS["tiny"])
+        opt = make_optimizer(model, 1e-3, 0.01)
+        parts = train_step(model, opt, x, masks, cfg, generator=torch.Generator().manual_seed(4), micro_batch=micro)
+        results[micro] = (parts, {k: v.clone() for k, v in model.state_dict().items()})
+    whole_parts, whole = results[0]
+    for micro in (1, 3):
+        parts, state = results[micro]
+        for k in ("loss", "mpjpe", "velocity", "grad_norm"):
+            assert parts[k] == pytest.approx(whole_parts[k], rel=1e-5), (micro, k)
+        for k, v in state.items():
+            assert torch.allclose(v, whole[k], atol=1e-6, rtol=1e-5), (micro, k)
+
+
+def test_pretrain_cli_records_micro_batch_and_refuses_a_negative_one(sessions, tmp_path, capsys):
+    from gaitcore.cli import main
+    from gaitcore.model.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    args = ["pretrain", "--config", "tiny", "--data", str(sessions), "--out", str(out), "--batch-size", "2",
+            "--warmup-steps", "1", "--ckpt-every", "1", "--log-every", "1", "--val-fraction", "0.3", "--no-progress",
+            "--steps", "1"]
+    assert main(args + ["--micro-batch", "-1"]) == 2
+    assert "micro-batch -1 must be 0" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(args + ["--micro-batch", "1"]) == 0
+    assert load_checkpoint(out / "model.pt").meta["training"]["micro_batch"] == 1
