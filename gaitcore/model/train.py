@@ -173,7 +173,7 @@ def pretrain(tc: TrainConfig) -> dict:
         raise ValueError(f"batch size {tc.batch_size} must be divisible by the {world} processes")
     per_rank = tc.batch_size // world
     if tc.micro_batch < 0:
-        raise ValueError(f"micro-batch {tc.micro_batch} must be 0 (whole batch) or a number of crops")
+        raise ValueError(f"micro-batch {tc.micro_batch} must be >= 0 (0: the whole batch at once)")
     out = Path(tc.out)
     is_main = rank == 0
     if is_main:
