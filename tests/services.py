@@ -130,8 +130,9 @@ def redis_url(db: int = 0) -> str:
     explicit = os.environ.get("GAIT_TEST_REDIS_URL")
     if explicit:
         return explicit
-    if port_open("127.0.0.1", 6379):
-        return f"redis://127.0.0.1:6379/{db}"
+    port = int(os.environ.get("GAIT_TEST_REDIS_PORT", "6379"))  # concurrent runs: one Redis server each
+    if port_open("127.0.0.1", port):
+        return f"redis://127.0.0.1:{port}/{db}"
     server = shutil.which("redis-server")
     if not server:
         raise ServiceUnavailable(
