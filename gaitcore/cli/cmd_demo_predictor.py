@@ -36,7 +36,7 @@ import argparse
 NAME = "demo-predictor"
 HELP = "Build (or reuse from the cache) the synthetic demonstration predictor used by ./run demo."
 
-BUILD_VERSION = "2"  # bump when the recipe below changes (invalidates cached artifacts)
+BUILD_VERSION = "3"  # bump when the recipe below changes (invalidates cached artifacts)
 DEFAULT_TASKS = ("treadmill_3kmh",)
 REGIONS = ("legs", "arms", "torso", "head")
 

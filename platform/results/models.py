@@ -60,6 +60,10 @@ class Prediction(TenantModel):
     unit = models.CharField(max_length=32, blank=True)
     model_name = models.CharField(max_length=64)
     model_version = models.CharField(max_length=64)
+    reference_mean = models.FloatField(null=True, blank=True)
+    reference_sd = models.FloatField(null=True, blank=True)
+    reference_n = models.PositiveIntegerField(null=True, blank=True)
+    reference_group = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -36,6 +36,7 @@ class PredictionViewSet(TenantReadOnlyViewSet):
     model = Prediction
     serializer_class = s.PredictionSerializer
     filterset_class = PredictionFilterSet
+    select_related = ("session", "session__qc")
     ordering_fields = ["created_at", "phenotype", "value"]
 
 

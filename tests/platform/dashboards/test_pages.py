@@ -82,7 +82,7 @@ def test_pdf_has_pseudonym_and_predictions(client, world):
     assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages)
     assert world.subject.external_id in text
-    assert "Predictions" in text and "Cardiovascular" in text and "Gait age" in text.replace("gait age", "Gait age")
+    assert "Predicted deviation per body system" in text and "Cardiovascular" in text and "Gait age" in text
     assert "DEMONSTRATION ONLY" in text
     # and it renders (poppler, when installed): page 1 as a PNG next to the browser screenshots
     import shutil
@@ -219,8 +219,13 @@ def test_raw_unit_predictions_are_standardised_against_the_organisation(client, 
     login(client, world.clinician)
     r = client.get(f"/dashboard/cohorts/{world.cohort.pk}/")
     renal = next(x for x in r.context["profiles"][0]["systems"] if x["system"] == "renal")
-    assert renal["n"] == 4 and renal["reference"] == "organisation" and abs(renal["mean"]) < 2
-    assert "measured against all of" in r.content.decode()
+    excluded = r.context["profiles"][0]["n_qc_excluded"]
+    assert excluded == 1  # the bench subject whose latest session failed QC
+    assert renal["n"] == 4 - excluded and renal["reference"] == "organisation" and abs(renal["mean"]) < 2
+    body = r.content.decode()
+    assert "measured against all of" in body and "relative to this organisation's subjects" in body
+    assert "1 left out: latest session failed quality control" in body
+    assert "reference population" not in body
     # a predictor without a card is of unknown provenance: shown as demonstration-only
     assert "predictor-x" in r.content.decode()
 
