@@ -352,3 +352,38 @@ print("ok")
 """
     r = run_python(code, {"GAIT_VAR_DIR": str(tmp_path)})
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
+
+
+def test_pdf_text_boxes_stay_apart_and_on_the_page_for_every_subject(client, world):
+    from cohorts.models import Subject
+
+    from tests.platform.dashboards.pdfcheck import text_box_problems
+
+    login(client, world.clinician)
+    with organisation_scope(world.org_a):
+        ids = list(Subject.objects.values_list("pk", flat=True))
+    assert len(ids) >= 8
+    for pk in ids:
+        r = client.get(f"/dashboard/subjects/{pk}/report.pdf")
+        assert r.status_code == 200
+        assert text_box_problems(r.content) == [], pk
+
+
+def test_qc_failed_session_is_withheld_on_the_subject_report(client, world):
+    from recordings.models import GaitSession
+
+    with organisation_scope(world.org_a):
+        bad = GaitSession.objects.filter(status="done", qc__passed=False).select_related("subject").first()
+    login(client, world.clinician)
+    r = client.get(f"/dashboard/subjects/{bad.subject_id}/")
+    body = r.content.decode()
+    assert 'id="withheld"' in body and "failed quality control" in body
+    row = next(s for s in r.context["sessions"] if s["session"].pk == bad.pk)
+    assert row["gait_age"] is None and row["withheld"].startswith("withheld: QC failed")
+    assert r.context["latest"] is None or r.context["latest"].pk != bad.pk
+    assert "reference population" not in body
+    from pypdf import PdfReader
+
+    pdf = client.get(f"/dashboard/subjects/{bad.subject_id}/report.pdf").content
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "withheld (QC)" in text and "failed quality control" in text
