@@ -1,9 +1,9 @@
 from cohorts.models import Cohort
 from django.http import JsonResponse
-from recordings.models import GaitSession
-from rest_framework import mixins
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from recordings.models import GaitSession
+from rest_framework import mixins
 from rest_framework.decorators import action
 from tenancy.api.base import TenantReadOnlyViewSet, TenantViewSet
 from tenancy.models import Perm

@@ -12,8 +12,8 @@ from tests.platform.factories import seed_everything
 
 def validate_bundle(bundle: dict):
     """Parse the Bundle and every resource in it with fhir.resources' models (R4B: see results.fhir)."""
-    from fhir.resources.R4B.bundle import Bundle
     from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B.bundle import Bundle
 
     parsed = Bundle.model_validate(bundle)
     for entry in bundle["entry"]:
