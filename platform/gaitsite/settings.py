@@ -185,6 +185,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"  # our login page, not Django admin's "logged out" page
 def _rate(name: str) -> str:
     value = CONFIG.get(name)
     num, _, period = value.partition("/")

@@ -90,7 +90,8 @@ def build_world(n_subjects: int = 6, pipeline: tuple[Path, Path] | None = None) 
             from dashboards.demo import DemoCohort
 
             seed_through_pipeline(org_a, (
-                DemoCohort("Cohort A", seed=3, n_subjects=n_subjects, prefix="PA", visits=3, degraded=(0.35,), too_short=1),
+                DemoCohort("Cohort A", seed=3, n_subjects=n_subjects, prefix="PA", visits=3, degraded=(0.35, 0.6),
+                           too_short=1),
                 DemoCohort("Cohort A2", seed=4, n_subjects=4, prefix="PB", visits=1)), *pipeline)
             cohort, cohort2 = Cohort.objects.get(name="Cohort A"), Cohort.objects.get(name="Cohort A2")
         else:

@@ -91,3 +91,29 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
     r = client.get(f"/dashboard/subjects/{subject.pk}/")
     systems = {d.body_system for d in r.context["deviations"]}
     assert len(systems) == 18 and "bone_density" in systems and r.context["attribution"]
+
+
+def test_demo_setup_restart_keeps_the_login_and_the_printed_token(tmp_path, settings, capsys):
+    """A second start prints the same password and token, and both still work."""
+    import re
+
+    from django.contrib.auth import authenticate
+    from tenancy.models import APIToken, hash_token
+
+    settings.VAR_DIR = tmp_path
+    call_command("demo_setup")
+    first = capsys.readouterr().out
+    call_command("demo_setup")
+    second = capsys.readouterr().out
+    pw = re.search(r"Login: demo / (\S+)", first).group(1)
+    token = re.search(r"(gait_\S+)", first).group(1)
+    assert pw == re.search(r"Login: demo / (\S+)", second).group(1)
+    assert token == re.search(r"(gait_\S+)", second).group(1)
+    assert authenticate(username="demo", password=pw) is not None
+    assert APIToken.unscoped.get(key_hash=hash_token(token)).revoked_at is None
+    assert (tmp_path / "demo-login.json").stat().st_mode & 0o077 == 0
+    org = Organisation.objects.get(slug="demo-clinic")
+    from cohorts.models import Cohort
+
+    with organisation_scope(org):
+        assert Cohort.objects.get(name__startswith="Your uploads").description.startswith("subjects DEMO-001")

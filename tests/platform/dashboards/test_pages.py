@@ -147,6 +147,16 @@ def test_cohort_create_rename_archive(client, world):
         assert world.cohort_b.archived_at is None
 
 
+def test_duplicate_cohort_name_reads_as_a_sentence_and_logout_lands_on_our_login(client, world):
+    login(client, world.admin)
+    r = client.post("/dashboard/manage/cohorts/", {"name": "Cohort A", "description": ""})
+    body = r.content.decode()
+    assert "already exists" in body and "__all__" not in body and "Organisation and Name" not in body
+    r = client.post("/accounts/logout/")
+    assert r.status_code == 302 and r["Location"] == "/accounts/login/"
+    assert "quality time" not in client.get(r["Location"]).content.decode()
+
+
 def test_subject_csv_import_reports_rows_and_move(client, world):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
