@@ -106,9 +106,10 @@ def assert_clinical_wording(tab: Tab, name: str) -> None:
     text = tab.page.inner_text("body")
     for bad in CODE_NAMES:
         assert bad not in text, f"{name}: code-name label {bad!r}"
-    for c in CATALOGUE:
+    for c in CATALOGUE:  # a code name turned into words ("Spine bmd tscore") is not a label
         raw = c.name.replace("_", " ").capitalize()
-        assert raw == c.display or raw not in text, f"{name}: code-name label {raw!r}"
+        if "_" in c.name and raw != c.display:
+            assert raw not in text, f"{name}: code-name label {raw!r}"
     assert "reference population" not in text, f"{name}: names a reference population"
 
 
