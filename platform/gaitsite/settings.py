@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "recordings",
     "results",
     "dashboards",
+    "demo",  # demo seeding and bench rows (no models)
 ]
 
 # The session, authentication and messages middleware are Django's, skipped for API token requests

@@ -34,7 +34,15 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
     call_command("demo_setup", "--password", "pw-123456789")
     org = Organisation.objects.get(slug="demo-clinic")
     with override_settings(MODEL_CHECKPOINT=str(ckpt), INFERENCE_BACKEND="inprocess"):
-        call_command("seed_demo", "--predictor", str(predictor), "--process", "inline", "--subjects", "3,2")
+        # uploads only, then the worker side's inline pipeline in this process (``seed_demo --process inline``
+        # runs the same function as ``python -m workers.inline``, which cannot see the test database)
+        call_command("seed_demo", "--predictor", str(predictor), "--process", "none", "--subjects", "3,2")
+        from demo.seeding import demo_session_ids, unfinished
+
+        from workers.inline import process_inline
+
+        with organisation_scope(org):
+            process_inline(unfinished(demo_session_ids()), org.pk)
     meta = json.loads((predictor / "predictor.json").read_text())
     name = f"predictor-{meta['arrays_sha256'][:12]}"
     with organisation_scope(org):
@@ -70,8 +78,9 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
         subject = done.order_by("-recorded_at").first().subject
         cohort = Cohort.objects.get(name="Synthetic cohort A")
     # idempotent: a second run uploads and processes nothing new
-    call_command("seed_demo", "--predictor", str(predictor), "--process", "inline", "--subjects", "3,2")
+    call_command("seed_demo", "--predictor", str(predictor), "--process", "none", "--subjects", "3,2")
     with organisation_scope(org):
+        assert not unfinished(demo_session_ids())
         assert (GaitSession.objects.count(), Prediction.objects.count()) == counts
     # a session left unfinished by an interrupted start is queued again for the worker
     with organisation_scope(org):

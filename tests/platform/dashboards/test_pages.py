@@ -203,7 +203,7 @@ def test_profile_query_count_does_not_grow(client, world, django_assert_max_num_
     url = f"/dashboard/cohorts/{world.cohort.pk}/?compare={world.cohort2.pk}"
     with CaptureQueriesContext(connection) as small:
         client.get(url)
-    from dashboards.benchdata import seed_bench_cohort
+    from demo.benchdata import seed_bench_cohort
 
     with organisation_scope(world.org_a):
         seed_bench_cohort(world.org_a, cohort_name="Cohort A", n_subjects=30, seed=9, prefix="PZ", features="drawn",
@@ -317,7 +317,7 @@ def test_dashboards_never_import_torch(tmp_path):
 
     code = ("import django, sys; django.setup()\n"
             "import gaitsite.urls, dashboards.views, dashboards.views_manage, dashboards.pdf, dashboards.frames\n"
-            "import dashboards.demo, dashboards.benchdata, dashboards.cards\n"
+            "import demo.seeding, demo.benchdata, dashboards.cards\n"
             "from gaitcore.features import compute_session_features\n"
             "from gaitcore.synth.cohort import build_session\n"
             "from gaitcore.qc import session_qc\n"
