@@ -5,6 +5,7 @@
 * No doc or source file points outside the repository: no reference to the design brief or to the
   shared folder beside the checkout (the facts live in docs/science.md), and no absolute path into
   the machine's work folder outside the records.
+* Every record in docs/experiments/ is linked from a reference doc.
 * Every relative Markdown link resolves to a file of the repository (and its #anchor to a heading),
   and every repository path a doc or source file names (`docs/science.md#masking`, ...) exists.
 """
@@ -150,6 +151,13 @@ def test_named_repository_paths_exist():
                 if why:
                     bad.append(f"{name}:{lineno}: {path}{anchor}: {why}")
     assert not bad, "paths named that are not in the repository:\n" + "\n".join(bad)
+
+
+def test_every_record_is_linked_from_a_reference_doc():
+    refs = "\n".join(read(n) for n in reference_docs())
+    records = [n for n in repo_files() if n.startswith(RECORDS) and n.endswith(".md")]
+    orphans = [n for n in records if n.removeprefix("docs/") not in refs]
+    assert not orphans, f"records no reference doc links to: {orphans}"
 
 
 @pytest.mark.parametrize(
