@@ -17,7 +17,7 @@ SYSTEMS = (
     "cardiovascular", "liver", "sleep", "glycemic", "nmr_metabolomics", "lifestyle", "frailty",
     "mental_health", "body_composition", "bone_density", "lipids", "renal", "hematopoietic", "immune",
     "anthropometric", "metabolomics", "microbiome", "diet",
-)  # fmt: skip  (DESIGN.md's 18 body systems, in its order)
+)  # fmt: skip  (docs/science.md#body-systems, in its order)
 SYSTEM_NAMES = {
     "cardiovascular": "Cardiovascular", "liver": "Liver", "sleep": "Sleep", "glycemic": "Glycaemic control",
     "nmr_metabolomics": "NMR metabolomics", "lifestyle": "Lifestyle and activity", "frailty": "Frailty",
