@@ -3,7 +3,7 @@
 Every table fits the printable width (190 mm on A4); a cell's text is shortened to its column (with "...")
 rather than running into the next one, and long notes wrap. Provenance (predictor, interval level, the
 reference of the deviations) is stated once per table. Results of a session whose QC failed are withheld
-(``results.verdict``). ``tests/platform/dashboards/test_pdf.py`` checks with pdfplumber that no two text boxes
+(``results.verdict``). ``tests/platform/dashboards/pdfcheck.py`` checks with pdfplumber that no two text boxes
 overlap and none leaves the page.
 """
 
