@@ -8,8 +8,11 @@ header, else the organisation chosen for this web session, else the user's first
 
 from __future__ import annotations
 
-from gaitsite.api import list_rows
+import datetime as dt
+
+from django.utils import timezone
 from rest_framework import exceptions, mixins, permissions, viewsets
+from rest_framework.response import Response
 
 from ..models import Membership, Organisation, Perm, role_can
 from ..scope import TenantModel, enter_scope, exit_scope
@@ -113,13 +116,6 @@ class TenantViewSet(viewsets.GenericViewSet):
             qs = qs.prefetch_related(*self.prefetch_related)
         return qs
 
-    def paginate_queryset(self, queryset):
-        # A list page is read as rows of the serializer's columns when it can be (gaitsite.api.list_rows):
-        # the same scoped, filtered, ordered queryset, without a model instance per row.
-        if getattr(self, "action", None) == "list":
-            queryset = list_rows(queryset, self.get_serializer_class())
-        return super().paginate_queryset(queryset)
-
     def filter_queryset(self, queryset):
         # Filters and ordering apply to lists; a detail lookup is by id only (building the filter form
         # for it costs a third of a detail request).
@@ -132,6 +128,41 @@ class TenantViewSet(viewsets.GenericViewSet):
         from ..audit import Actor
 
         return Actor.from_request(self.request)
+
+
+class ValuesListMixin:
+    """A list action whose page is read with ``queryset.values(*list_fields)`` and answered as those
+    dicts, instead of model instances through the serializer: for lists of plain columns (numbers,
+    strings, JSON, datetimes; a foreign key by its id), where building an instance and running DRF's
+    fields for each of 50 rows is most of a list request's CPU (measured: ``bench/api.py``,
+    docs/experiments/api-public-apis.md). ``list_fields`` names the serializer's fields in its order;
+    a view may override ``list_queryset`` to add annotations they name. Datetimes are written as DRF's
+    ``DateTimeField`` writes them (ISO 8601 in the current time zone, ``Z`` for UTC). Every other action
+    uses the serializer; tests compare each list row with the detail of the same object."""
+
+    list_fields: tuple[str, ...] = ()
+
+    def list_queryset(self, queryset):
+        """The rows of the filtered, ordered ``queryset`` as dicts of ``list_fields``."""
+        return queryset.values(*self.list_fields)
+
+    def list(self, request, *args, **kwargs):
+        rows = self.list_queryset(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(rows)
+        if page is None:
+            return Response([self.list_row(row) for row in rows])
+        return self.get_paginated_response([self.list_row(row) for row in page])
+
+    def list_row(self, row: dict) -> dict:
+        out = {}
+        for name in self.list_fields:
+            value = row[name]
+            if isinstance(value, dt.datetime):
+                value = timezone.localtime(value).isoformat()
+                if value.endswith("+00:00"):
+                    value = value[:-6] + "Z"
+            out[name] = value
+        return out
 
 
 class TenantReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
