@@ -12,6 +12,7 @@ import datetime as dt
 
 from django.utils import timezone
 from rest_framework import exceptions, mixins, permissions, viewsets
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from ..models import Membership, Organisation, Perm, role_can
@@ -130,32 +131,40 @@ class TenantViewSet(viewsets.GenericViewSet):
         return Actor.from_request(self.request)
 
 
-class ValuesListMixin:
-    """A list action whose page is read with ``queryset.values(*list_fields)`` and answered as those
-    dicts, instead of model instances through the serializer: for lists of plain columns (numbers,
-    strings, JSON, datetimes; a foreign key by its id), where building an instance and running DRF's
-    fields for each of 50 rows is most of a list request's CPU (measured: ``bench/api.py``,
-    docs/experiments/api-public-apis.md). ``list_fields`` names the serializer's fields in its order;
-    a view may override ``list_queryset`` to add annotations they name. Datetimes are written as DRF's
-    ``DateTimeField`` writes them (ISO 8601 in the current time zone, ``Z`` for UTC). Every other action
-    uses the serializer; tests compare each list row with the detail of the same object."""
+class ValuesReadMixin:
+    """List and retrieve actions that read ``queryset.values(*read_fields)`` and answer those dicts,
+    instead of model instances through the serializer: for resources of plain columns (numbers,
+    strings, JSON, datetimes; a foreign key by its id) read by every API client, where building the
+    serializer's fields and an instance per row is most of a read's CPU (measured with ``bench/api.py``:
+    docs/experiments/api-public-apis.md). ``read_fields`` names the serializer's fields in its order
+    (``tuple(Serializer.Meta.fields)``); a view may override ``read_queryset`` to add the annotations
+    they name. Datetimes are written as DRF's ``DateTimeField`` writes them (ISO 8601 in the current
+    time zone, ``Z`` for UTC). Writes and their responses use the serializer; tests compare each row
+    with the serializer's output for the same object (tests/platform/gaitsite/test_values_reads.py)."""
 
-    list_fields: tuple[str, ...] = ()
+    read_fields: tuple[str, ...] = ()
 
-    def list_queryset(self, queryset):
-        """The rows of the filtered, ordered ``queryset`` as dicts of ``list_fields``."""
-        return queryset.values(*self.list_fields)
+    def read_queryset(self, queryset):
+        """The rows of ``queryset`` as dicts of ``read_fields``."""
+        return queryset.values(*self.read_fields)
 
     def list(self, request, *args, **kwargs):
-        rows = self.list_queryset(self.filter_queryset(self.get_queryset()))
+        rows = self.read_queryset(self.filter_queryset(self.get_queryset()))
         page = self.paginate_queryset(rows)
         if page is None:
-            return Response([self.list_row(row) for row in rows])
-        return self.get_paginated_response([self.list_row(row) for row in page])
+            return Response([self.render_row(row) for row in rows])
+        return self.get_paginated_response([self.render_row(row) for row in page])
 
-    def list_row(self, row: dict) -> dict:
+    def retrieve(self, request, *args, **kwargs):
+        lookup_url_kwarg = self.lookup_url_kwarg or self.lookup_field
+        rows = self.read_queryset(self.filter_queryset(self.get_queryset()))
+        row = get_object_or_404(rows, **{self.lookup_field: self.kwargs[lookup_url_kwarg]})
+        self.check_object_permissions(request, row)
+        return Response(self.render_row(row))
+
+    def render_row(self, row: dict) -> dict:
         out = {}
-        for name in self.list_fields:
+        for name in self.read_fields:
             value = row[name]
             if isinstance(value, dt.datetime):
                 value = timezone.localtime(value).isoformat()

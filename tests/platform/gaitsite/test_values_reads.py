@@ -1,30 +1,35 @@
-"""Lists rendered from ``values()`` (``tenancy.api.base.ValuesListMixin``) answer, row for row, what the
-serializer answers for the same object's detail: the same keys in the same order, the same values
-(datetimes with and without microseconds, nulls, JSON, a foreign key by id)."""
+"""Reads rendered from ``values()`` (``tenancy.api.base.ValuesReadMixin``) answer, list row and detail
+alike, what the resource's serializer answers for the same object (as in the responses of writes):
+the same keys in the same order, the same values (datetimes with and without microseconds, in
+another offset, nulls, JSON, a foreign key by id)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+from cohorts.api.serializers import SubjectSerializer
 from cohorts.models import Subject
 from django.urls import get_resolver
+from recordings.api.serializers import GaitSessionSerializer
 from recordings.models import GaitSession
-from tenancy.api.base import ValuesListMixin
+from rest_framework.renderers import JSONRenderer
+from tenancy.api.base import ValuesReadMixin
 from tenancy.models import Role
 
 from tests.platform.base import APITestBase
 from tests.platform.factories import seed_everything
 
-CASES = {"session": GaitSession, "subject": Subject}  # route basename -> model
+CASES = {"session": (GaitSession, GaitSessionSerializer), "subject": (Subject, SubjectSerializer)}  # by route basename
 
 
-def _values_list_viewsets() -> set[type]:
+def _values_read_viewsets() -> set[type]:
     found, todo = set(), list(get_resolver().url_patterns)
     while todo:
         p = todo.pop()
         if hasattr(p, "url_patterns"):
             todo += p.url_patterns
-        elif issubclass(getattr(p.callback, "cls", object), ValuesListMixin):
+        elif issubclass(getattr(p.callback, "cls", object), ValuesReadMixin):
             found.add(p.callback.cls)
     return found
 
@@ -52,9 +57,15 @@ class ValuesListTest(APITestBase):
         return organisation_scope(org)
 
     def test_every_values_list_is_covered_here(self):
-        self.assertEqual({v.model for v in _values_list_viewsets()}, set(CASES.values()))
+        self.assertEqual({(v.model, v.serializer_class) for v in _values_read_viewsets()}, set(CASES.values()))
 
-    def test_list_rows_are_the_details(self):
+    def serialized(self, name: str, pk) -> list:
+        model, serializer = CASES[name]
+        with self.scope_of(self.org):
+            data = serializer(model.objects.get(pk=pk)).data
+        return list(json.loads(JSONRenderer().render(data)).items())
+
+    def test_reads_answer_what_the_serializer_answers(self):
         client = self.client_for(Role.VIEWER)
         for name in CASES:
             for params in ({}, {"limit": 1, "offset": 1}, {"ordering": "-created_at"}):
@@ -65,4 +76,15 @@ class ValuesListTest(APITestBase):
                 for row in rows:
                     detail = client.get(self.url(f"{name}-detail", pk=row["id"]))
                     self.assertEqual(detail.status_code, 200)
-                    self.assertEqual(list(row.items()), list(detail.json().items()), (name, params))
+                    expected = self.serialized(name, row["id"])
+                    self.assertEqual(list(row.items()), expected, (name, params))
+                    self.assertEqual(list(detail.json().items()), expected, (name, params))
+
+    def test_another_organisations_object_or_a_bad_id_is_404(self):
+        client = self.client_for(Role.VIEWER)
+        with self.scope_of(self.other):
+            theirs = {"session": GaitSession.objects.first().pk, "subject": Subject.objects.first().pk}
+        for name, pk in theirs.items():
+            for bad in (pk, 10**9, "x"):
+                r = client.get(f"{self.url(name + '-list')}{bad}/")
+                self.assertError(r, 404)
