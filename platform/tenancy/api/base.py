@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import exceptions, mixins, permissions, viewsets
 from rest_framework.generics import get_object_or_404
@@ -152,25 +153,29 @@ class ValuesReadMixin:
         rows = self.read_queryset(self.filter_queryset(self.get_queryset()))
         page = self.paginate_queryset(rows)
         if page is None:
-            return Response([self.render_row(row) for row in rows])
-        return self.get_paginated_response([self.render_row(row) for row in page])
+            return Response(self.render_rows(rows))
+        return self.get_paginated_response(self.render_rows(page))
 
     def retrieve(self, request, *args, **kwargs):
         lookup_url_kwarg = self.lookup_url_kwarg or self.lookup_field
         rows = self.read_queryset(self.filter_queryset(self.get_queryset()))
         row = get_object_or_404(rows, **{self.lookup_field: self.kwargs[lookup_url_kwarg]})
         self.check_object_permissions(request, row)
-        return Response(self.render_row(row))
+        return Response(self.render_rows([row])[0])
 
-    def render_row(self, row: dict) -> dict:
-        out = {}
-        for name in self.read_fields:
-            value = row[name]
-            if isinstance(value, dt.datetime):
-                value = timezone.localtime(value).isoformat()
-                if value.endswith("+00:00"):
-                    value = value[:-6] + "Z"
-            out[name] = value
+    def render_rows(self, rows) -> list[dict]:
+        tz = timezone.get_current_timezone() if settings.USE_TZ else None  # as DRF's DateTimeField
+        names, out = self.read_fields, []
+        for row in rows:
+            item = {}
+            for name in names:
+                value = row[name]
+                if isinstance(value, dt.datetime):
+                    value = (value.astimezone(tz) if tz is not None and timezone.is_aware(value) else value).isoformat()
+                    if value.endswith("+00:00"):
+                        value = value[:-6] + "Z"
+                item[name] = value
+            out.append(item)
         return out
 
 
