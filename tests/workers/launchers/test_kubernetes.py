@@ -2,7 +2,7 @@
 with the official client: submit, watch, progress, logs, pod outcomes mapped to readable reasons
 (OOMKilled, ImagePullBackOff, Evicted, exit codes, deadline, backoff limit), cancel and cleanup; and every
 manifest it renders validates strictly (kubernetes-validate) for the Kubernetes versions the deployment
-targets (docs/deploy.md: 1.35 and 1.37)."""
+targets (1.35 and 1.37, as the deployment's manifests)."""
 
 from __future__ import annotations
 
