@@ -62,19 +62,29 @@ def test_sigkill_mid_run_resumes_from_the_s3_checkpoint(sessions, tmp_path, moto
     with err1.open("w") as fh:
         first = subprocess.Popen(cmd(tmp_path / "pod1"), env=env, stdout=subprocess.DEVNULL, stderr=fh)
     deadline = time.monotonic() + 240
+    killed = False
     while time.monotonic() < deadline and first.poll() is None:
+        # frozen (SIGSTOP) while we look, so what we see is exactly the state it is killed in: a
+        # checkpoint at step >= 2 * CKPT_EVERY and train steps logged after it (to be run again)
+        os.kill(first.pid, signal.SIGSTOP)
         ptr = store.latest()
-        if ptr and ptr["step"] >= 2 * CKPT_EVERY:
+        logged = [r["step"] for r in _records(tmp_path / "pod1" / "metrics.jsonl") if r["split"] == "train"] \
+            if (tmp_path / "pod1" / "metrics.jsonl").exists() else []
+        if ptr and ptr["step"] >= 2 * CKPT_EVERY and logged and max(logged) > ptr["step"]:
+            os.kill(first.pid, signal.SIGKILL)
+            killed = True
             break
+        os.kill(first.pid, signal.SIGCONT)
         time.sleep(0.05)
-    assert first.poll() is None, f"finished or died before the kill: {err1.read_text()[-2000:]}"
-    os.kill(first.pid, signal.SIGKILL)
+    assert killed, f"finished or died before the kill: {err1.read_text()[-2000:]}"
     first.wait(30)
     assert first.returncode == -signal.SIGKILL
     killed_log = _records(tmp_path / "pod1" / "metrics.jsonl")
     at = store.latest()
     k = at["step"]
-    assert CKPT_EVERY * 2 <= k < STEPS and k % CKPT_EVERY == 0 and not at["final"]
+    assert at == ptr and CKPT_EVERY * 2 <= k < STEPS and k % CKPT_EVERY == 0 and not at["final"]
+    beyond = max(r["step"] for r in killed_log if r["split"] == "train")
+    assert beyond > k  # the killed run had logged steps after its last checkpoint
     ck = load_checkpoint_bytes(store.read(at["key"]), at["key"])
     assert ck.train_state["step"] == k and {"torch", "numpy", "python"} <= set(ck.train_state["rng"])
 
@@ -85,11 +95,10 @@ def test_sigkill_mid_run_resumes_from_the_s3_checkpoint(sessions, tmp_path, moto
 
     log = _records(tmp_path / "pod2" / "metrics.jsonl")
     train = [r for r in log if r["split"] == "train"]
-    assert [r["step"] for r in train] == list(range(1, STEPS + 1))  # each step once, in order
+    assert [r["step"] for r in train] == list(range(1, STEPS + 1))  # each step once, in order: the steps
+    # k+1..beyond that the killed run had logged were run again, and only the new records are kept
     # up to the checkpoint, the history is the killed run's own (carried in the checkpoint)
     assert [r for r in log if r["step"] <= k] == [r for r in killed_log if r["step"] <= k]
-    # the killed run had logged beyond its checkpoint; those steps were run again, not kept twice
-    assert max(r["step"] for r in killed_log if r["split"] == "train") >= k
     summary = json.loads(second.stdout[second.stdout.index("{"):])
     assert summary["step"] == STEPS and summary["windows_seen"] == 2 * STEPS
     final = store.latest()
