@@ -244,8 +244,10 @@ def _newest_first(pods: list) -> list:
     return sorted(pods, key=key, reverse=True)
 
 
-def _to_dict(obj) -> dict:
-    return obj if isinstance(obj, dict) else obj.to_dict()
+def _fingerprint(pod) -> str:
+    import json
+
+    return json.dumps(pod.status.to_dict() if pod.status is not None else None, sort_keys=True, default=str)
 
 
 # --- the launcher ---------------------------------------------------------------------------------
@@ -329,6 +331,9 @@ class KubernetesLauncher:
         return [p for p in ret.items if (p.metadata.labels or {}).get("job-name") == handle["job"]]
 
     def poll(self, handle: dict) -> Status:
+        return self._look(handle)[0]
+
+    def _look(self, handle: dict) -> tuple[Status, list]:
         from kubernetes.client import ApiException
 
         try:
@@ -336,11 +341,12 @@ class KubernetesLauncher:
         except ApiException as exc:
             if exc.status == 404:
                 return Status(FAILED, f"the Kubernetes Job {handle['job']} no longer exists (deleted outside the "
-                                      "platform, or cleaned up)")
+                                      "platform, or cleaned up)"), []
             raise LaunchError(f"cannot read the Job {handle['job']}: {exc.status} {exc.reason}") from exc
-        status = job_outcome(job, self.pods(handle))
+        pods = self.pods(handle)
+        status = job_outcome(job, pods)
         status.progress = self.progress(handle)
-        return status
+        return status, pods
 
     def progress(self, handle: dict) -> dict:
         """{"step", "steps"} from the checkpoint store's latest pointer ({} if it cannot be read yet)."""
@@ -352,29 +358,36 @@ class KubernetesLauncher:
             return {}
         return {"step": int(ptr["step"]), "steps": handle.get("steps"), "checkpoint": ptr["key"]} if ptr else {}
 
-    def watch(self, handle: dict, timeout_s: float = 3600, on_status=None) -> Status:
-        """Follow the Job until it succeeds or fails (or ``timeout_s`` passes); a watch stream on its pods
-        wakes the check up, so a change is seen within a second of the API server seeing it."""
+    def watch(self, handle: dict, timeout_s: float = 3600, on_status=None, recheck_s: float = 10) -> Status:
+        """Follow the Job until it succeeds or fails (or ``timeout_s`` passes). A watch on its pods wakes the
+        check as soon as a pod changes; Job-level changes (a deadline, a deletion) are seen within
+        ``recheck_s``."""
         from kubernetes import watch
 
         deadline = time.monotonic() + timeout_s
         last = None
         while True:
-            st = self.poll(handle)
-            if on_status is not None and (last is None or (st.state, st.reason, st.progress) != last):
+            st, pods = self._look(handle)
+            if on_status is not None and (st.state, st.reason, st.progress) != last:
                 on_status(st)
             last = (st.state, st.reason, st.progress)
             left = deadline - time.monotonic()
             if st.final or left <= 0:
                 return st
+            seen = {p.metadata.name: _fingerprint(p) for p in pods}
+            window = max(1.0, min(left, recheck_s))
             w = watch.Watch()
-            try:
-                for _event in w.stream(self.core.list_namespaced_pod, handle["namespace"],
-                                       label_selector=f"job-name={handle['job']}", timeout_seconds=max(1, int(min(left, 30))),
-                                       _request_timeout=min(left, 30) + 5):
-                    break  # something changed: check again
-            except Exception:  # noqa: BLE001 - a dropped watch only delays the next check
-                time.sleep(min(1.0, max(0.0, left)))
+            try:  # the stream starts with the pods as they are (ADDED): only a difference wakes us
+                for event in w.stream(self.core.list_namespaced_pod, handle["namespace"],
+                                      label_selector=f"job-name={handle['job']}", timeout_seconds=int(window),
+                                      _request_timeout=window + 2):
+                    obj = event["object"]
+                    if (obj.metadata.labels or {}).get("job-name") != handle["job"]:
+                        continue
+                    if event["type"] == "DELETED" or seen.get(obj.metadata.name) != _fingerprint(obj):
+                        break
+            except Exception:  # noqa: BLE001 - a watch that drops or times out only ends this wait
+                pass
             finally:
                 w.stop()
 

@@ -252,3 +252,29 @@ def test_the_registry_protocol_launch_alive_cancel(launcher, monkeypatch):
     assert launcher.alive(job) is False
     with pytest.raises(LaunchError, match="runs pretrain-encoder jobs, not 'finetune-heads'"):
         launcher.launch(SimpleNamespace(pk=1, kind="finetune-heads", config={}, artifacts={}))
+
+
+def test_watch_wakes_up_when_a_pod_changes(launcher):
+    import threading
+    import time
+
+    handle = launcher.submit(spec())
+    launcher.core.create_namespaced_pod(NS, _pod("gait-pretrain-7-w", "gait-pretrain-7", "Running",
+                                                 _cs({"running": {"startedAt": "2026-12-07T12:00:00Z"}})))
+
+    def kubelet_reports_failure():
+        time.sleep(1.5)
+        launcher.core.patch_namespaced_pod_status("gait-pretrain-7-w", NS, {"status": {
+            "phase": "Failed", "containerStatuses": _cs({"terminated": {"exitCode": 2, "reason": "Error",
+                                                                         "message": "gaitfm pretrain: bad --config"}})}})
+
+    t = threading.Thread(target=kubelet_reports_failure)
+    t.start()
+    seen = []
+    t0 = time.monotonic()
+    st = launcher.watch(handle, timeout_s=60, on_status=seen.append, recheck_s=30)
+    woke_after = time.monotonic() - t0
+    t.join()
+    assert [s.state for s in seen] == [RUNNING, FAILED] and st.state == FAILED
+    assert "refused its arguments or data (exit code 2): gaitfm pretrain: bad --config" in st.reason
+    assert 1.5 <= woke_after < 10  # the pod's change woke it, not the 30 s recheck
