@@ -133,6 +133,7 @@ def test_the_scanner_catches_planted_uses(tmp_path):
         "planted.py:15: 'psycopg._tz'",
     ])
     # and the repository scan reports a planted file under a scanned root, naming it
-    (tmp_path / "platform").mkdir()
-    (tmp_path / "platform" / "bad.py").write_text("from psycopg import _tz\n")
-    assert scan(("platform",), tmp_path) == ["platform/bad.py:1: from psycopg import _tz"]
+    planted = Path("platform", "planted_private_import.py")
+    (tmp_path / planted).parent.mkdir()
+    (tmp_path / planted).write_text("from psycopg import _tz\n")
+    assert scan(("platform",), tmp_path) == [f"{planted}:1: from psycopg import _tz"]

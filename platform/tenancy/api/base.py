@@ -137,7 +137,7 @@ class ValuesReadMixin:
     instead of model instances through the serializer: for resources of plain columns (numbers,
     strings, JSON, datetimes; a foreign key by its id) read by every API client, where building the
     serializer's fields and an instance per row is most of a read's CPU (measured with ``bench/api.py``:
-    docs/experiments/api-public-apis.md). ``read_fields`` names the serializer's fields in its order
+    docs/experiments/2026-12-api-public-apis.md). ``read_fields`` names the serializer's fields in its order
     (``tuple(Serializer.Meta.fields)``); a view may override ``read_queryset`` to add the annotations
     they name. Datetimes are written as DRF's ``DateTimeField`` writes them (ISO 8601 in the current
     time zone, ``Z`` for UTC). Writes and their responses use the serializer; tests compare each row
