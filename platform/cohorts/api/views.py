@@ -23,6 +23,8 @@ class CohortViewSet(TenantModelViewSet):
 
 
 class SubjectViewSet(ValuesReadMixin, TenantModelViewSet):
+    """Pseudonymous subjects of the organisation's cohorts (``external_id`` is a pseudonym, never a name)."""
+
     model = Subject
     serializer_class = s.SubjectSerializer
     read_fields = tuple(s.SubjectSerializer.Meta.fields)
