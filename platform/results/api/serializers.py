@@ -1,4 +1,3 @@
-from gaitsite.api import FastReadMixin
 from rest_framework import serializers
 
 from gaitcore.phenotypes import info
@@ -7,21 +6,21 @@ from .. import verdict
 from ..models import Embedding, Prediction, QCReport, TaskFeatures
 
 
-class QCReportSerializer(FastReadMixin, serializers.ModelSerializer):
+class QCReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = QCReport
         fields = ["id", "session", "passed", "metrics", "issues", "created_at"]
         read_only_fields = fields
 
 
-class TaskFeaturesSerializer(FastReadMixin, serializers.ModelSerializer):
+class TaskFeaturesSerializer(serializers.ModelSerializer):
     class Meta:
         model = TaskFeatures
         fields = ["id", "session", "task", "values", "created_at"]
         read_only_fields = fields
 
 
-class EmbeddingSerializer(FastReadMixin, serializers.ModelSerializer):
+class EmbeddingSerializer(serializers.ModelSerializer):
     dim = serializers.SerializerMethodField()
 
     class Meta:
@@ -33,7 +32,7 @@ class EmbeddingSerializer(FastReadMixin, serializers.ModelSerializer):
         return len(obj.vector)
 
 
-class PredictionSerializer(FastReadMixin, serializers.ModelSerializer):
+class PredictionSerializer(serializers.ModelSerializer):
     """A prediction with its catalogue entry, its session's QC verdict and recording date. A prediction of a
     session whose QC failed is withheld: ``value``, ``lower`` and ``upper`` are null and ``withheld`` says
     why (``results.verdict``)."""
