@@ -37,14 +37,13 @@ from rest_framework.exceptions import ValidationError
 from tenancy.actions import delete_object
 from tenancy.audit import Actor, record
 
-from . import storage
+from . import dispatch, storage
 from .models import GaitSession, SessionStatus, Upload, UploadMode, UploadStatus
 
 log = logging.getLogger("recordings")
 
 FORMATS = {"gait-session": ".gait.npz"}
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
-PROCESS_TASK = "workers.pipeline.process_session"
 
 
 def max_upload_bytes() -> int:
@@ -241,7 +240,7 @@ def _complete(actor: Actor, upload: Upload) -> GaitSession:
             session = GaitSession.objects.create(
                 subject=upload.subject, recorded_at=upload.recorded_at, sensor=session_file.sensor,
                 tasks=present, n_frames=session_file.n_frames, duration_s=session_file.duration_s,
-                file_key=name, file_size=len(data), sha256=digest,
+                file_key=name, file_size=len(data), sha256=digest, **dispatch.queue_fields(),
             )
             upload.session = session
             upload.status = UploadStatus.COMPLETE
@@ -309,13 +308,12 @@ def _cleanup_staging(upload: Upload) -> None:
 
 
 def queue_processing(session: GaitSession) -> None:
-    """Hand the session to the workers (by task name: the API process never imports the pipeline)."""
-    try:
-        from workers.celery_app import app
+    """Hand the session to the workers (by task name: the API process never imports the pipeline).
 
-        app.send_task(PROCESS_TASK, args=[session.pk, session.organisation_id])
-    except Exception:  # noqa: BLE001 - the session stays 'uploaded'; `manage.py requeue_sessions` sends it again
-        log.exception("could not queue session %s for processing", session.pk)
+    The message is already in the session's outbox (``dispatch.queue_fields`` written with the row);
+    this sends it after the commit. With the broker down the upload is still accepted: the session
+    says so in its reason and the workers' sweeper sends the message when the broker is back."""
+    dispatch.deliver(session.pk, session.organisation_id, session.step, session.task_id)
 
 
 @transaction.atomic
@@ -345,11 +343,16 @@ def delete_session(actor: Actor, session: GaitSession) -> None:
 
 @transaction.atomic
 def reprocess_session(actor: Actor, session: GaitSession) -> GaitSession:
+    """Run the pipeline again from the start with a fresh attempt budget. Refused (409) while the
+    session is queued or running: one run of a session at a time."""
     session = GaitSession.objects.select_for_update().get(pk=session.pk)
-    if session.status in (SessionStatus.VALIDATING, SessionStatus.PROCESSING):
-        raise APIError(409, "busy", f"the session is {session.status}")
-    session.status, session.status_reason = SessionStatus.UPLOADED, ""
-    session.save(update_fields=["status", "status_reason", "updated_at"])
+    if session.status in dispatch.ACTIVE:
+        raise APIError(409, "busy", f"the session is already {session.status} ({session.status_reason or 'queued'}); "
+                       "reprocess it once it is done or failed", {"status": session.status})
+    fields = {"status": SessionStatus.UPLOADED, "attempts": 0, "model_version": "", **dispatch.queue_fields()}
+    for k, v in fields.items():
+        setattr(session, k, v)
+    session.save(update_fields=[*fields, "updated_at"])
     record(actor, "session.reprocess", session)
     transaction.on_commit(lambda: queue_processing(session))
     return session
