@@ -78,10 +78,11 @@ def create_upload(actor: Actor, *, idempotency_key: str, subject, format: str, s
             if mode == UploadMode.S3_MULTIPART:
                 st = storage.storage()
                 upload.part_size = max(storage.min_part_size(), math.ceil(size / 10_000))
-                upload.s3_upload_id = storage.s3_client(st).create_multipart_upload(
-                    Bucket=st.bucket_name, Key=storage.s3_key(st, storage.multipart_name(upload)),
-                    ContentType="application/octet-stream",
-                )["UploadId"]
+                with storage.available("starting the S3 upload"):
+                    upload.s3_upload_id = storage.s3_client(st).create_multipart_upload(
+                        Bucket=st.bucket_name, Key=storage.s3_key(st, storage.multipart_name(upload)),
+                        ContentType="application/octet-stream",
+                    )["UploadId"]
                 upload.save(update_fields=["part_size", "s3_upload_id"])
             record(actor, "upload.create", upload, size=size, format=format, mode=mode, subject=subject.external_id)
     except IntegrityError:  # a concurrent create with the same key won
@@ -131,7 +132,8 @@ def append_chunk(actor: Actor, upload: Upload, *, offset: int, data: bytes, chec
                            "nothing was stored, send it again", {"offset": upload.offset})
         name = storage.chunk_name(upload, offset)
         storage.delete_quietly(name)  # a leftover of an attempt whose commit failed
-        storage.save_exact(name, data)
+        with storage.available("storing the chunk"):
+            storage.save_exact(name, data)
         upload.chunks = [*upload.chunks, [offset, len(data)]]
         upload.offset += len(data)
         upload.save(update_fields=["chunks", "offset", "updated_at"])
@@ -169,7 +171,9 @@ def s3_parts(upload: Upload) -> list[dict]:
     key = storage.s3_key(st, storage.multipart_name(upload))
     out, marker = [], 0
     while True:
-        page = client.list_parts(Bucket=st.bucket_name, Key=key, UploadId=upload.s3_upload_id, PartNumberMarker=marker)
+        with storage.available("listing the S3 parts"):
+            page = client.list_parts(Bucket=st.bucket_name, Key=key, UploadId=upload.s3_upload_id,
+                                     PartNumberMarker=marker)
         out += [{"part": p["PartNumber"], "size": p["Size"], "etag": p["ETag"]} for p in page.get("Parts", [])]
         if not page.get("IsTruncated"):
             return out
@@ -214,7 +218,8 @@ def _complete(actor: Actor, upload: Upload) -> GaitSession:
         if upload.mode == UploadMode.CHUNKED and upload.offset != upload.size:
             raise APIError(409, "incomplete", f"the server has {upload.offset} of {upload.size} bytes; send the rest",
                            {"offset": upload.offset, "size": upload.size})
-        data = _collect(upload)
+        with storage.available("reading the received chunks"):
+            data = _collect(upload)
         if len(data) != upload.size:
             raise _UploadFailed(422, "size_mismatch", f"received {len(data)} bytes, the upload declared {upload.size}")
         digest = hashlib.sha256(data).hexdigest()
@@ -235,7 +240,8 @@ def _complete(actor: Actor, upload: Upload) -> GaitSession:
                                 f"the upload lists tasks {missing} that the file does not contain (it has {present})")
         name = storage.final_name(upload)
         storage.delete_quietly(name)  # a leftover of an attempt that crashed before its commit
-        storage.save_exact(name, data)
+        with storage.available("storing the session file"):
+            storage.save_exact(name, data)
         try:
             session = GaitSession.objects.create(
                 subject=upload.subject, recorded_at=upload.recorded_at, sensor=session_file.sensor,
