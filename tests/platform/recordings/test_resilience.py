@@ -51,7 +51,7 @@ class ResilienceTest(APITestBase):
         caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead,
                               "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
         with override_settings(CACHES=caches), self.assertLogs("tenancy", "WARNING") as logs:
-            r = self.api.get(self.url("gaitsession-list"))
+            r = self.api.get(self.url("session-list"))
         self.assertEqual(r.status_code, 200, r.content)
         self.assertIn("rate-limit cache is unavailable, request allowed", "\n".join(logs.output))
 
