@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -45,8 +46,9 @@ TIMINGS = {"GAIT_PIPELINE_LEASE_S": "6", "GAIT_PIPELINE_SWEEP_EVERY_S": "2", "GA
 class Postgres:
     """A private PostgreSQL server in ``folder`` that can be killed and started again on the same port."""
 
-    def __init__(self, folder: Path):
-        self.folder, self.port, self.proc = Path(folder), free_port(), None
+    def __init__(self):
+        # its own temporary folder: pytest's tmp_path is private to root, and the server may run as 'postgres'
+        self.folder, self.port, self.proc = Path(tempfile.mkdtemp(prefix="gait-faults-pg-")), free_port(), None
         initdb = _pg_bin("initdb")
         if not initdb:
             raise ServiceUnavailable("the fault tests need PostgreSQL's server binaries (initdb)")
@@ -77,8 +79,16 @@ class Postgres:
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)  # immediate shutdown: every connection is cut
+            try:  # the postmaster itself (the process we started may be runuser)
+                pid = int((self.folder / "db" / "postmaster.pid").read_text().split()[0])
+                os.kill(pid, signal.SIGQUIT)  # immediate shutdown: every connection is cut
+            except (OSError, ValueError, IndexError):
+                self.proc.send_signal(signal.SIGQUIT)
             self.proc.wait(30)
+
+    def remove(self) -> None:
+        self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Redis:
@@ -155,7 +165,7 @@ class Monitor(threading.Thread):
 class Pipeline:
     def __init__(self, tmp: Path):
         self.tmp = tmp
-        self.pg = Postgres(tmp / "pg")
+        self.pg = Postgres()
         self.pg.start()
         self.redis = Redis()
         self.redis.start()
@@ -174,7 +184,7 @@ class Pipeline:
 
     def driver(self, *args: str) -> str:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GAIT_", "DATABASE_URL"))}
-        env.update(self.env | {"OMP_NUM_THREADS": "1"})
+        env.update(self.env | {"OMP_NUM_THREADS": "1", "DJANGO_SETTINGS_MODULE": "gaitsite.settings"})
         r = subprocess.run([sys.executable, str(REPO / "tests/workers/fault_driver.py"), *args], env=env, cwd=REPO,
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stdout + r.stderr
@@ -218,7 +228,7 @@ class Pipeline:
             self.beat.wait(20)
         self.ts.stop()
         self.redis.kill()
-        self.pg.kill()
+        self.pg.remove()
 
 
 def check(p: Pipeline, m: Monitor, fault: str, took: float, results: list) -> None:
@@ -271,7 +281,7 @@ def test_sessions_survive_worker_broker_database_and_inference_faults(tmp_path):
         ids = p.seed(2, seed=3)
         m = p.monitor(ids)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any(s == "processing" for s, _ in m.last().values() if s):
+        while time.monotonic() < deadline and not any(v and v[0] == "processing" for v in m.last().values()):
             time.sleep(0.1)
         p.pg.kill()
         time.sleep(1.0)
@@ -293,8 +303,8 @@ def test_sessions_survive_worker_broker_database_and_inference_faults(tmp_path):
         print((tmp_path / "beat.log").read_text()[-2000:] if (tmp_path / "beat.log").exists() else "")
         raise
     finally:
-        p.close()
         print("\nFAULTS " + json.dumps(results, indent=1))
+        p.close()
         out = os.environ.get("GAIT_FAULTS_REPORT")
         if out:
             Path(out).write_text(json.dumps(results, indent=1))
