@@ -76,12 +76,13 @@ def sweep_stuck_sessions(now=None, app=None) -> dict:
             sent.append(s.pk)
     active = list(GaitSession.unscoped.filter(status__in=ACTIVE).exclude(pk__in=sent).select_related("organisation")
                   .order_by("pk"))
-    try:
-        held = broker_messages(app) if any(s.sent_at and not s.lease_until for s in active) else {}
+    lease = timedelta(seconds=config.lease_s())
+    try:  # read the broker's queues only when some sent message has had time to start
+        held = broker_messages(app) if any(s.sent_at and not s.lease_until and s.sent_at <= now - lease
+                                           for s in active) else {}
     except Exception as exc:  # noqa: BLE001 - broker away: judge nothing by it this time
         log.warning("sweeper: cannot inspect the broker: %s", exc)
         held = {s.task_id: None for s in active}
-    lease = timedelta(seconds=config.lease_s())
     for s in active:
         if s.lease_until is not None:
             if s.lease_until >= now:
@@ -115,11 +116,10 @@ def _recover(s, why: str, app) -> bool:
             steps.fail(s.pk, f"processing did not finish after {s.attempts} attempts ({why}); "
                              "the session can be reprocessed")
         return False
-    task_id = new_task_id()
+    task_id, attempt = new_task_id(), max(s.attempts, 1) + 1  # the lost first run counts as one
     n = GaitSession.unscoped.filter(pk=s.pk, task_id=s.task_id, lease_owner=s.lease_owner, status__in=ACTIVE).update(
-        task_id=task_id, sent_at=None, lease_owner="", lease_until=None, attempts=s.attempts + 1,
-        updated_at=timezone.now(),
-        status_reason=f"re-queued: {why}; {queued_reason(s.step)} (attempt {s.attempts + 1} of {config.max_attempts()})")
+        task_id=task_id, sent_at=None, lease_owner="", lease_until=None, attempts=attempt, updated_at=timezone.now(),
+        status_reason=f"re-queued: {why}; {queued_reason(s.step)} (attempt {attempt} of {config.max_attempts()})")
     if n:
         deliver(s.pk, s.organisation_id, s.step, task_id, s.model_version, app=app)
     return True
