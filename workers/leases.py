@@ -18,8 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from datetime import timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, timedelta
 
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
@@ -36,7 +35,7 @@ class Superseded(Exception):
 
 
 def hhmm(t) -> str:
-    return t.astimezone(dt_timezone.utc).strftime("%H:%M:%S UTC")
+    return t.astimezone(UTC).strftime("%H:%M:%S UTC")
 
 
 class StepRun:

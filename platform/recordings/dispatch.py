@@ -24,7 +24,7 @@ log = logging.getLogger("recordings")
 STEPS = ("validate", "preprocess", "features", "embed", "predict", "aggregate")
 PREFIX = "workers.pipeline."
 TASK_NAME = {"validate": PREFIX + "process_session", **{s: PREFIX + s for s in STEPS if s != "validate"}}
-NEXT_STEP = dict(zip(STEPS, (*STEPS[1:], None)))
+NEXT_STEP = dict(zip(STEPS, (*STEPS[1:], None), strict=True))
 QUEUE = {s: ("inference" if s == "embed" else "preprocess") for s in STEPS}
 WHAT = {"validate": "checking the recording", "preprocess": "cleaning the recording",
         "features": "computing gait features", "embed": "computing the gait embedding (inference server)",

@@ -16,7 +16,6 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 
-
 log = logging.getLogger("recordings")
 
 

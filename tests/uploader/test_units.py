@@ -317,10 +317,9 @@ def test_network_errors_and_server_errors_are_told_apart(tmp_path):
     import http.server
     import threading
 
+    from tests.services import free_port
     from uploader.client import Api
     from uploader.errors import Unavailable
-
-    from tests.services import free_port
 
     class Failing(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's naming

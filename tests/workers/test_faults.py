@@ -2,7 +2,8 @@
 started by this module (so they can be killed and restarted), a real Celery worker and celery beat
 running the sweeper, sweeper timings shortened by settings.
 
-Faults, one after the other, each on fresh sessions uploaded through the upload actions:
+Faults, one after the other, each on two fresh sessions uploaded through the upload actions (after a
+reference run without a fault):
 
 1. ``kill -9`` of the worker in the middle of the embed step, then a new worker;
 2. a Redis (broker) restart without persistence: every queued and unacknowledged message is lost;
@@ -32,8 +33,14 @@ import psycopg
 import pytest
 
 from tests.helpers import REPO
-from tests.pipeline_support import TorchServeInstance, Worker, fit_predictor, checkpoint_version, tiny_checkpoint
-from tests.services import ServiceUnavailable, _pg_bin, free_port, wait_port
+from tests.pipeline_support import (
+    TorchServeInstance,
+    Worker,
+    checkpoint_version,
+    fit_predictor,
+    tiny_checkpoint,
+)
+from tests.services import _pg_bin, free_port, wait_port
 
 pytestmark = pytest.mark.integration
 
@@ -50,8 +57,9 @@ class Postgres:
         # its own temporary folder: pytest's tmp_path is private to root, and the server may run as 'postgres'
         self.folder, self.port, self.proc = Path(tempfile.mkdtemp(prefix="gait-faults-pg-")), free_port(), None
         initdb = _pg_bin("initdb")
-        if not initdb:
-            raise ServiceUnavailable("the fault tests need PostgreSQL's server binaries (initdb)")
+        if not initdb or not shutil.which("redis-server"):
+            pytest.fail("the fault tests start their own PostgreSQL and Redis, to kill and restart them: install "
+                        "`postgresql` (initdb, postgres) and `redis-server`; these tests are never skipped", pytrace=False)
         self.as_user = []
         if os.geteuid() == 0:  # initdb refuses root
             shutil.chown(self.folder, "postgres")
@@ -260,6 +268,13 @@ def test_sessions_survive_worker_broker_database_and_inference_faults(tmp_path):
     p = Pipeline(tmp_path)
     results: list[dict] = []
     try:
+        # 0. no fault: the reference time of two sessions on this machine
+        w = p.worker()
+        ids = p.seed(2, seed=0)
+        m = p.monitor(ids)
+        check(p, m, "none (reference)", m.wait_final(240), results)
+        w.stop()
+
         # 1. kill -9 of the worker mid-embed; a new worker takes over when the lease expires (6 s here)
         w = p.worker(GAIT_PIPELINE_DELAY="embed:6")
         ids = p.seed(2, seed=1)
@@ -282,14 +297,15 @@ def test_sessions_survive_worker_broker_database_and_inference_faults(tmp_path):
         check(p, m, "broker (Redis) restarted, queued messages lost", m.wait_final(240), results)
         assert all(a == 2 for a in results[-1]["attempts"]), results[-1]  # each was re-queued once
 
-        # 3. PostgreSQL restarted while the sessions are processed
+        # 3. PostgreSQL restarted while a step computes (its write transaction then meets the restart)
+        for w in p.workers:
+            w.stop()
+        w = p.worker(GAIT_PIPELINE_DELAY="features:4")
         ids = p.seed(2, seed=3)
         m = p.monitor(ids)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any(v and v[0] == "processing" for v in m.last().values()):
-            time.sleep(0.1)
+        w.wait_log("features: injected delay", timeout=180)
         p.pg.kill()
-        time.sleep(1.0)
+        time.sleep(2.0)
         p.pg.start()
         check(p, m, "database (PostgreSQL) restarted", m.wait_final(240), results)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -58,7 +58,7 @@ def backoff(retries: int) -> float:
 
 
 def _clock(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S UTC")
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S UTC")
 
 
 def run_step(task, step: str, session_id: int, organisation_id: int, fn, backfill: bool = False,
