@@ -87,8 +87,7 @@ class StepRun:
                 try:
                     n = GaitSession.unscoped.filter(pk=self.session_id, lease_owner=self.token).update(
                         lease_until=timezone.now() + timedelta(seconds=config.lease_s()))
-                    if not n:
-                        log.warning("session %s: %s: lease lost (superseded)", self.session_id, self.step)
+                    if not n:  # released by the step's own commit, or taken over (its commit will be refused)
                         return
                 except Exception as exc:  # noqa: BLE001 - database away: the next beat tries again
                     log.warning("session %s: lease renewal failed: %s", self.session_id, exc)
