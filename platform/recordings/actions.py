@@ -318,7 +318,13 @@ def queue_processing(session: GaitSession) -> None:
 
     The message is already in the session's outbox (``dispatch.queue_fields`` written with the row);
     this sends it after the commit. With the broker down the upload is still accepted: the session
-    says so in its reason and the workers' sweeper sends the message when the broker is back."""
+    says so in its reason and the workers' sweeper sends the message when the broker is back. A session
+    without an outbox message (set back to ``uploaded`` by hand) gets one for validation first."""
+    if not (session.step and session.task_id):
+        fields = dispatch.queue_fields(session.step or "validate")
+        GaitSession.unscoped.filter(pk=session.pk).update(**fields, updated_at=timezone.now())
+        for k, v in fields.items():
+            setattr(session, k, v)
     dispatch.deliver(session.pk, session.organisation_id, session.step, session.task_id)
 
 
