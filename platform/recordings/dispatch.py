@@ -52,6 +52,8 @@ def api_app():
     app = Celery("gait-api", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.task_routes = TASK_ROUTES
+    app.conf.result_backend = None  # the API never waits for a result (a Redis backend would retry ~20 s)
+    app.conf.task_ignore_result = True
     app.conf.broker_connection_timeout = float(getattr(settings, "GAIT_BROKER_SEND_TIMEOUT_S", 2))
     app.conf.broker_connection_retry = False
     if str(settings.CELERY_BROKER_URL).startswith("redis"):
@@ -69,7 +71,7 @@ def send(name: str, args: list, task_id: str, app=None) -> bool:
     app = app or api_app()
     try:
         if app is api_app():
-            app.send_task(name, args=args, task_id=task_id, retry=False)
+            app.send_task(name, args=args, task_id=task_id, retry=False, ignore_result=True)
         else:  # the workers' app: through the registered task, so Celery's eager mode runs it in-process
             app.signature(name, args=args).apply_async(task_id=task_id, retry=False)
         return True
