@@ -128,14 +128,14 @@ def _transient(task, run: StepRun, step, session_id, exc, since) -> dict:
         log.warning("session %s: %s: giving up after %.0f s: %s", session_id, step, now - since, exc)
         if not _quietly(steps.fail, session_id, reason, run):
             raise task.retry(exc=exc, countdown=backoff(0), max_retries=None,
-                             kwargs={**task.request.kwargs, "since": since}) from exc
+                             kwargs={**(task.request.kwargs or {}), "since": since}) from exc
         return {"session": session_id, "status": "failed", "reason": reason}
     countdown = min(backoff(task.request.retries), max(since + budget - now, 0.1))
     log.warning("session %s: %s: transient fault, retry %d in %.1f s: %s", session_id, step,
                 task.request.retries + 1, countdown, exc)
     _quietly(run.hold_for, countdown, f"waiting to retry {WHAT[step]} (failing since {_clock(since)}, gives up "
              f"at {_clock(since + budget)}; retry {task.request.retries + 1}): {_short(exc)}")
-    raise task.retry(exc=exc, countdown=countdown, max_retries=None, kwargs={**task.request.kwargs, "since": since})
+    raise task.retry(exc=exc, countdown=countdown, max_retries=None, kwargs={**(task.request.kwargs or {}), "since": since})
 
 
 def _send_backfill(task, step, session_id, organisation_id, model_version, task_id) -> None:
