@@ -96,7 +96,7 @@ def _run(task, run: StepRun, step, session_id, organisation_id, fn, since) -> di
         return {"session": session_id, "step": step, "status": "skipped", "reason": str(exc)}
     except steps.BadSessionData as exc:
         log.info("session %s: %s: bad data: %s", session_id, step, exc)
-        steps.fail(session_id, str(exc), run)
+        _quietly(steps.fail, session_id, str(exc), run)  # database away: the lease expires, the sweeper re-queues
         return {"session": session_id, "status": "failed", "reason": str(exc)}
     except transient_errors() as exc:
         return _transient(task, run, step, session_id, exc, since)
