@@ -147,8 +147,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import GaitCoreError
     from ..model.checkpoint import load_compatible_checkpoint
     from ..model.data import WindowSet, session_windows
-    from ..model.embed import embed_windows
-    from ..model.embedding import embedding_columns
+    from ..model.embedding import embed_windows, embedding_columns
     from ..preprocess import PREPROCESSING_VERSION
     from ..probe.cv import stderr_progress
     from ..probe.predictor import FORMAT, Predictor

@@ -121,11 +121,6 @@ def touch_token(token: APIToken, ip: str | None) -> None:
             record(Actor(token=token), "token.first_use", token, ip=ip)
 
 
-def assert_scope_is(org: Organisation) -> None:
-    if current_organisation().pk != org.pk:
-        raise PermissionDenied("organisation scope mismatch")
-
-
 # --- generic audited writes used by the apps' action functions ----------------------------------------
 def _clean(instance) -> None:
     from django.core.exceptions import ValidationError as DjangoValidationError
