@@ -102,21 +102,19 @@ def test_import_contracts_are_kept():
     assert ", 0 broken." in out.stdout
 
 
-PLANTS = {  # where a forbidden import goes (inside a function: those count too) -> the contract it breaks
-    "gaitcore/planted_forbidden.py": ("def f():\n    import django\n",
-                                      "the science core (gaitcore) imports no Django/DRF", "gaitcore.planted_forbidden -> django"),
-    "platform/recordings/planted_forbidden.py": ("def f():\n    import torch\n",
-                                                 "the platform apps (the API process) import neither torch",
-                                                 "recordings.planted_forbidden -> torch"),
-    "serving/planted_forbidden.py": ("from django.conf import settings\n", "serving never imports Django",
-                                     "serving.planted_forbidden -> django"),
-    "platform/tenancy/planted_forbidden.py": ("from .actions import *\n", "no import cycles",
-                                             "tenancy.actions"),
+PLANT = "planted_forbidden.py"
+PLANTS = {  # the package a forbidden import is planted in (inside a function: those count too) -> the contract
+    "gaitcore": ("def f():\n    import django\n",
+                 "the science core (gaitcore) imports no Django/DRF", "gaitcore.planted_forbidden -> django"),
+    "platform/recordings": ("def f():\n    import torch\n",
+                            "the platform apps (the API process) import neither torch", "recordings.planted_forbidden -> torch"),
+    "serving": ("from django.conf import settings\n", "serving never imports Django", "serving.planted_forbidden -> django"),
+    "platform/tenancy": ("from .actions import *\n", "no import cycles", "tenancy.actions"),  # + actions imports it
 }
 
 
-@pytest.mark.parametrize("plant", sorted(PLANTS))
-def test_lint_imports_fails_on_a_planted_forbidden_import(tmp_path, plant):
+@pytest.mark.parametrize("package", sorted(PLANTS))
+def test_lint_imports_fails_on_a_planted_forbidden_import(tmp_path, package):
     """A copy of the source (the tree itself is never touched) with one forbidden import added."""
     for root in SOURCE_ROOTS:
         shutil.copytree(REPO / root, tmp_path / root, ignore=shutil.ignore_patterns("*.pt", "__pycache__", "*.npz"))
@@ -124,10 +122,10 @@ def test_lint_imports_fails_on_a_planted_forbidden_import(tmp_path, plant):
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(tmp_path / "platform")])}
     assert _lint_imports(tmp_path, env).returncode == 0  # the copy alone keeps every contract
 
-    code, contract, chain = PLANTS[plant]
-    (tmp_path / plant).write_text(code)
-    if plant.startswith("platform/tenancy"):  # close the cycle: tenancy.actions imports the plant back
-        actions = tmp_path / "platform/tenancy/actions.py"
+    code, contract, chain = PLANTS[package]
+    (tmp_path / package / PLANT).write_text(code)
+    if package == "platform/tenancy":  # close the cycle: tenancy.actions imports the plant back
+        actions = tmp_path / package / "actions.py"
         actions.write_text(actions.read_text() + "\n\ndef _planted():\n    from . import planted_forbidden  # noqa\n")
     out = _lint_imports(tmp_path, env)
     assert out.returncode == 1, out.stdout + out.stderr
