@@ -192,7 +192,7 @@ def features(self, session_id: int, organisation_id: int, backfill: bool = False
 @shared_task(**_opts("embed"))
 def embed(self, session_id: int, organisation_id: int, backfill: bool = False, since=None) -> dict:
     def work(run):
-        from serving.client import get_client
+        from workers.inference import get_client
 
         return steps.embed(session_id, get_client(), run)
 
