@@ -15,7 +15,7 @@
 set -eu
 role="${1:-web}"
 [ $# -gt 0 ] && shift
-cd /app
+cd "$(dirname "$0")/../.."  # the repository root: /app in the image
 case "$role" in
   web)
     exec gunicorn -c platform/gaitsite/gunicorn.conf.py -b "0.0.0.0:${PORT:-8000}" gaitsite.wsgi "$@" ;;

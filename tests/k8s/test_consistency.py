@@ -1,0 +1,288 @@
+"""The manifests agree with each other and with the code: selectors select, references resolve, and
+images, ports, queues, time limits and environment variables are the ones the code uses."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import re
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.helpers import REPO
+from tests.k8s.manifests import (
+    EXTERNAL_SECRETS,
+    K8S,
+    OVERLAYS,
+    by_kind,
+    containers,
+    env_file_keys,
+    find,
+    find_prefix,
+    matches,
+    pod_labels,
+    pod_spec,
+    render,
+    workloads,
+)
+
+QUEUE_WORKERS = {"preprocess": "gait-worker-preprocess", "inference": "gait-worker-inference",
+                 "training": "gait-worker-training"}
+
+
+def _celery_app_literals() -> tuple[list[str], dict[str, dict]]:
+    """task_queues' names and task_routes of workers/celery_app.py (read, not imported: it sets Django up)."""
+    tree = ast.parse((REPO / "workers" / "celery_app.py").read_text())
+    queues, routes = [], {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Attribute):
+            attr = node.targets[0].attr
+            if attr == "task_queues":
+                queues = [c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+            elif attr == "task_routes":
+                routes = ast.literal_eval(node.value)
+    assert queues and routes
+    return queues, routes
+
+
+def _queue_of(task: str, routes: dict) -> str:
+    for pattern, route in routes.items():  # Celery matches glob patterns in order
+        if fnmatch.fnmatchcase(task, pattern):
+            return route["queue"]
+    return "default"
+
+
+def _services_in_code() -> dict:
+    from gaitsite.config import VARIABLES
+
+    return {v.name: v for v in VARIABLES}
+
+
+def _objs_with_pods(objs):
+    return [(o, pod_labels(o)) for o in workloads(objs)]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_selectors_and_references_resolve(overlay):
+    objs = render(overlay)
+    pods = _objs_with_pods(objs)
+    names = {(o["kind"], o["metadata"]["name"]) for o in objs}
+    for svc in by_kind(objs, "Service"):
+        targets = [o for o, labels in pods if matches(svc["spec"]["selector"], labels)]
+        assert targets, f"Service/{svc['metadata']['name']} selects no pods"
+        for port in svc["spec"]["ports"]:
+            for o in targets:
+                named = {p["name"]: p["containerPort"] for c in containers(o, init=False) for p in c.get("ports", [])}
+                tp = port["targetPort"]
+                assert tp in named or tp in named.values(), f"Service/{svc['metadata']['name']}: no port {tp} on {o['metadata']['name']}"
+    for pdb in by_kind(objs, "PodDisruptionBudget"):
+        assert any(matches(pdb["spec"]["selector"], labels) for _, labels in pods), pdb["metadata"]["name"]
+    for dep in by_kind(objs, "Deployment") + by_kind(objs, "StatefulSet"):
+        assert matches(dep["spec"]["selector"], pod_labels(dep)), dep["metadata"]["name"]
+    scaled = {}
+    for kind, ref in [("HorizontalPodAutoscaler", lambda o: o["spec"]["scaleTargetRef"]),
+                      ("ScaledObject", lambda o: o["spec"]["scaleTargetRef"])]:
+        for o in by_kind(objs, kind):
+            target = ref(o)
+            assert (target.get("kind", "Deployment"), target["name"]) in names, f"{kind}/{o['metadata']['name']}"
+            assert target["name"] not in scaled, f"{target['name']} is scaled twice ({scaled.get(target['name'])}, {kind})"
+            scaled[target["name"]] = kind
+    auths = {o["metadata"]["name"] for o in by_kind(objs, "TriggerAuthentication")}
+    secrets = {o["metadata"]["name"] for o in by_kind(objs, "Secret")} | EXTERNAL_SECRETS
+    for so in by_kind(objs, "ScaledObject"):
+        for trig in so["spec"]["triggers"]:
+            assert trig["authenticationRef"]["name"] in auths
+    for ta in by_kind(objs, "TriggerAuthentication"):
+        for ref in ta["spec"]["secretTargetRef"]:
+            assert ref["name"] in secrets, ref
+    for ing in by_kind(objs, "Ingress"):
+        assert "cert-manager.io/cluster-issuer" in ing["metadata"]["annotations"] and ing["spec"]["tls"]
+        hosts = {h for t in ing["spec"]["tls"] for h in t["hosts"]}
+        for rule in ing["spec"]["rules"]:
+            assert rule["host"] in hosts
+            for path in rule["http"]["paths"]:
+                svc = find(objs, "Service", path["backend"]["service"]["name"])
+                assert path["backend"]["service"]["port"]["name"] in {p["name"] for p in svc["spec"]["ports"]}
+    configmaps = {o["metadata"]["name"] for o in by_kind(objs, "ConfigMap")}
+    for o in workloads(objs):
+        for c in containers(o):
+            for src in c.get("envFrom", []):
+                if "configMapRef" in src:
+                    assert src["configMapRef"]["name"] in configmaps
+                else:
+                    assert src["secretRef"]["name"] in secrets
+        assert (("ServiceAccount", pod_spec(o).get("serviceAccountName", "default")) in names
+                or "serviceAccountName" not in pod_spec(o))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_config_and_secret_cover_every_variable_of_the_platform(overlay):
+    objs = render(overlay)
+    code = _services_in_code()
+    config = find_prefix(objs, "ConfigMap", "gait-config")["data"]
+    secret_keys = set(env_file_keys(K8S / "overlays" / overlay / "gait-secrets.secret.env.example"))
+    if overlay == "dev":  # generated from the env file: the rendered Secret holds exactly those keys
+        assert set(find_prefix(objs, "Secret", "gait-secrets")["data"]) == secret_keys
+    missing = set(code) - set(config) - secret_keys
+    assert not missing, f"variables of platform/gaitsite/config.py in neither gait-config nor gait-secrets: {missing}"
+    assert not set(config) & secret_keys, "a variable is both in the ConfigMap and the Secret"
+    assert secret_keys == {"GAIT_SECRET_KEY", "DATABASE_URL", "GAIT_BROKER_URL", "GAIT_RESULT_BACKEND",
+                           "GAIT_CACHE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert config["GAIT_ENV"] == "production"
+    # production-required variables have values (the secret ones: in the example, as placeholders)
+    for name, var in code.items():
+        if var.required_in_production and name in config:
+            assert config[name], name
+
+
+def _known_variables() -> set[str]:
+    import importlib.util
+
+    names = set(_services_in_code())
+    names |= set(re.findall(r"`(GAIT_[A-Z_]+)`", (REPO / "workers" / "config.py").read_text()))
+    spec = importlib.util.spec_from_file_location("serve_champion", K8S / "images" / "serve_champion.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    names |= set(mod.VARIABLES)
+    # TorchServe's process (serving/server.py sets the same), PostgreSQL/Redis/MinIO images of the dev overlay
+    names |= {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "TEMP", "TMPDIR", "LOG_LOCATION", "METRICS_LOCATION", "HOME",
+              "POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD", "PGDATA", "REDIS_PASSWORD",
+              "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"}
+    return names
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_variable_the_manifests_set_is_read_by_some_code(overlay):
+    objs = render(overlay)
+    known = _known_variables()
+    for cm in by_kind(objs, "ConfigMap"):
+        unknown = set(cm["data"]) - known
+        assert not unknown, f"ConfigMap/{cm['metadata']['name']} sets variables no code reads: {unknown}"
+    for o in workloads(objs):
+        for c in containers(o):
+            unknown = {e["name"] for e in c.get("env", [])} - known
+            assert not unknown, f"{o['metadata']['name']}[{c['name']}]: {unknown}"
+
+
+def _entrypoint_roles() -> set[str]:
+    text = (K8S / "images" / "entrypoint.sh").read_text()
+    return set(re.findall(r"^  ([a-z-]+)\)$", text, re.M))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_images_ports_and_commands_match_the_code(overlay):
+    objs = render(overlay)
+    roles = _entrypoint_roles()
+    assert {"web", "worker", "ping", "sweep", "migrate", "serve-fetch", "serve", "gaitfm"} <= roles
+    for o in workloads(objs):
+        for c in containers(o):
+            if "/gait:" not in c["image"]:
+                continue
+            assert c["args"][0] in roles, f"{o['metadata']['name']}[{c['name']}]: unknown role {c['args'][0]}"
+            for probe in ("livenessProbe", "readinessProbe"):
+                cmd = c.get(probe, {}).get("exec", {}).get("command")
+                if cmd:
+                    assert cmd[0] == "/app/k8s/images/entrypoint.sh" and cmd[1] in roles
+    # web: gunicorn listens where the Service sends, and the probe's Host is an allowed host
+    web = find(objs, "Deployment", "gait-web")
+    (wc,) = pod_spec(web)["containers"]
+    assert "0.0.0.0:${PORT:-8000}" in (K8S / "images" / "entrypoint.sh").read_text()
+    assert "-b 0.0.0.0:8000" in (REPO / "platform" / "gaitsite" / "gunicorn.conf.py").read_text()
+    assert wc["ports"] == [{"name": "http", "containerPort": 8000}]
+    config = find_prefix(objs, "ConfigMap", "gait-config")["data"]
+    allowed = config["GAIT_ALLOWED_HOSTS"].split(",")
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert wc[probe]["httpGet"]["path"] == "/healthz"
+        assert wc[probe]["httpGet"]["httpHeaders"] == [{"name": "Host", "value": "localhost"}]
+    assert "localhost" in allowed
+    for ing in by_kind(objs, "Ingress"):
+        assert all(r["host"] in allowed for r in ing["spec"]["rules"])
+    # TorchServe: the workers' URL names the Service and the port TorchServe is configured with
+    from serving.config import ServeConfig
+
+    serving = find_prefix(objs, "ConfigMap", "gait-serving")["data"]
+    url = urlparse(config["GAIT_TORCHSERVE_URL"])
+    ts = find(objs, "Deployment", "gait-torchserve")
+    svc = find(objs, "Service", url.hostname)
+    assert matches(svc["spec"]["selector"], pod_labels(ts))
+    assert url.port == svc["spec"]["ports"][0]["port"] == int(serving["GAIT_SERVE_PORT"]) == ServeConfig(run_dir=".").inference_port
+    (tc,) = pod_spec(ts)["containers"]
+    assert tc["ports"] == [{"name": "inference", "containerPort": int(serving["GAIT_SERVE_PORT"])}]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert tc[probe]["httpGet"] == {"path": "/ping", "port": "inference"}
+    assert config["GAIT_INFERENCE_BACKEND"] == "torchserve" and config["GAIT_TORCHSERVE_TOKEN_FILE"] == ""
+    gpu = "nvidia.com/gpu" in tc["resources"]["limits"]
+    assert gpu == (overlay == "prod")
+    if gpu:
+        assert pod_spec(ts)["nodeSelector"] and any(t["key"] == "nvidia.com/gpu" for t in pod_spec(ts)["tolerations"])
+        assert tc["image"].endswith("-cuda") and pod_spec(ts)["initContainers"][0]["image"] == tc["image"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_one_worker_per_queue_scaled_on_its_real_backlog(overlay):
+    from kombu.transport.redis import PRIORITY_STEPS, Channel
+
+    from workers import config as pipeline_config
+
+    objs = render(overlay)
+    queues, routes = _celery_app_literals()
+    assert set(QUEUE_WORKERS) <= set(queues)
+    hard = {}
+    for step, (_soft, hard_limit) in pipeline_config.TIME_LIMITS.items():
+        q = _queue_of("workers.pipeline." + step, routes)
+        hard[q] = max(hard.get(q, 0), hard_limit)
+    for queue, name in QUEUE_WORKERS.items():
+        dep = find(objs, "Deployment", name)
+        (c,) = pod_spec(dep)["containers"]
+        assert c["args"][0] == "worker" and queue in c["args"][1].split(",")
+        assert set(c["args"][1].split(",")) <= set(queues)
+        grace = pod_spec(dep)["terminationGracePeriodSeconds"]
+        # a scale-in's SIGTERM lets the running task finish: grace above its hard time limit, and below
+        # the broker's redelivery of unacknowledged messages (or a finishing task would run twice)
+        assert hard.get(queue, 0) < grace <= pipeline_config.visibility_timeout(), (queue, grace)
+        so = find(objs, "ScaledObject", name)
+        assert so["spec"]["scaleTargetRef"]["name"] == name
+        lists = [t["metadata"]["listName"] for t in so["spec"]["triggers"] if t["type"] == "redis"]
+        assert lists == [queue if p == 0 else f"{queue}{Channel.sep}{p}" for p in PRIORITY_STEPS]
+        formula = so["spec"]["advanced"]["scalingModifiers"]["formula"]
+        assert sorted(formula.replace(" ", "").split("+")) == sorted(t["name"] for t in so["spec"]["triggers"])
+        assert so["spec"]["minReplicaCount"] >= 1  # a running task is not in the list: never scale to zero under it
+    # every queue a worker consumes is one celery_app.py declares, and every routed queue has a worker
+    consumed = {q for o in by_kind(objs, "Deployment") for c in pod_spec(o)["containers"]
+                if c.get("args", [""])[0] == "worker" for q in c["args"][1].split(",")}
+    assert {r["queue"] for r in routes.values()} <= consumed <= set(queues)
+
+
+def test_settings_keep_the_backlog_honest():
+    """prefetch 1 + acks_late: the list length is the work no process has started."""
+    text = (REPO / "platform" / "gaitsite" / "settings.py").read_text()
+    assert "CELERY_TASK_ACKS_LATE = True" in text
+    assert re.search(r"CELERY_WORKER_PREFETCH_MULTIPLIER = 4 if .*sqla.* else 1", text)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_migrations_job_carries_the_release(overlay):
+    objs = render(overlay)
+    (job,) = by_kind(objs, "Job")
+    web_image = pod_spec(find(objs, "Deployment", "gait-web"))["containers"][0]["image"]
+    release = web_image.rsplit(":", 1)[1]
+    assert job["metadata"]["name"] == f"gait-migrate-{release}"
+    assert pod_spec(job)["containers"][0]["image"] == web_image
+    assert pod_spec(job)["containers"][0]["args"] == ["migrate"]
+    # every gait image of the overlay is the same release (the CUDA variant adds -cuda)
+    tags = {c["image"].rsplit(":", 1)[1].removesuffix("-cuda") for o in workloads(objs) for c in containers(o)
+            if "/gait" in c["image"]}
+    assert tags == {release}
+
+
+def test_sweeper_runs_the_task_the_beat_schedule_names():
+    objs = render("prod")
+    cron = find(objs, "CronJob", "gait-sweeper")
+    assert pod_spec(cron)["containers"][0]["args"] == ["sweep"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    text = (REPO / "workers" / "celery_app.py").read_text()
+    assert '"task": "workers.pipeline.sweep"' in text
+    assert "call workers.pipeline.sweep --queue preprocess" in (K8S / "images" / "entrypoint.sh").read_text()
+    _, routes = _celery_app_literals()
+    assert _queue_of("workers.pipeline.sweep", routes) == "preprocess"
