@@ -59,15 +59,44 @@ def _mar(path, name="gaitmae", version="gaitmae-1-small-test"):
     return path
 
 
-def _run(env, tmp_path):
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("GAIT_", "AWS_"))}
-    full.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "GAIT_SERVE_DIR": str(tmp_path / "serve"), **env})
-    return subprocess.run([sys.executable, str(SCRIPT)], env=full, capture_output=True, text=True, timeout=60)
+def _load_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("serve_champion", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class _Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _run(env, tmp_path, monkeypatch, capsys):
+    """The initContainer's script, in this process (its main() with a clean environment)."""
+    for k in list(os.environ):
+        if k.startswith(("GAIT_", "AWS_")):
+            monkeypatch.delenv(k)
+    full = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "GAIT_SERVE_DIR": str(tmp_path / "serve"), **env}
+    for k, v in full.items():
+        monkeypatch.setenv(k, v)
+    capsys.readouterr()
+    try:
+        code = _load_script().main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+        print(exc.code, file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - a crash of the script is a failed initContainer
+        code = 1
+        print(repr(exc), file=sys.stderr)
+    out = capsys.readouterr()
+    return _Result(code, out.out, out.err)
 
 
 @pytest.mark.integration
-def test_serve_champion_fetches_the_pointed_archive_from_s3(moto_s3, tmp_path):
+def test_serve_champion_fetches_the_pointed_archive_from_s3(moto_s3, tmp_path, monkeypatch, capsys):
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1", aws_access_key_id="testing",
@@ -78,7 +107,7 @@ def test_serve_champion_fetches_the_pointed_archive_from_s3(moto_s3, tmp_path):
     s3.put_object(Bucket="gait-k8s-test", Key="models/gaitmae/champion", Body=(key + "\n").encode())
     env = {"GAIT_STORAGE": "s3", "GAIT_S3_BUCKET": "gait-k8s-test", "GAIT_S3_ENDPOINT_URL": moto_s3,
            "GAIT_SERVE_WORKERS": "3", "GAIT_SERVE_BATCH_SIZE": "16"}
-    r = _run(env, tmp_path)
+    r = _run(env, tmp_path, monkeypatch, capsys)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["archive"] == key and out["version"] == "gaitmae-1-small-test"
@@ -96,23 +125,23 @@ def test_serve_champion_fetches_the_pointed_archive_from_s3(moto_s3, tmp_path):
     assert models["batchSize"] == 16 and models["marName"] == "gaitmae-gaitmae-1-small-test.mar"
 
     # a pinned archive key (promotion by manifest) works without the pointer
-    r = _run({**env, "GAIT_SERVING_ARCHIVE": key}, tmp_path)
+    r = _run({**env, "GAIT_SERVING_ARCHIVE": key}, tmp_path, monkeypatch, capsys)
     assert r.returncode == 0 and json.loads(r.stdout)["archive"] == key
     # a pointer to something that is not an archive, or an archive of another model, stops the pod
     s3.put_object(Bucket="gait-k8s-test", Key="models/gaitmae/bad", Body=b"models/gaitmae/readme.txt")
-    r = _run({**env, "GAIT_SERVING_ARCHIVE": "models/gaitmae/bad"}, tmp_path)
+    r = _run({**env, "GAIT_SERVING_ARCHIVE": "models/gaitmae/bad"}, tmp_path, monkeypatch, capsys)
     assert r.returncode != 0 and "not a .mar archive" in r.stderr
-    r = _run({**env, "GAIT_SERVE_MODEL_NAME": "other"}, tmp_path)
+    r = _run({**env, "GAIT_SERVE_MODEL_NAME": "other"}, tmp_path, monkeypatch, capsys)
     assert r.returncode != 0 and "expected 'other'" in r.stderr
     # and a missing archive fails the initContainer (the pod does not start on nothing)
-    r = _run({**env, "GAIT_SERVING_ARCHIVE": "models/gaitmae/missing.mar"}, tmp_path)
+    r = _run({**env, "GAIT_SERVING_ARCHIVE": "models/gaitmae/missing.mar"}, tmp_path, monkeypatch, capsys)
     assert r.returncode != 0
 
 
-def test_serve_champion_reads_local_storage_too(tmp_path):
+def test_serve_champion_reads_local_storage_too(tmp_path, monkeypatch, capsys):
     media = tmp_path / "media"
     (media / "models").mkdir(parents=True)
     _mar(media / "models" / "g.mar", version="v2")
-    r = _run({"GAIT_STORAGE": "local", "GAIT_MEDIA_ROOT": str(media), "GAIT_SERVING_ARCHIVE": "models/g.mar"}, tmp_path)
+    r = _run({"GAIT_STORAGE": "local", "GAIT_MEDIA_ROOT": str(media), "GAIT_SERVING_ARCHIVE": "models/g.mar"}, tmp_path, monkeypatch, capsys)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["version"] == "v2"
