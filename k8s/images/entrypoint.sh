@@ -21,10 +21,10 @@ case "$role" in
     exec gunicorn -c platform/gaitsite/gunicorn.conf.py -b "0.0.0.0:${PORT:-8000}" gaitsite.wsgi "$@" ;;
   worker)
     queues="${1:?worker needs its queues, e.g. preprocess,default}"; shift
-    exec celery -A workers.celery_app worker -Q "$queues" -n "${queues%%,*}@%h" --pool prefork \
+    exec celery -A workers.celery_app worker -Q "$queues" -n "${queues%%,*}@${HOSTNAME:-$(hostname)}" --pool prefork \
          --without-gossip --without-mingle -l "${GAIT_LOG_LEVEL:-INFO}" "$@" ;;
   ping)
-    exec celery -A workers.celery_app inspect ping -d "${1:?ping needs the worker name}@$(hostname)" --timeout 10 ;;
+    exec celery -A workers.celery_app inspect ping -d "${1:?ping needs the worker name}@${HOSTNAME:-$(hostname)}" --timeout 10 ;;
   sweep)
     exec celery -A workers.celery_app call workers.pipeline.sweep --queue preprocess ;;
   migrate)

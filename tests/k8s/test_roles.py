@@ -1,0 +1,97 @@
+"""The image's role commands (k8s/images/entrypoint.sh) really start what the manifests expect:
+a Celery worker on its queues that answers the probe's ping and gets the sweeper's message, then stops
+on SIGTERM (the warm shutdown a scale-in relies on); gunicorn with the production config on $PORT.
+Run from the repository, on the embedded database, with a real Redis as the broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests import services
+from tests.helpers import REPO
+
+ENTRY = str(REPO / "k8s" / "images" / "entrypoint.sh")
+pytestmark = pytest.mark.integration
+
+
+def _env(tmp_path: Path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAIT_", "DATABASE_URL", "AWS_", "DJANGO_"))}
+    env.update({"PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}", "GAIT_ENV": "development",
+                "GAIT_VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'platform'}", **extra})
+    return env
+
+
+def _redis_db(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def test_worker_role_answers_the_probe_receives_the_sweep_and_stops_on_sigterm(tmp_path):
+    broker = services.redis_url(10)  # this module's own Redis database, emptied first
+    _redis_db(broker)
+    host = f"k8s-test-{uuid.uuid4().hex[:8]}"
+    env = _env(tmp_path, GAIT_BROKER_URL=broker, GAIT_RESULT_BACKEND=broker, HOSTNAME=host)
+    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - handed to the child
+    worker = subprocess.Popen([ENTRY, "worker", "preprocess,default", "--concurrency", "1"], env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            ping = subprocess.run([ENTRY, "ping", "preprocess"], env=env, capture_output=True, text=True, timeout=60)
+            if ping.returncode == 0:
+                break
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, f"no answer to the probe's ping: {ping.stdout} {ping.stderr}"
+            time.sleep(1)
+        assert f"preprocess@{host}" in ping.stdout
+        sweep = subprocess.run([ENTRY, "sweep"], env=env, capture_output=True, text=True, timeout=60)
+        assert sweep.returncode == 0, sweep.stderr
+        task_id = sweep.stdout.strip().splitlines()[-1]
+        deadline = time.monotonic() + 60
+        while f"workers.pipeline.sweep[{task_id}]" not in (tmp_path / "worker.log").read_text():
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(0.5)
+        os.kill(worker.pid, signal.SIGTERM)  # what Kubernetes sends to PID 1 (tini forwards it)
+        assert worker.wait(timeout=60) == 0
+        assert "warm shutdown" in (tmp_path / "worker.log").read_text().lower()
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        log.close()
+
+
+def test_web_role_serves_healthz_on_port(tmp_path):
+    port = services.free_port()
+    env = _env(tmp_path, PORT=str(port), WEB_CONCURRENCY="1")
+    log = open(tmp_path / "web.log", "wb")  # noqa: SIM115 - handed to the child
+    web = subprocess.Popen([ENTRY, "web"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/healthz", headers={"Host": "localhost"}, timeout=10)
+                break
+            except requests.ConnectionError:
+                assert web.poll() is None, (tmp_path / "web.log").read_text()[-3000:]
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+        # the embedded database has no tables here: the probe answers, naming what is not ready
+        assert r.status_code in (200, 503) and r.json()["status"] in ("ok", "unavailable")
+        os.kill(web.pid, signal.SIGTERM)
+        assert web.wait(timeout=60) == 0
+    finally:
+        if web.poll() is None:
+            os.killpg(web.pid, signal.SIGKILL)
+            web.wait()
+        log.close()
