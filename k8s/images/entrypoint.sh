@@ -35,9 +35,11 @@ case "$role" in
   serve)
     dir="${GAIT_SERVE_DIR:-/srv/serve}"
     cd "$dir"  # TorchServe writes ./logs; its own pid file goes to TMPDIR
-    # `tini -s -g`: TERM reaches the whole group (the torchserve launcher and its Java frontend)
-    exec tini -s -g -- torchserve --start --foreground --ncs --ts-config "$dir/config.properties" \
-         --model-store "$dir/model-store" --disable-token-auth "$@" ;;
+    set -- torchserve --start --foreground --ncs --ts-config "$dir/config.properties" \
+         --model-store "$dir/model-store" --disable-token-auth "$@"
+    # `tini -s -g` (in the image): TERM reaches the whole group, the torchserve launcher and its Java frontend
+    if command -v tini >/dev/null 2>&1; then exec tini -s -g -- "$@"; fi
+    exec "$@" ;;
   gaitfm)
     exec python -m gaitcore.cli "$@" ;;
   manage)

@@ -95,3 +95,74 @@ def test_web_role_serves_healthz_on_port(tmp_path):
             os.killpg(web.pid, signal.SIGKILL)
             web.wait()
         log.close()
+
+
+def _free_block(n: int = 5) -> int:
+    """A port P with P..P+n-1 free (serve_champion puts management, metrics and gRPC at P+1..P+4)."""
+    for _ in range(50):
+        p = services.free_port()
+        if p + n < 65535 and not any(services.port_open("127.0.0.1", p + i, 0.05) for i in range(n)):
+            return p
+    raise AssertionError("no block of free ports")
+
+
+def test_serve_roles_fetch_the_champion_and_serve_it(tmp_path):
+    """serve-fetch (the initContainer) then serve (the container), as the TorchServe pod runs them:
+    the archive named by the pointer is loaded at start, as the default version, with the batch size set."""
+    import numpy as np
+
+    from serving.archive import build_archive
+    from serving.client import TorchServeClient
+    from tests.pipeline_support import checkpoint_version, require_java, tiny_checkpoint
+
+    require_java()
+    media = tmp_path / "media"
+    ckpt = tiny_checkpoint(tmp_path / "ckpt")
+    archive, version = build_archive(ckpt, media / "models" / "gaitmae")
+    (media / "models" / "gaitmae" / "champion").write_text(f"models/gaitmae/{archive.name}\n")
+    port = _free_block()
+    env = _env(tmp_path, GAIT_STORAGE="local", GAIT_MEDIA_ROOT=str(media), GAIT_SERVE_DIR=str(tmp_path / "serve"),
+               GAIT_SERVE_PORT=str(port), GAIT_SERVE_WORKERS="1", GAIT_SERVE_BATCH_SIZE="4",
+               TMPDIR=str(tmp_path), TEMP=str(tmp_path), OMP_NUM_THREADS="1",
+               LOG_LOCATION=str(tmp_path / "serve" / "logs"), METRICS_LOCATION=str(tmp_path / "serve" / "logs"))
+    fetch = subprocess.run([ENTRY, "serve-fetch"], env=env, capture_output=True, text=True, timeout=120)
+    assert fetch.returncode == 0, fetch.stderr
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - handed to the child
+    serve = subprocess.Popen([ENTRY, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:  # the pod's startup/readiness probe: GET /ping
+            try:
+                if requests.get(url + "/ping", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert serve.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
+            time.sleep(0.5)
+        rng = np.random.default_rng(0)
+        windows = [rng.normal(size=(120, 26, 4)).astype(np.float32) for _ in range(3)]
+        observed = [np.ones((120, 26), bool) for _ in range(3)]
+        client = TorchServeClient(url)
+        result = client.embed(windows, observed)
+        assert result.embeddings.shape[0] == 3 and np.isfinite(result.reconstruction_error).all()
+        # the champion answers as the default version (the client names no version)
+        assert result.model_version == client.model_version() == checkpoint_version(ckpt)
+        assert version in (tmp_path / "serve" / "config.properties").read_text()
+        # registered from config.properties with the pod's batch size and workers (management: loopback only)
+        (desc,) = requests.get(f"http://127.0.0.1:{port + 1}/models/gaitmae", timeout=10).json()
+        assert desc["modelVersion"] == version and desc["batchSize"] == 4 and desc["minWorkers"] == 1
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait()
+        time.sleep(1)
+        try:
+            os.killpg(serve.pid, signal.SIGKILL)  # the Java frontend, without tini's group signal
+        except ProcessLookupError:
+            pass
+        log.close()
