@@ -88,6 +88,8 @@ def test_selectors_and_references_resolve(overlay):
             assert (target.get("kind", "Deployment"), target["name"]) in names, f"{kind}/{o['metadata']['name']}"
             assert target["name"] not in scaled, f"{target['name']} is scaled twice ({scaled.get(target['name'])}, {kind})"
             scaled[target["name"]] = kind
+    for name in scaled:  # an apply must not reset what the autoscaler set
+        assert "replicas" not in find(objs, "Deployment", name)["spec"], f"{name}: spec.replicas under an autoscaler"
     auths = {o["metadata"]["name"] for o in by_kind(objs, "TriggerAuthentication")}
     secrets = {o["metadata"]["name"] for o in by_kind(objs, "Secret")} | EXTERNAL_SECRETS
     for so in by_kind(objs, "ScaledObject"):
