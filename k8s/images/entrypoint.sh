@@ -6,7 +6,9 @@
 #   web                      gunicorn on :8000 (platform/gaitsite/gunicorn.conf.py; WEB_CONCURRENCY)
 #   worker QUEUES [ARGS...]  a Celery worker consuming QUEUES (comma-separated), e.g. `worker preprocess,default --concurrency 2`
 #   ping NAME                exit 0 if this pod's worker NAME@<hostname> answers `celery inspect ping` (probes)
-#   sweep                    sends the stuck-session sweeper task once (the cluster runs it from a CronJob)
+#   beat                     celery beat: the app's periodic tasks (the sweeper) to their queues; one replica
+#   beat-alive               exit 0 if beat wrote its schedule file in the last 15 minutes (probes)
+#   sweep                    sends the stuck-session sweeper task once, now
 #   migrate                  `manage.py migrate` (the release's migrations Job)
 #   serve-fetch              the champion model archive from storage + TorchServe's config (an initContainer)
 #   serve                    TorchServe in the foreground, from what serve-fetch wrote to $GAIT_SERVE_DIR
@@ -25,6 +27,10 @@ case "$role" in
          --without-gossip --without-mingle -l "${GAIT_LOG_LEVEL:-INFO}" "$@" ;;
   ping)
     exec celery -A workers.celery_app inspect ping -d "${1:?ping needs the worker name}@${HOSTNAME:-$(hostname)}" --timeout 10 ;;
+  beat)
+    exec celery -A workers.celery_app beat -l "${GAIT_LOG_LEVEL:-INFO}" --schedule "${TMPDIR:-/tmp}/celerybeat-schedule" "$@" ;;
+  beat-alive)
+    [ -n "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'celerybeat-schedule*' -mmin -15 2>/dev/null)" ] ;;
   sweep)
     exec celery -A workers.celery_app call workers.pipeline.sweep --queue preprocess ;;
   migrate)
@@ -45,6 +51,6 @@ case "$role" in
   manage)
     exec python manage.py "$@" ;;
   *)
-    echo "unknown role '$role' (web, worker, ping, sweep, migrate, serve-fetch, serve, gaitfm, manage)" >&2
+    echo "unknown role '$role' (web, worker, ping, beat, beat-alive, sweep, migrate, serve-fetch, serve, gaitfm, manage)" >&2
     exit 64 ;;
 esac

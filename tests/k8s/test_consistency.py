@@ -3,14 +3,15 @@ images, ports, queues, time limits and environment variables are the ones the co
 
 from __future__ import annotations
 
-import ast
-import fnmatch
+import json
 import re
+import tempfile
+from functools import cache
 from urllib.parse import urlparse
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, run_python
 from tests.k8s.manifests import (
     EXTERNAL_SECRETS,
     K8S,
@@ -31,26 +32,32 @@ QUEUE_WORKERS = {"preprocess": "gait-worker-preprocess", "inference": "gait-work
                  "training": "gait-worker-training"}
 
 
-def _celery_app_literals() -> tuple[list[str], dict[str, dict]]:
-    """task_queues' names and task_routes of workers/celery_app.py (read, not imported: it sets Django up)."""
-    tree = ast.parse((REPO / "workers" / "celery_app.py").read_text())
-    queues, routes = [], {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Attribute):
-            attr = node.targets[0].attr
-            if attr == "task_queues":
-                queues = [c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
-            elif attr == "task_routes":
-                routes = ast.literal_eval(node.value)
-    assert queues and routes
-    return queues, routes
+@cache
+def celery_app_facts() -> dict:
+    """What workers/celery_app.py configures, asked of the app itself in a fresh interpreter (it sets
+    Django up): its queues, each registered task's queue (Celery's own router) and time limit, the
+    beat schedule, the Redis visibility timeout, prefetch and acks_late."""
+    r = run_python(_INTROSPECT, {"GAIT_ENV": "development", "GAIT_VAR_DIR": tempfile.mkdtemp(prefix="gait-k8s-"),
+                                 "GAIT_BROKER_URL": "redis://127.0.0.1:1/0"})  # never connected to
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def _queue_of(task: str, routes: dict) -> str:
-    for pattern, route in routes.items():  # Celery matches glob patterns in order
-        if fnmatch.fnmatchcase(task, pattern):
-            return route["queue"]
-    return "default"
+_INTROSPECT = """
+import json
+from workers.celery_app import app
+def queue_of(name):
+    q = app.amqp.router.route({}, name, args=(), kwargs={}).get("queue")
+    return getattr(q, "name", q)
+def seconds(s):
+    return float(s) if isinstance(s, (int, float)) else float(s.run_every.total_seconds())
+tasks = {n: {"queue": queue_of(n), "time_limit": t.time_limit} for n, t in app.tasks.items() if not n.startswith("celery.")}
+beat = {k: {"task": v["task"], "queue": queue_of(v["task"]), "every_s": seconds(v["schedule"])}
+        for k, v in app.conf.beat_schedule.items()}
+print(json.dumps({"queues": [q.name for q in app.conf.task_queues], "tasks": tasks, "beat": beat,
+                  "visibility_timeout": app.conf.broker_transport_options.get("visibility_timeout"),
+                  "prefetch": app.conf.worker_prefetch_multiplier, "acks_late": app.conf.task_acks_late}))
+"""
 
 
 def _services_in_code() -> dict:
@@ -225,24 +232,21 @@ def test_images_ports_and_commands_match_the_code(overlay):
 def test_one_worker_per_queue_scaled_on_its_real_backlog(overlay):
     from kombu.transport.redis import PRIORITY_STEPS, Channel
 
-    from workers import config as pipeline_config
-
     objs = render(overlay)
-    queues, routes = _celery_app_literals()
+    facts = celery_app_facts()
+    queues = facts["queues"]
     assert set(QUEUE_WORKERS) <= set(queues)
     hard = {}
-    for step, (_soft, hard_limit) in pipeline_config.TIME_LIMITS.items():
-        q = _queue_of("workers.pipeline." + step, routes)
-        hard[q] = max(hard.get(q, 0), hard_limit)
+    for task in facts["tasks"].values():
+        hard[task["queue"]] = max(hard.get(task["queue"], 0), task["time_limit"] or 0)
     for queue, name in QUEUE_WORKERS.items():
         dep = find(objs, "Deployment", name)
         (c,) = pod_spec(dep)["containers"]
         assert c["args"][0] == "worker" and queue in c["args"][1].split(",")
-        assert set(c["args"][1].split(",")) <= set(queues)
         grace = pod_spec(dep)["terminationGracePeriodSeconds"]
-        # a scale-in's SIGTERM lets the running task finish: grace above its hard time limit, and below
+        # a scale-in's SIGTERM lets the running task finish: grace above its hard time limit, and at most
         # the broker's redelivery of unacknowledged messages (or a finishing task would run twice)
-        assert hard.get(queue, 0) < grace <= pipeline_config.visibility_timeout(), (queue, grace)
+        assert hard.get(queue, 0) < grace <= facts["visibility_timeout"], (queue, grace, hard.get(queue))
         so = find(objs, "ScaledObject", name)
         assert so["spec"]["scaleTargetRef"]["name"] == name
         lists = [t["metadata"]["listName"] for t in so["spec"]["triggers"] if t["type"] == "redis"]
@@ -250,17 +254,29 @@ def test_one_worker_per_queue_scaled_on_its_real_backlog(overlay):
         formula = so["spec"]["advanced"]["scalingModifiers"]["formula"]
         assert sorted(formula.replace(" ", "").split("+")) == sorted(t["name"] for t in so["spec"]["triggers"])
         assert so["spec"]["minReplicaCount"] >= 1  # a running task is not in the list: never scale to zero under it
-    # every queue a worker consumes is one celery_app.py declares, and every routed queue has a worker
+    # every queue a worker consumes is declared, and every task (periodic ones too) has a worker for its queue
     consumed = {q for o in by_kind(objs, "Deployment") for c in pod_spec(o)["containers"]
                 if c.get("args", [""])[0] == "worker" for q in c["args"][1].split(",")}
-    assert {r["queue"] for r in routes.values()} <= consumed <= set(queues)
+    assert consumed <= set(queues)
+    assert {t["queue"] for t in facts["tasks"].values()} | {b["queue"] for b in facts["beat"].values()} <= consumed
+    # prefetch 1 + acks_late: a worker takes only what its processes run, so the lists hold the real backlog
+    assert facts["prefetch"] == 1 and facts["acks_late"] is True
 
 
-def test_settings_keep_the_backlog_honest():
-    """prefetch 1 + acks_late: the list length is the work no process has started."""
-    text = (REPO / "platform" / "gaitsite" / "settings.py").read_text()
-    assert "CELERY_TASK_ACKS_LATE = True" in text
-    assert re.search(r"CELERY_WORKER_PREFETCH_MULTIPLIER = 4 if .*sqla.* else 1", text)
+def test_beat_is_one_replica_and_its_tasks_have_workers():
+    for overlay in OVERLAYS:
+        objs = render(overlay)
+        beat = find(objs, "Deployment", "gait-beat")
+        assert beat["spec"]["replicas"] == 1 and beat["spec"]["strategy"] == {"type": "Recreate"}
+        assert pod_spec(beat)["containers"][0]["args"] == ["beat"]
+    facts = celery_app_facts()
+    assert facts["beat"], "the app schedules no periodic task"
+    # the probe's threshold (15 min) covers a few periods of every entry (beat syncs its file when it sends)
+    assert all(b["every_s"] <= 300 for b in facts["beat"].values()), facts["beat"]
+    # `entrypoint.sh sweep` (run the sweeper now) sends a task the beat schedule names
+    sweep = re.search(r"call (\S+) --queue (\S+)", (K8S / "images" / "entrypoint.sh").read_text())
+    assert sweep.group(1) in {b["task"] for b in facts["beat"].values()}
+    assert facts["tasks"][sweep.group(1)]["queue"] == sweep.group(2)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -276,15 +292,3 @@ def test_migrations_job_carries_the_release(overlay):
     tags = {c["image"].rsplit(":", 1)[1].removesuffix("-cuda") for o in workloads(objs) for c in containers(o)
             if "/gait" in c["image"]}
     assert tags == {release}
-
-
-def test_sweeper_runs_the_task_the_beat_schedule_names():
-    objs = render("prod")
-    cron = find(objs, "CronJob", "gait-sweeper")
-    assert pod_spec(cron)["containers"][0]["args"] == ["sweep"]
-    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
-    text = (REPO / "workers" / "celery_app.py").read_text()
-    assert '"task": "workers.pipeline.sweep"' in text
-    assert "call workers.pipeline.sweep --queue preprocess" in (K8S / "images" / "entrypoint.sh").read_text()
-    _, routes = _celery_app_literals()
-    assert _queue_of("workers.pipeline.sweep", routes) == "preprocess"

@@ -166,3 +166,33 @@ def test_serve_roles_fetch_the_champion_and_serve_it(tmp_path):
         except ProcessLookupError:
             pass
         log.close()
+
+
+def test_beat_role_puts_the_sweeper_on_the_list_keda_reads(tmp_path):
+    """beat sends the sweeper (period from GAIT_PIPELINE_SWEEP_EVERY_S) to Redis list `preprocess`, the
+    key the preprocess ScaledObject counts, and its probe (`beat-alive`) passes once it wrote its file."""
+    import redis
+
+    broker = services.redis_url(9)  # this test's own Redis database, emptied first
+    _redis_db(broker)
+    env = _env(tmp_path, GAIT_BROKER_URL=broker, GAIT_RESULT_BACKEND=broker, GAIT_PIPELINE_SWEEP_EVERY_S="1",
+               TMPDIR=str(tmp_path))
+    assert subprocess.run([ENTRY, "beat-alive"], env=env, timeout=30).returncode != 0  # nothing written yet
+    log = open(tmp_path / "beat.log", "wb")  # noqa: SIM115 - handed to the child
+    beat = subprocess.Popen([ENTRY, "beat"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        r = redis.Redis.from_url(broker)
+        deadline = time.monotonic() + 90
+        while r.llen("preprocess") < 1:
+            assert beat.poll() is None, (tmp_path / "beat.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (tmp_path / "beat.log").read_text()[-3000:]
+            time.sleep(0.5)
+        assert b"workers.pipeline.sweep" in r.lindex("preprocess", 0)
+        assert subprocess.run([ENTRY, "beat-alive"], env=env, timeout=30).returncode == 0
+        os.kill(beat.pid, signal.SIGTERM)
+        assert beat.wait(timeout=30) == 0
+    finally:
+        if beat.poll() is None:
+            os.killpg(beat.pid, signal.SIGKILL)
+            beat.wait()
+        log.close()

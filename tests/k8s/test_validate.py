@@ -23,7 +23,7 @@ def test_every_overlay_is_rendered():
     assert set(OVERLAYS) == {"dev", "prod"}
     for overlay in OVERLAYS:
         kinds = {o["kind"] for o in render(overlay)}
-        assert {"Deployment", "Service", "Ingress", "Job", "CronJob", "ScaledObject", "NetworkPolicy",
+        assert {"Deployment", "Service", "Ingress", "Job", "ScaledObject", "NetworkPolicy",
                 "PodDisruptionBudget", "HorizontalPodAutoscaler", "ConfigMap", "Role"} <= kinds, overlay
 
 
