@@ -107,3 +107,11 @@ def test_docs_name_the_validated_kubernetes_versions():
         assert "Kubernetes " + v.rsplit(".", 1)[0] in text or v.rsplit(".", 1)[0] in text, v
     keda = (SCHEMAS / "VERSION").read_text()
     assert "v2." in keda and (SCHEMAS / "LICENSE").read_text().startswith("\n                                 Apache License")
+
+
+def test_a_missing_kubectl_fails_naming_what_to_install(monkeypatch):
+    from tests.k8s import manifests
+
+    monkeypatch.setattr(manifests.shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="install kubectl"):
+        manifests.kubectl()
