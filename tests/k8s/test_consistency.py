@@ -154,6 +154,8 @@ def _known_variables() -> set[str]:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     names |= set(mod.VARIABLES)
+    # the training launcher's settings (its module docstring lists them)
+    names |= set(re.findall(r"``(GAIT_[A-Z0-9_]+)``", (REPO / "workers" / "launchers" / "kubernetes.py").read_text()))
     # TorchServe's process (serving/server.py sets the same), PostgreSQL/Redis/MinIO images of the dev overlay
     names |= {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "TEMP", "TMPDIR", "LOG_LOCATION", "METRICS_LOCATION", "HOME",
               "POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD", "PGDATA", "REDIS_PASSWORD",
@@ -292,3 +294,73 @@ def test_migrations_job_carries_the_release(overlay):
     tags = {c["image"].rsplit(":", 1)[1].removesuffix("-cuda") for o in workloads(objs) for c in containers(o)
             if "/gait" in c["image"]}
     assert tags == {release}
+
+
+# The launcher's client calls (workers/launchers/kubernetes.py) -> the (resource, verb) each needs.
+_CALL_VERBS = {"create": "create", "read": "get", "list": "list", "delete": "delete", "patch": "patch",
+               "replace": "update"}
+_RESOURCES = {"job": ("batch", "jobs"), "pod": ("", "pods"), "service": ("", "services"), "pod_log": ("", "pods/log")}
+
+
+def _launcher_needs() -> set[tuple[str, str, str]]:
+    text = (REPO / "workers" / "launchers" / "kubernetes.py").read_text()
+    needs = set()
+    for verb, resource in re.findall(r"\.(create|read|list|delete|patch|replace)_namespaced_(pod_log|job|pod|service)\b", text):
+        group, res = _RESOURCES[resource]
+        needs.add((group, res, _CALL_VERBS[verb]))
+    if "watch.Watch()" in text:  # a watch streams a list call
+        for resource in re.findall(r"stream\(self\.\w+\.list_namespaced_(\w+)", text):
+            group, res = _RESOURCES[resource]
+            needs.add((group, res, "watch"))
+    return needs
+
+
+def _job_templates() -> list[dict]:
+    import yaml
+
+    return [d for f in sorted((K8S / "jobs").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_launchers_training_jobs_fit_the_deployment(overlay):
+    """What workers/launchers/kubernetes.py creates from k8s/jobs/ at run time can run here: its Role allows
+    every call the launcher makes, the names the Job pods refer to exist unhashed, the NetworkPolicies
+    let them reach storage and each other, and the pods pass the namespace's restricted policy."""
+    objs = render(overlay)
+    role = find(objs, "Role", "gait-launcher")
+    granted = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+               for v in rule["verbs"]}
+    needs = _launcher_needs()
+    assert ("batch", "jobs", "create") in needs and ("", "pods/log", "get") in needs
+    assert needs <= granted, f"the launcher calls what its Role does not allow: {needs - granted}"
+    configmaps = {o["metadata"]["name"] for o in by_kind(objs, "ConfigMap")}
+    secrets = {o["metadata"]["name"] for o in by_kind(objs, "Secret")} | EXTERNAL_SECRETS
+    accounts = {o["metadata"]["name"] for o in by_kind(objs, "ServiceAccount")}
+    pols = by_kind(objs, "NetworkPolicy")
+    jobs = [d for d in _job_templates() if d["kind"] == "Job" and "template" in d["spec"]]  # pod spec: pretrain.yaml
+    assert jobs
+    for job in jobs:
+        spec = pod_spec(job)
+        labels = pod_labels(job)
+        assert spec["serviceAccountName"] in accounts and spec["automountServiceAccountToken"] is False
+        for c in spec["containers"]:
+            for src in c.get("envFrom", []):
+                if "configMapRef" in src:
+                    assert src["configMapRef"]["name"] in configmaps, src
+                else:
+                    assert src["secretRef"]["name"] in secrets, src
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] and sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"]["drop"] in (["ALL"], ["all"])
+        assert spec["securityContext"]["runAsNonRoot"] and spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        allowed = {p["metadata"]["name"] for p in pols if p["spec"]["podSelector"] and matches(p["spec"]["podSelector"], labels)}
+        assert {"allow-backing-services", "allow-training-job-peers"} <= allowed, allowed
+    # the launcher gets its namespace from its pod and the image of the overlay's TorchServe
+    worker = find(objs, "Deployment", "gait-worker-training")
+    (c,) = pod_spec(worker)["containers"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["GAIT_K8S_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    ts_image = pod_spec(find(objs, "Deployment", "gait-torchserve"))["containers"][0]["image"]
+    assert env["GAIT_TRAINING_IMAGE"]["value"] == ts_image
+    training = find_prefix(objs, "ConfigMap", "gait-training")["data"]
+    assert training["GAIT_CHECKPOINT_STORE"].startswith("s3://")

@@ -124,7 +124,7 @@ def test_launcher_rbac_is_namespaced_and_minimal(overlay):
     role = next(r for r in by_kind(objs, "Role") if r["metadata"]["name"] == "gait-launcher")
     grants = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
     assert grants == {("batch", "jobs"): {"create", "get", "list", "watch", "delete"},
-                      ("", "pods"): {"get", "list", "watch"}, ("", "pods/log"): {"get"},
+                      ("", "pods"): {"get", "list", "watch", "delete"}, ("", "pods/log"): {"get"},
                       ("", "services"): {"create", "get", "list", "delete"}}
     binding = next(b for b in by_kind(objs, "RoleBinding") if b["metadata"]["name"] == "gait-launcher")
     ns = role["metadata"]["namespace"]
