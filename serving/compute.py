@@ -1,7 +1,7 @@
 """The one inference computation shared by the TorchServe handler and the in-process client.
 
 ``infer(model, x, observed)``: windows of equal length -> per-window embedding (the paper's 4 x 2 x dim
-pooling, exactly as ``gaitcore.model.embed.embed_windows``) and reconstruction error (mean Euclidean
+pooling, exactly as ``gaitcore.model.embedding.embed_windows``) and reconstruction error (mean Euclidean
 distance, in normalised units, between the model's reconstruction of the unmasked input and the input
 positions, over observed joints). Both backends call this function, so for the same input they give the
 same outputs up to float rounding of different batch compositions.
