@@ -36,17 +36,18 @@ def _set(pk, **fields):
 def broker(redis_url):
     """A Celery app on a Redis database of its own (emptied), routed as the platform routes."""
     import redis
-    from celery import Celery, current_app
+    from celery import Celery
     from recordings.dispatch import TASK_ROUTES
+
+    from workers.celery_app import app as workers_app
 
     url = redis_url.rsplit("/", 1)[0] + "/12"
     redis.Redis.from_url(url).flushdb()
-    before = current_app._get_current_object()
     app = Celery("sweeper-test", broker=url, set_as_current=False)
     app.conf.task_routes = TASK_ROUTES
     yield app
     app.close()
-    before.set_current()  # Celery makes an app current on first use: the pipeline's tasks resolve there
+    workers_app.set_current()  # the pipeline's tasks resolve through the current app: give it back
 
 
 def test_sweeper_tells_backlog_from_lost_messages_and_dead_workers(monkeypatch, broker):
