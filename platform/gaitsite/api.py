@@ -13,7 +13,6 @@ from django_filters import FilterSet
 from django_filters import utils as filter_utils
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, filters, pagination
-from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -170,10 +169,3 @@ def _named(name: str, params) -> bool:
 def _filters_nothing_when_empty(filterset_class) -> bool:
     return filterset_class.filter_queryset is FilterSet.filter_queryset and not any(
         flt.extra.get("required") for flt in filterset_class.base_filters.values())
-
-
-def error_response(status: int, code: str, message: str, details=None) -> Response:
-    body = {"status": status, "code": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    return Response({"error": body}, status=status)

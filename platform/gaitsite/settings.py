@@ -200,7 +200,8 @@ UPLOAD_S3_MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (tests lowe
 _cache_url = CONFIG.get("GAIT_CACHE_URL")
 if _cache_url:
     CONFIG.url("GAIT_CACHE_URL", ("redis", "rediss"))
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2}}}  # throttles fail open fast
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
