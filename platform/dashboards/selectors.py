@@ -17,10 +17,10 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 from recordings.models import GaitSession, SessionStatus
+from registry.models import PredictorCard
 from results.models import Prediction, QCReport, TaskFeatures
 from tenancy.models import AuditEvent
 
-from .models import PredictorCard
 from .norms import KEY_FEATURES, NORM_TASK, NORMS, label
 
 SYSTEMS = (

@@ -14,6 +14,7 @@ api_v1 = [
     *import_module("cohorts.api.urls").urlpatterns,
     *import_module("recordings.api.urls").urlpatterns,
     *import_module("results.api.urls").urlpatterns,
+    *import_module("registry.api.urls").urlpatterns,
 ]
 
 urlpatterns = [
