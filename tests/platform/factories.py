@@ -83,9 +83,11 @@ def seed_everything(org: Organisation, tag: str, n_sessions: int = 1) -> dict:
 
 def seed_registry(table, tag: str) -> dict:
     """A finished training job, its predictor version, the champion (then challenger) alias and its event."""
-    from registry.models import Alias, AliasEvent, EncoderVersion, PredictorVersion, TrainingJob
+    from registry.models import Alias, AliasEvent, PredictorVersion, TrainingJob
 
-    enc = EncoderVersion.objects.order_by("id").first()
+    from tests.registry_support import shipped_encoder
+
+    enc = shipped_encoder()
     job = TrainingJob.objects.create(kind="finetune-heads", state="succeeded", reason="seeded", config={},
                                      config_hash="0" * 64, encoder=enc, label_table=table, snapshot={"sessions": []},
                                      snapshot_hash="1" * 64)
