@@ -111,6 +111,7 @@ class FitConfig:
     level: float = 0.9
     outer: int = OUTER
     inner: int = INNER
+    blas_threads: int = 1  # as in cv.nested_cv: multi-threaded BLAS on 2 shared cores is much slower here
     extra: dict = field(default_factory=dict)
 
 
@@ -190,6 +191,14 @@ def fit_heads(X: np.ndarray, columns: list[str], Y: np.ndarray, groups: np.ndarr
               config: FitConfig, *, embedding_model_version: str, source: str, cohort: str = "real",
               progress: Callable[[dict], None] | None = None) -> Predictor:
     """Fit every head of ``config.targets`` (columns of ``Y``); see the module docstring."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(config.blas_threads):
+        return _fit_heads(X, columns, Y, groups, sex, config, embedding_model_version=embedding_model_version,
+                          source=source, cohort=cohort, progress=progress)
+
+
+def _fit_heads(X, columns, Y, groups, sex, config: FitConfig, *, embedding_model_version, source, cohort, progress):
     from .cv import detect_binary
 
     t0 = time.perf_counter()

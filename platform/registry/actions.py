@@ -239,16 +239,29 @@ def promote(actor: Actor, candidate: PredictorVersion, *, alias: str = AliasName
     return AliasEvent.objects.order_by("-id").first()
 
 
+def alias_history(alias: str) -> list[int]:
+    """The alias's targets as a stack (predictor version ids, current last): every promotion or override
+    pushes its target, every rollback pops one."""
+    stack: list[int] = []
+    for action, to in AliasEvent.objects.filter(alias=alias).order_by("id").values_list("action", "to_predictor_id"):
+        if action == "rollback":
+            if stack:
+                stack.pop()
+        else:
+            stack.append(to)
+    return stack
+
+
 @transaction.atomic
 def rollback(actor: Actor, *, alias: str = AliasName.CHAMPION, reason: str = "") -> AliasEvent:
-    """Point ``alias`` back at its previous target: the ``from`` of the move that set the current one."""
+    """Point ``alias`` back at its previous target (the one before the promotion that set the current)."""
     current = Alias.objects.select_for_update().filter(name=alias).first()
     if current is None:
         raise ValidationError({"alias": f"there is no {alias} to roll back"})
-    last = AliasEvent.objects.filter(alias=alias, to_predictor=current.predictor).order_by("-id").first()
-    if last is None or last.from_predictor is None:
-        raise ValidationError({"alias": f"the {alias} has no previous target"})
-    _move(actor, alias, last.from_predictor, "rollback", reason=reason)
+    stack = alias_history(alias)
+    if len(stack) < 2:
+        raise ValidationError({"alias": f"the {alias} has no previous target to roll back to"})
+    _move(actor, alias, PredictorVersion.objects.get(pk=stack[-2]), "rollback", reason=reason)
     return AliasEvent.objects.order_by("-id").first()
 
 
