@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaitcore.probe.finetune import Cancelled, FitConfig, compare, evaluate, fit_heads, representation_columns, session_row
+from gaitcore.probe.finetune import (
+    Cancelled,
+    FitConfig,
+    compare,
+    evaluate,
+    fit_heads,
+    representation_columns,
+    session_row,
+)
 from gaitcore.probe.predictor import Predictor
 
 
