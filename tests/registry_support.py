@@ -26,8 +26,11 @@ BODY_MAP = {"body_thigh": "thigh_length_mm", "body_shank": "shank_length_mm", "b
             "body_forearm": "forearm_length_mm"}
 
 
-def targets() -> list[str]:
-    return list(TARGETS)
+def many_targets(n: int) -> list[str]:
+    """age, bmi and the first continuous phenotypes of the generator's catalogue: ``n`` targets."""
+    from gaitcore.synth.phenotypes import PHENOTYPES
+
+    return (["age", "bmi"] + [p.name for p in PHENOTYPES if p.transform != "binary"])[:n]
 
 
 def _numbers(index: int, seed: int) -> np.ndarray:
@@ -38,14 +41,14 @@ def _numbers(index: int, seed: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _reference(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _reference(seed: int, dim: int = DIM) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and SD of the generator's numbers over 60 reference subjects, and the fixed projection."""
     ref = np.stack([_numbers(10_000 + i, seed) for i in range(60)])
     sd = ref.std(axis=0)
-    return ref.mean(axis=0), np.where(sd > 0, sd, 1.0), np.random.default_rng(7).normal(size=(ref.shape[1], DIM))
+    return ref.mean(axis=0), np.where(sd > 0, sd, 1.0), np.random.default_rng(7).normal(size=(ref.shape[1], dim))
 
 
-def subject_record(index: int, seed: int = SEED) -> dict:
+def subject_record(index: int, seed: int = SEED, dim: int = DIM) -> dict:
     """Labels, features, embedding, sex and birth year of synthetic subject ``index``."""
     from gaitcore.synth.cohort import rng_for, subject_at_visit
     from gaitcore.synth.oracle import session_numbers
@@ -61,8 +64,8 @@ def subject_record(index: int, seed: int = SEED) -> dict:
     body = {BODY_MAP[k]: float(v) + 5 * noise.standard_normal() for k, v in nums["body"].items() if k in BODY_MAP}
     body["leg_length_mm"] = body["thigh_length_mm"] + body["shank_length_mm"]
     body["estimated_stature_mm"] = 0.9 * nums["body"]["body_height_mm"] + 10 * noise.standard_normal()
-    mean, sd, proj = _reference(seed)
-    emb = ((_numbers(index, seed) - mean) / sd) @ proj / np.sqrt(len(mean)) + 0.3 * noise.standard_normal(DIM)
+    mean, sd, proj = _reference(seed, dim)
+    emb = ((_numbers(index, seed) - mean) / sd) @ proj / np.sqrt(len(mean)) + 0.3 * noise.standard_normal(dim)
     return {"labels": labels, "features": {**gait, **body}, "embedding": [float(x) for x in emb],
             "sex": "male" if subj.male else "female", "birth_year": int(2026 - subj.age)}
 
@@ -78,21 +81,24 @@ def shipped_encoder():
 
 
 def seed_organisation(org, n_subjects: int, *, first: int = 1, no_consent: int = 0, prefix: str = "S",
-                      cohort_name: str = "registry") -> dict:
+                      cohort_name: str = "registry", targets: list[str] | None = None, dim: int = DIM,
+                      progress=None) -> dict:
     """Subjects ``first..first+n-1`` with consent to model training (+ ``no_consent`` without), one processed
     session each (embedding + features), in ``org``. Returns {"cohort", "subjects", "sessions", "csv"}."""
     from cohorts.models import Cohort, Subject
     from tenancy.scope import organisation_scope
 
     version = shipped_encoder().version_tag
-    cols = targets()
+    cols = list(targets or TARGETS)
     lines = [",".join(["subject", *cols])]
     subjects, sessions = [], []
     with organisation_scope(org):
         cohort, _ = Cohort.objects.get_or_create(name=cohort_name)
         for k in range(n_subjects + no_consent):
             i = first + k
-            rec = subject_record(i)
+            rec = subject_record(i, dim=dim)
+            if progress and (k + 1) % 100 == 0:
+                progress(k + 1)
             s = Subject.objects.create(cohort=cohort, external_id=f"{prefix}{i:05d}", birth_year=rec["birth_year"],
                                        sex=rec["sex"], consent_research=True, consent_model_training=k < n_subjects)
             sess = add_session(s, rec, version)
