@@ -125,3 +125,19 @@ def add_session(subject, rec: dict, version: str, status: str = "done"):
         Embedding.objects.create(session=sess, task=task, model_name="gaitmae", model_version=version,
                                  vector=rec["embedding"])
     return sess
+
+
+def registry_objects(org) -> dict:
+    """A finished job and its predictor version in ``org`` (for route tests): {"job_id", "version_id"}."""
+    from registry.models import PredictorVersion, TrainingJob
+    from tenancy.scope import organisation_scope
+
+    enc = shipped_encoder()
+    with organisation_scope(org):
+        job = TrainingJob.objects.create(kind="finetune-heads", state="succeeded", reason="test", config={},
+                                         config_hash="c" * 64, encoder=enc, snapshot={"sessions": []}, snapshot_hash="s" * 64)
+        n = PredictorVersion.objects.count() + 1
+        pv = PredictorVersion.objects.create(number=n, name=f"{org.slug}/heads-v{n}", encoder=enc, job=job,
+                                             snapshot_hash="s" * 64, code_version="test", config={}, config_hash="c" * 64,
+                                             eval_set_hash="e" * 64, artifact_key="x", arrays_sha256="a" * 64)
+    return {"job_id": job.pk, "version_id": pv.pk}
