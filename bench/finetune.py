@@ -130,14 +130,14 @@ def main() -> int:
         won: dict[str, int] = {}
         for rep in (job.metrics.get("representation") or {}).values():
             won[rep] = won.get(rep, 0) + 1
-        age = (job.metrics.get("cv") or {}).get("age@all", {}).get("r2", {}).get("mean")
+        age = {k: round(v["r2"]["mean"], 3) for k, v in (job.metrics.get("cv") or {}).items() if k.startswith("age@")}
         out = {
             "subjects": args.subjects, "targets": len(targets), "embedding_dim": args.dim, "cv_seeds": args.seeds,
             "sessions": len(job.snapshot["sessions"]), "state": job.state, "reason": job.reason,
             "wall_s": round(wall, 1),
             "job_s": round((job.finished_at - job.started_at).total_seconds(), 1) if job.finished_at and job.started_at else None,
             "fit_s": job.metrics.get("fit_s"), "peak_rss_mib": round(peak_kib / 1024, 1),
-            "representations_won": won, "age_cv_r2": None if age is None else round(age, 3),
+            "representations_won": won, "age_cv_r2": age, "heads": len(job.metrics.get("cv") or {}),
             "cores": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2),
         }
         print(json.dumps(out))

@@ -361,6 +361,9 @@ def subject_predictions(session) -> dict:
     rows, else standardised from its raw-unit predictions against the organisation's), the raw predictions,
     the predictor cards and the attribution per system from each card."""
     preds = list(Prediction.objects.filter(session=session).order_by("body_system", "phenotype", "id"))
+    if preds:  # earlier predictors' rows are kept (registry): show the predictor that wrote last
+        newest = max(preds, key=lambda p: (p.created_at, p.id))
+        preds = [p for p in preds if (p.model_name, p.model_version) == (newest.model_name, newest.model_version)]
     order = {s: i for i, s in enumerate(SYSTEMS)}
     deviations = [p for p in preds if is_deviation(p)]
     covered = {p.body_system for p in deviations}

@@ -67,7 +67,7 @@ def send_task(name: str, args: list, queue: str) -> None:
 
 
 # --- jobs ------------------------------------------------------------------------------------------------
-DEFAULT_FINETUNE = {"representations": ["embedding", "gait", "body", "concat"], "sex_specific": [],
+DEFAULT_FINETUNE = {"representations": ["embedding", "gait", "body", "concat"], "sex_specific": ["age", "bmi"],
                     "seeds": 1, "level": 0.9, "eval_fraction": 0.2}
 
 

@@ -50,3 +50,12 @@ def test_an_artifact_with_other_arrays_or_pickled_objects_is_refused(tmp_path):
     (folder / "predictor.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="pickle"):
         Predictor.load(folder)
+
+
+def test_launchers_follow_the_protocol_and_an_unknown_one_is_a_launch_error():
+    from workers.launchers import BACKENDS, Launcher, LaunchError, get_launcher
+
+    for name in BACKENDS:
+        assert isinstance(get_launcher(name), Launcher)
+    with pytest.raises(LaunchError, match="unknown launcher 'nowhere'"):
+        get_launcher("nowhere")
