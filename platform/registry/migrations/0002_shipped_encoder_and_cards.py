@@ -2,7 +2,7 @@
 
 The facts of gaitcore/model/checkpoints/gaitmae-small.pt were read with gaitcore (this migration does not
 import torch): ``load_checkpoint().version_tag`` and ``weights_digest(model)``; the file's SHA-256 is checked
-by tests/workers/test_registry_encoder.py against the file in the repository.
+by tests/workers/test_registry_units.py against the file in the repository.
 """
 
 from django.db import migrations
