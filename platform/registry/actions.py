@@ -66,6 +66,20 @@ def send_task(name: str, args: list, queue: str) -> None:
     _producer.send_task(name, args=args, queue=queue)
 
 
+def send_after_commit(name: str, args: list, queue: str) -> None:
+    """Send once the transaction commits; a broker that is down does not fail the request (a queued job is
+    dispatched again by the jobs sweeper, ``GAIT_JOB_QUEUED_TIMEOUT_S``)."""
+    import logging
+
+    def send():
+        try:
+            send_task(name, args, queue)
+        except Exception:  # noqa: BLE001 - logged; the sweeper retries
+            logging.getLogger("registry").exception("could not send %s%s", name, args)
+
+    transaction.on_commit(send)
+
+
 # --- jobs ------------------------------------------------------------------------------------------------
 DEFAULT_FINETUNE = {"representations": ["embedding", "gait", "body", "concat"], "sex_specific": ["age", "bmi"],
                     "seeds": 1, "level": 0.9, "eval_fraction": 0.2}
@@ -153,8 +167,7 @@ def start_job(actor: Actor, *, kind: str, label_table, config: dict | None = Non
                           f"{len({r['subject'] for r in snap['sessions']})} subjects, {len(snap['targets'])} targets, "
                           f"snapshot {job.snapshot_hash[:12]}")
     record(actor, "training_job.create", job, kind=kind, snapshot_hash=job.snapshot_hash, config_hash=job.config_hash)
-    job_id = job.pk
-    transaction.on_commit(lambda: send_task(DISPATCH_TASK, [job_id], TRAINING_QUEUE))
+    send_after_commit(DISPATCH_TASK, [job.pk], TRAINING_QUEUE)
     return job
 
 
@@ -279,5 +292,5 @@ def repredict(actor: Actor, champion: Alias) -> int:
     org = current_organisation()
     record(actor, "predictor.repredict", champion.predictor, sessions=len(ids))
     for sid in ids:
-        transaction.on_commit(lambda sid=sid: send_task(PREDICT_TASK, [sid, org.pk, version], "preprocess"))
+        send_after_commit(PREDICT_TASK, [sid, org.pk, version], "preprocess")
     return len(ids)

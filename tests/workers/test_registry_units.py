@@ -59,3 +59,28 @@ def test_launchers_follow_the_protocol_and_an_unknown_one_is_a_launch_error():
         assert isinstance(get_launcher(name), Launcher)
     with pytest.raises(LaunchError, match="unknown launcher 'nowhere'"):
         get_launcher("nowhere")
+
+
+@pytest.mark.django_db
+def test_a_job_nobody_picked_up_is_dispatched_again_then_failed_with_the_reason(monkeypatch):
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+    from registry.models import TrainingJob
+
+    from tests.platform.factories import make_org
+    from tests.registry_support import registry_objects
+    from workers.jobs_sweeper import sweep_jobs
+
+    monkeypatch.setenv("GAIT_JOB_QUEUED_TIMEOUT_S", "60")
+    job_id = registry_objects(make_org("sweep-q"))["job_id"]
+    TrainingJob.unscoped.filter(pk=job_id).update(state="queued", reason="", created_at=timezone.now() - timedelta(seconds=90))
+    with mock.patch("workers.jobs_sweeper._send") as send:
+        assert sweep_jobs()["redispatched"] == [job_id]
+        assert sweep_jobs()["redispatched"] == []  # once
+        send.assert_called_once_with("workers.training.dispatch", job_id)
+    TrainingJob.unscoped.filter(pk=job_id).update(created_at=timezone.now() - timedelta(seconds=130))
+    assert sweep_jobs()["failed"] == [job_id]
+    job = TrainingJob.unscoped.get(pk=job_id)
+    assert job.state == "failed" and "no worker of the training queue picked it up" in job.reason

@@ -70,6 +70,12 @@ class RegistryAPITest(APITestBase):
                                                   format="json")
         self.assertError(r, 400)
 
+    def test_a_broker_that_is_down_leaves_the_job_queued_not_the_request_failed(self):
+        with mock.patch("registry.actions.send_task", side_effect=ConnectionError("broker down")):
+            r = self.start()
+        self.assertEqual(r.status_code, 201, r.content)
+        self.assertEqual(r.json()["state"], "queued")
+
     def test_bad_config_is_refused_with_the_reason(self):
         self.assertError(self.start(config={"representations": ["pixels"]}), 400)
         self.assertError(self.start(config={"seeds": 99}), 400)
