@@ -1,7 +1,7 @@
 from cohorts.models import PhenotypeTable
 from rest_framework import serializers
 
-from ..models import Alias, AliasEvent, AliasName, JobLog, PredictorVersion, TrainingJob
+from ..models import Alias, AliasEvent, AliasName, EncoderVersion, JobLog, PredictorVersion, TrainingJob
 
 
 class TrainingJobSerializer(serializers.ModelSerializer):
@@ -29,6 +29,8 @@ class TrainingJobCreateSerializer(serializers.Serializer):
     label_table = serializers.PrimaryKeyRelatedField(queryset=PhenotypeTable.objects,
                                                      help_text="the phenotype table (version) to train on")
     launcher = serializers.ChoiceField(choices=["local"], default="local")
+    encoder = serializers.SlugRelatedField(slug_field="version_tag", queryset=EncoderVersion.objects.filter(status="active"),
+                                           required=False, help_text="encoder version tag (default: the newest active)")
     config = serializers.DictField(required=False, default=dict,
                                    help_text="targets, representations, sex_specific, seeds, level, eval_fraction")
 

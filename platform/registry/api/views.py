@@ -25,7 +25,7 @@ class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
         data.is_valid(raise_exception=True)
         v = data.validated_data
         job = actions.start_job(self.actor, kind=v["kind"], label_table=v["label_table"], config=v["config"],
-                                launcher=v["launcher"])
+                                launcher=v["launcher"], encoder=v.get("encoder"))
         return Response(s.TrainingJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: s.TrainingJobSerializer})
