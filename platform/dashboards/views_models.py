@@ -42,14 +42,14 @@ def models_home(request):
     return render(request, "dashboards/models/home.html", {
         "versions": versions, "aliases": Alias.objects.select_related("predictor"),
         "events": AliasEvent.objects.select_related("from_predictor", "to_predictor")[:20],
-        "jobs": TrainingJob.objects.select_related("encoder")[:20],
+        "jobs": TrainingJob.objects.select_related("encoder").defer("snapshot")[:20],
         "tables": PhenotypeTable.objects.select_related("cohort")[:50],
         "can_train": role_can(role, Perm.TRAIN_MODELS), "can_manage": role_can(role, Perm.MANAGE_MODELS)})
 
 
 @page(Perm.READ)
 def model_job(request, job_id: int):
-    job = get_object_or_404(TrainingJob.objects.select_related("encoder"), pk=job_id)
+    job = get_object_or_404(TrainingJob.objects.select_related("encoder", "label_table").defer("snapshot"), pk=job_id)
     return render(request, "dashboards/models/job.html", {
         "job": job, "status": _job_status(job), "can_train": role_can(request.organisation_role, Perm.TRAIN_MODELS)})
 

@@ -161,7 +161,8 @@ def start_job(actor: Actor, *, kind: str, label_table, config: dict | None = Non
                                f"outside the evaluation set (at least 20 are needed), targets {snap['targets']}"})
     job = TrainingJob.objects.create(
         kind=kind, launcher=launcher, config=cfg, config_hash=canonical_hash(cfg), encoder=encoder,
-        label_table=label_table, snapshot=snap, snapshot_hash=canonical_hash(snap), started_by=actor.user,
+        label_table=label_table, snapshot=snap, snapshot_hash=canonical_hash(snap), n_sessions=len(snap["sessions"]),
+        started_by=actor.user,
         progress={"stage": "queued", "done": 0, "total": None})
     JobLog.objects.create(job=job, message=f"queued: {len(snap['sessions'])} sessions of "
                           f"{len({r['subject'] for r in snap['sessions']})} subjects, {len(snap['targets'])} targets, "

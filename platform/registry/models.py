@@ -71,6 +71,7 @@ class TrainingJob(TenantModel):
                                     related_name="+")
     snapshot = models.JSONField(default=dict, blank=True, help_text="frozen data snapshot (manifest)")
     snapshot_hash = models.CharField(max_length=64, blank=True)
+    n_sessions = models.PositiveIntegerField(default=0, help_text="sessions in the snapshot")
     progress = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     artifacts = models.JSONField(default=dict, blank=True)

@@ -7,7 +7,6 @@ from ..models import Alias, AliasEvent, AliasName, EncoderVersion, JobLog, Predi
 class TrainingJobSerializer(serializers.ModelSerializer):
     encoder = serializers.CharField(source="encoder.version_tag", read_only=True)
     predictor_version = serializers.SerializerMethodField()
-    n_sessions = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingJob
@@ -19,9 +18,6 @@ class TrainingJobSerializer(serializers.ModelSerializer):
     def get_predictor_version(self, obj) -> int | None:
         pv = getattr(obj, "predictor", None) if obj.state == "succeeded" else None
         return pv.pk if pv else None
-
-    def get_n_sessions(self, obj) -> int:
-        return len((obj.snapshot or {}).get("sessions", []))
 
 
 class TrainingJobCreateSerializer(serializers.Serializer):

@@ -19,6 +19,9 @@ class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
     ordering_fields = ["created_at", "state"]
     write_permission = Perm.TRAIN_MODELS
 
+    def get_queryset(self):
+        return super().get_queryset().defer("snapshot")  # the manifest can be large; the API shows its hash
+
     @extend_schema(request=s.TrainingJobCreateSerializer, responses={201: s.TrainingJobSerializer})
     def create(self, request):
         data = s.TrainingJobCreateSerializer(data=request.data)

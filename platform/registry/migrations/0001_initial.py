@@ -111,6 +111,7 @@ class Migration(migrations.Migration):
                 ('config_hash', models.CharField(max_length=64)),
                 ('snapshot', models.JSONField(blank=True, default=dict, help_text='frozen data snapshot (manifest)')),
                 ('snapshot_hash', models.CharField(blank=True, max_length=64)),
+                ('n_sessions', models.PositiveIntegerField(default=0, help_text='sessions in the snapshot')),
                 ('progress', models.JSONField(blank=True, default=dict)),
                 ('metrics', models.JSONField(blank=True, default=dict)),
                 ('artifacts', models.JSONField(blank=True, default=dict)),
