@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true")
     args = p.parse_args(argv)
 
-    from serving.client import get_client
     from workers.celery_app import app
+    from workers.inference import get_client
 
     version = get_client().model_version()
     todo = pending_sessions(version, args.organisation)

@@ -14,24 +14,14 @@ sweeper); it returns what it did.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from .training import _num, stale_after_s  # noqa: F401 - stale_after_s: the runner's claim uses the same
+
 log = logging.getLogger("workers")
-
-
-def _num(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
-
-
-def stale_after_s() -> float:
-    return _num("GAIT_JOB_STALE_AFTER_S", 120)
 
 
 def max_attempts() -> int:

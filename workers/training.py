@@ -35,8 +35,20 @@ log = logging.getLogger("workers")
 DISPATCH_TASK_NAME = "workers.training.dispatch"
 
 
+def _num(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+
+
 def heartbeat_s() -> float:
-    return float(os.environ.get("GAIT_JOB_HEARTBEAT_S", "") or 5)
+    return _num("GAIT_JOB_HEARTBEAT_S", 5)
+
+
+def stale_after_s() -> float:
+    """``GAIT_JOB_STALE_AFTER_S``: a running job silent this long lost its worker (workers.jobs_sweeper)."""
+    return _num("GAIT_JOB_STALE_AFTER_S", 120)
 
 
 def worker_id() -> str:
@@ -148,8 +160,6 @@ def _heartbeat(job_id: int, stop: threading.Event, ctx: Context) -> None:
 def claim(job_id: int) -> bool:
     """queued -> running for this worker (also a redelivered job whose heartbeat went stale)."""
     from registry.models import FINAL_STATES, JobState, TrainingJob
-
-    from .jobs_sweeper import stale_after_s
 
     with transaction.atomic():
         job = TrainingJob.unscoped.select_for_update().filter(pk=job_id).first()

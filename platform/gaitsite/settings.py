@@ -51,16 +51,13 @@ INSTALLED_APPS = [
     "dashboards",
 ]
 
-# The session, authentication and messages middleware are Django's, skipped for API token requests
-# (which use none of them; see gaitsite/middleware.py). The CSRF middleware stays Django's own: the
-# deploy checks look for it by name, and it does nothing for DRF's CSRF-exempt views.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "gaitsite.middleware.SessionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "gaitsite.middleware.AuthenticationMiddleware",
-    "gaitsite.middleware.MessageMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenancy.middleware.ClearOrganisationScopeMiddleware",
 ]
@@ -95,7 +92,6 @@ DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60, conn_hea
 # by default for connection poolers in transaction mode; this deployment connects directly.
 POSTGRES_OPTIONS = {"server_side_binding": True, "prepare_threshold": 5}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = "gaitsite.postgresql"  # Django's, with health checks only after idle
     DATABASES["default"]["OPTIONS"] = {**POSTGRES_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
@@ -230,7 +226,6 @@ REST_FRAMEWORK = {
         "gaitsite.renderers.JSONRenderer",  # DRF's, encoding with orjson
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "gaitsite.negotiation.ContentNegotiation",  # DRF's, plain JSON Accept headers first
     "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {

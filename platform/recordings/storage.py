@@ -83,12 +83,5 @@ def assemble(upload) -> bytes:
     return buf.getvalue()
 
 
-def staged_names(upload) -> list[str]:
-    names = [chunk_name(upload, off) for off, _ in upload.chunks]
-    if upload.s3_upload_id:
-        names.append(multipart_name(upload))
-    return names
-
-
 def min_part_size() -> int:
     return int(getattr(settings, "UPLOAD_S3_MIN_PART_BYTES", 5 * 1024 * 1024))

@@ -156,7 +156,7 @@ def features(self, session_id: int, organisation_id: int) -> dict:
 @shared_task(**_opts("embed"))
 def embed(self, session_id: int, organisation_id: int) -> dict:
     def work():
-        from serving.client import get_client
+        from workers.inference import get_client
 
         return steps.embed(session_id, get_client())
 

@@ -11,8 +11,7 @@ torch = pytest.importorskip("torch")
 
 from gaitcore.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from gaitcore.model.data import WindowSet  # noqa: E402
-from gaitcore.model.embed import ID_COLUMNS, embed_windows  # noqa: E402
-from gaitcore.model.embedding import embedding_columns, pool, region_matrix  # noqa: E402
+from gaitcore.model.embedding import ID_COLUMNS, embed_windows, embedding_columns, pool, region_matrix  # noqa: E402
 from gaitcore.model.gaitmae import CONFIGS, GaitMAE  # noqa: E402
 from gaitcore.preprocess import PREPROCESSING_VERSION  # noqa: E402
 
