@@ -196,8 +196,9 @@ def run_job(job_id: int) -> dict:
     try:
         with job_scope(job):
             metrics, artifacts, extra = RUNNERS[job.kind](job, ctx)
+        last = TrainingJob.unscoped.filter(pk=job_id).values_list("progress", flat=True).first() or {}
         finish(job_id, JobState.SUCCEEDED, extra.pop("reason", "finished"), metrics=metrics,
-               artifacts={**job.artifacts, **artifacts}, progress={**job.progress, "stage": "done"})
+               artifacts={**job.artifacts, **artifacts}, progress={**last, "stage": "done", "eta_s": 0})
         return {"job": job_id, "state": "succeeded"}
     except Cancelled:
         finish(job_id, JobState.CANCELLED, "cancelled on request (stopped between two folds or targets)")
