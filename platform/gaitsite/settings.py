@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "cohorts",
     "recordings",
     "results",
+    "registry",
     "dashboards",
 ]
 
@@ -245,6 +246,8 @@ SPECTACULAR_SETTINGS = {
         "UploadModeEnum": "recordings.models.UploadMode.choices",
         "RoleEnum": "tenancy.models.Role.choices",
         "SexEnum": "cohorts.models.Sex.choices",
+        "AliasNameEnum": "registry.models.AliasName.choices",
+        "JobStateEnum": "registry.models.JobState.choices",
     },
 }
 

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("cohorts.api.urls")),
     path("", include("recordings.api.urls")),
     path("", include("results.api.urls")),
+    path("", include("registry.api.urls")),
 ]
 
 urlpatterns = [

@@ -33,5 +33,5 @@ class PredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = ["id", "session", "phenotype", "body_system", "value", "lower", "upper", "interval_level", "unit",
-                  "model_name", "model_version", "created_at"]
+                  "model_name", "model_version", "predictor_version", "encoder_version", "created_at"]
         read_only_fields = fields
