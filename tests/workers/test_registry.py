@@ -113,13 +113,19 @@ class Registry:
         from results.models import Prediction
         from tenancy.scope import organisation_scope
 
+        from recordings.models import GaitSession
+
         from workers import steps
+        from workers.leases import StepRun
 
         version = EncoderVersion.objects.order_by("id").first().version_tag
         with organisation_scope(self.org):
             subject = Subject.objects.order_by("id").first()
             sess = add_session(subject, subject_record(index), version, status="processing")
-            steps.predict(sess.pk, version)
+            GaitSession.unscoped.filter(pk=sess.pk).update(step="predict")
+            run = StepRun(sess.pk, "predict", None)
+            assert run.acquire() is None  # the predict step's lease, as its task takes it
+            steps.predict(sess.pk, version, run)
             return list(Prediction.objects.filter(session=sess))
 
 
