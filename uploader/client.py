@@ -147,9 +147,12 @@ class Api:
 
     # --- the upload protocol ----------------------------------------------------------------------
     def create_upload(self, *, key: str, subject: int, size: int, sha256: str, tasks: list[str], filename: str,
-                      mode: str = "chunked") -> dict:
+                      mode: str = "chunked", allow_duplicate: bool = False) -> dict:
+        """The upload; when the organisation already has this content as a session the answer is that
+        session's upload with ``duplicate: true`` (status complete: nothing to send), unless
+        ``allow_duplicate``."""
         body = {"subject": subject, "format": FORMAT, "size": size, "sha256": sha256, "tasks": tasks,
-                "filename": filename, "mode": mode}
+                "filename": filename, "mode": mode, "allow_duplicate": allow_duplicate}
         return self.request("POST", "uploads/", json=body, headers={"Idempotency-Key": key}).json()
 
     def upload_state(self, upload_id: str) -> dict:

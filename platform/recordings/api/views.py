@@ -82,6 +82,7 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     filterset_class = UploadFilterSet
     ordering_fields = ["created_at", "status"]
     write_permission = Perm.UPLOAD
+    counts_as_upload = True  # the upload throttle (GAIT_UPLOAD_RATE) counts this viewset's creates only
     permissions_by_action = {"list": Perm.READ, "retrieve": Perm.READ}
 
     def get_parsers(self):

@@ -110,6 +110,36 @@ class TokenAPITest(APITestBase):
             cache.clear()
 
 
+    def test_the_upload_throttle_counts_uploads_only(self):
+        from django.core.cache import cache
+        from rest_framework.settings import api_settings
+        from tenancy.throttles import UploadRateThrottle
+
+        from tests.platform.factories import session_file_bytes, sha256
+
+        cache.clear()
+        UploadRateThrottle.THROTTLE_RATES = {**api_settings.DEFAULT_THROTTLE_RATES, "upload": "2/hour"}
+        try:
+            admin = self.client_for(Role.ADMIN)
+            for i in range(4):  # cohorts (and subjects, tokens, members) are not uploads
+                r = admin.post(self.url("cohort-list"), {"name": f"c{i}"}, format="json")
+                self.assertEqual(r.status_code, 201, r.content)
+            r = admin.post(self.url("subject-list"), {"cohort": r.json()["id"], "external_id": "S-9", "birth_year": 1970, "sex": "female"}, format="json")
+            self.assertEqual(r.status_code, 201, r.content)
+            subject = r.json()["id"]
+            codes = []
+            for i in range(3):
+                data = session_file_bytes(seed=30 + i)
+                codes.append(admin.post(self.url("upload-list"), {
+                    "subject": subject, "format": "gait-session", "size": len(data), "sha256": sha256(data)},
+                    format="json", HTTP_IDEMPOTENCY_KEY=f"k{i}").status_code)
+            self.assertEqual(codes, [201, 201, 429])
+            self.assertEqual(admin.post(self.url("cohort-list"), {"name": "c9"}, format="json").status_code, 201)
+        finally:
+            del UploadRateThrottle.THROTTLE_RATES
+            cache.clear()
+
+
 class MemberAndAuditAPITest(APITestBase):
     def test_admin_manages_members_and_the_last_owner_stays(self):
         user = make_member(self.other, Role.VIEWER, username="carol")  # a member elsewhere may join too
