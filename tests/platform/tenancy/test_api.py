@@ -142,11 +142,20 @@ class TokenAPITest(APITestBase):
 
 class MemberAndAuditAPITest(APITestBase):
     def test_admin_manages_members_and_the_last_owner_stays(self):
-        user = make_member(self.other, Role.VIEWER, username="carol")  # a member elsewhere may join too
+        user = make_member(self.other, Role.VIEWER, username="carol")  # a member elsewhere may join too...
         admin = self.client_for(Role.OWNER)
         r = admin.post(self.url("membership-list"), {"username": "carol", "role": "researcher"}, format="json")
-        self.assertEqual(r.status_code, 201, r.content)
-        r = admin.patch(self.url("membership-detail", pk=r.json()["id"]), {"role": "clinician"}, format="json")
+        self.assertEqual(r.status_code, 202, r.content)  # ...but only by accepting the invitation
+        with self.scope():
+            self.assertFalse(Membership.objects.filter(user=user).exists())
+        key = r.json()["link"].rstrip("/").rsplit("/", 1)[1]
+        web = APIClient()
+        web.force_login(user)
+        self.assertEqual(web.post(f"/dashboard/invite/{key}/").status_code, 302)
+        with self.scope():
+            m = Membership.objects.get(user=user)
+        self.assertEqual(m.role, "researcher")
+        r = admin.patch(self.url("membership-detail", pk=m.pk), {"role": "clinician"}, format="json")
         self.assertEqual(r.json()["role"], "clinician")
         with self.scope():
             self.assertEqual(Membership.objects.get(user=user).role, "clinician")
@@ -157,8 +166,22 @@ class MemberAndAuditAPITest(APITestBase):
         self.assertError(self.client_for(Role.CLINICIAN).post(self.url("membership-list"),
                                                               {"username": "olga", "role": "viewer"}, format="json"), 403)
         actions = self.audit_actions()
-        self.assertIn("membership.create", actions)
+        self.assertIn("invitation.create", actions)
+        self.assertIn("invitation.accept", actions)
         self.assertIn("membership.update", actions)
+
+    def test_inviting_a_name_never_tells_whether_it_exists(self):
+        make_member(self.other, Role.VIEWER, username="bob")  # exists, in another organisation
+        admin = self.client_for(Role.ADMIN)
+        answers = []
+        for name in ("bob", "no-such-user-xyz"):
+            r = admin.post(self.url("membership-list"), {"username": name, "role": "viewer"}, format="json")
+            self.assertEqual(r.status_code, 202, r.content)
+            body = r.json()
+            answers.append(sorted(body) + [body["state"], body["role"]])
+        self.assertEqual(answers[0], answers[1])
+        with self.scope():
+            self.assertEqual(Membership.objects.filter(user__username="bob").count(), 0)
 
     def test_audit_log_is_for_admins_and_records_who(self):
         self.client_for(Role.ADMIN).post(self.url("cohort-list"), {"name": "audited"}, format="json")
