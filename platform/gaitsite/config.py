@@ -60,6 +60,11 @@ VARIABLES: tuple[Var, ...] = (
     Var("GAIT_API_RATE", "1200/min", "API requests allowed per token (or per web user), e.g. `1200/min`, `50000/hour`."),
     Var("GAIT_UPLOAD_RATE", "120/hour", "Uploads a token (or web user) may start, e.g. `120/hour`."),
     Var("GAIT_UPLOAD_MAX_BYTES", "268435456", "Largest session file accepted by the upload API, in bytes (256 MiB)."),
+    Var("GAIT_LOGIN_MAX_FAILURES", "5", "Failed sign-ins after which an account is locked for the lockout window."),
+    Var("GAIT_LOGIN_MAX_FAILURES_PER_ADDRESS", "30", "Failed sign-ins from one address (any account) per lockout window."),
+    Var("GAIT_LOGIN_LOCKOUT_SECONDS", "900", "The sign-in failure window and lockout, in seconds."),
+    Var("GAIT_TOTP_ROLES", "owner,admin", "Roles (in any organisation) that sign in with a TOTP code; staff always do. "
+        "Empty: no second factor (never in production)."),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 

@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "gaitsite",
     "tenancy",
     "cohorts",
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "gaitsite.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "tenancy.middleware.RequireSecondFactorMiddleware",
     "gaitsite.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenancy.middleware.ClearOrganisationScopeMiddleware",
@@ -183,6 +187,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in protection (tenancy/logins.py): failure throttling and TOTP for the roles named.
+LOGIN_MAX_FAILURES = int(CONFIG.get("GAIT_LOGIN_MAX_FAILURES"))
+LOGIN_MAX_FAILURES_PER_ADDRESS = int(CONFIG.get("GAIT_LOGIN_MAX_FAILURES_PER_ADDRESS"))
+LOGIN_LOCKOUT_SECONDS = int(CONFIG.get("GAIT_LOGIN_LOCKOUT_SECONDS"))
+TOTP_ROLES = CONFIG.list("GAIT_TOTP_ROLES")
+if PRODUCTION and not {"owner", "admin"} <= set(TOTP_ROLES):
+    raise ImproperlyConfigured("GAIT_TOTP_ROLES must include owner and admin in production")
+OTP_TOTP_ISSUER = "Gait platform"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 def _rate(name: str) -> str:

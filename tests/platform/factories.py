@@ -82,3 +82,34 @@ def seed_everything(org: Organisation, tag: str, n_sessions: int = 1) -> dict:
 
 def bytes_io(data: bytes) -> io.BytesIO:
     return io.BytesIO(data)
+
+
+def totp_code(device, at: float | None = None) -> str:
+    """The TOTP code an authenticator app shows now for ``device`` (RFC 6238, computed from its key)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = at if at is not None else time.time()
+    return f"{totp.token():0{device.digits}d}"
+
+
+def verified_login(client, user, password: str | None = None):
+    """Log ``client`` in as ``user`` (with ``password`` when given); owners and admins also with a confirmed
+    TOTP device, as after a sign-in with a code (their pages need it)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from tenancy.logins import needs_second_factor
+
+    if password is None:
+        client.force_login(user)
+    else:
+        assert client.login(username=user.username, password=password)
+    if needs_second_factor(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+            user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client

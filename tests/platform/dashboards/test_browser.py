@@ -61,9 +61,17 @@ class Tab:
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
 
     def login(self, user):
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+        from tenancy.logins import needs_second_factor
+
+        from tests.platform.factories import totp_code
+
         self.page.goto(self.base + "/accounts/login/?next=/dashboard/")
         self.page.fill("#id_username", user.username)
         self.page.fill("#id_password", PASSWORD)
+        if needs_second_factor(user):  # owners and admins: the code of their authenticator app
+            device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "phone"})
+            self.page.fill("#id_otp_token", totp_code(device))
         self.page.click("button[type=submit]")
         self.page.wait_for_url("**/dashboard/")
 

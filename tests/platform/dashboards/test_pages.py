@@ -12,6 +12,7 @@ from tenancy.models import APIToken, AuditEvent, Membership
 from tenancy.scope import organisation_scope
 
 from tests.platform.dashboards.seed import PASSWORD, admin_urls, build_world, object_urls, page_urls
+from tests.platform.factories import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +23,7 @@ def world():
 
 
 def login(client, user):
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
+    return verified_login(client, user, PASSWORD)
 
 
 def test_every_page_renders_for_admin_and_clinician(client, world):

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from tenancy.models import Role
 
 from tests.platform.base import APITestBase
-from tests.platform.factories import make_member
+from tests.platform.factories import make_member, verified_login
 
 
 def test_which_requests_are_api_token_requests():
@@ -46,7 +46,7 @@ class MiddlewareTest(APITestBase):
     def test_browser_sessions_keep_session_auth_and_csrf(self):
         user = make_member(self.org, Role.OWNER, username="erin")
         browser = APIClient(enforce_csrf_checks=True)
-        browser.force_login(user)
+        verified_login(browser, user)
         r = browser.get(self.url("cohort-list"))
         self.assertEqual(r.status_code, 200)
         self.assertTrue(hasattr(r.wsgi_request, "session"))

@@ -12,7 +12,7 @@ from tenancy.models import APIToken, AuditEvent, Membership, Role, hash_token
 from tenancy.scope import NoOrganisationScope, organisation_scope
 
 from tests.platform.base import APITestBase, count_queries
-from tests.platform.factories import make_member, make_org
+from tests.platform.factories import make_member, make_org, verified_login
 
 
 @pytest.mark.django_db
@@ -201,7 +201,7 @@ class MemberAndAuditAPITest(APITestBase):
             Cohort.objects.create(name="beta-cohort")
         with self.scope():
             Cohort.objects.create(name="alpha-cohort")
-        self.client.force_login(user)
+        verified_login(self.client, user)  # an admin elsewhere: signed in with a second factor
         names = lambda **h: [c["name"] for c in self.client.get(self.url("cohort-list"), **h).json()["results"]]  # noqa: E731
         self.assertEqual(names(), ["alpha-cohort"])  # first membership by organisation name
         self.assertEqual(names(HTTP_X_ORGANISATION="beta"), ["beta-cohort"])
