@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "csp",
     "gaitsite",
     "tenancy",
     "cohorts",
@@ -57,6 +58,8 @@ INSTALLED_APPS = [
 # deploy checks look for it by name, and it does nothing for DRF's CSRF-exempt views.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gaitsite.headers.NoStoreAPIMiddleware",
+    "csp.middleware.CSPMiddleware",
     "gaitsite.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -67,6 +70,27 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenancy.middleware.ClearOrganisationScopeMiddleware",
 ]
+
+# Content-Security-Policy of every page (django-csp; see gaitsite/headers.py). The two third-party API
+# documentation UIs (Swagger UI, ReDoc) initialise themselves with inline scripts and styles and show no
+# organisation data: they are left out.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/schema/ui/", "/api/schema/redoc/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 ROOT_URLCONF = "gaitsite.urls"
 WSGI_APPLICATION = "gaitsite.wsgi.application"

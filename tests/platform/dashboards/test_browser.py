@@ -119,7 +119,8 @@ def test_dashboards_in_chromium(browser, live_server, tmp_path):
         check_charts(tab, name)
         assert_no_sideways_scroll(tab, name)
         if name == "subject-report":
-            tab.page.wait_for_function("Number(document.getElementById('replay').dataset.frames || 0) > 0", timeout=15000)
+            # (selectors, not wait_for_function: the page's CSP forbids evaluating strings, as it should)
+            tab.page.locator('#replay[data-frames]:not([data-frames="0"])').wait_for(state="attached", timeout=15000)
             tab.page.wait_for_timeout(600)  # a few replay frames
             assert tab.page.locator("text=Demonstration only — not for clinical use.").count() >= 1
         if name.startswith("cohort-") and name != "cohort-subjects" and name != "cohort-empty":
@@ -127,7 +128,7 @@ def test_dashboards_in_chromium(browser, live_server, tmp_path):
         tab.shot(f"admin-{name}")
     # the home page's recent sessions refresh on their own
     tab.open("/dashboard/")
-    tab.page.wait_for_function("Number(document.getElementById('refreshed').dataset.polls || 0) >= 1", timeout=10000)
+    tab.page.locator('#refreshed[data-polls]:not([data-polls="0"])').wait_for(state="attached", timeout=10000)
     # management flows: a token is shown once
     tab.open("/dashboard/manage/tokens/")
     tab.page.fill("#id_name", "station-1")
