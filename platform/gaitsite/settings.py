@@ -211,6 +211,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+HEALTH_TOKEN = CONFIG.get("GAIT_HEALTH_TOKEN")
+HEALTH_ALLOW_NETWORKS = CONFIG.list("GAIT_HEALTH_ALLOW_NETWORKS")
+
 # Sign-in protection (tenancy/logins.py): failure throttling and TOTP for the roles named.
 LOGIN_MAX_FAILURES = int(CONFIG.get("GAIT_LOGIN_MAX_FAILURES"))
 LOGIN_MAX_FAILURES_PER_ADDRESS = int(CONFIG.get("GAIT_LOGIN_MAX_FAILURES_PER_ADDRESS"))

@@ -2,8 +2,9 @@
 
 from django.shortcuts import render
 
-from .health import run_checks
+from .health import is_internal, run_checks
 
 
 def home(request):
-    return render(request, "gaitsite/home.html", {"parts": run_checks()})
+    """The landing page; the parts' status and details only for internal callers (as ``/healthz``)."""
+    return render(request, "gaitsite/home.html", {"parts": run_checks() if is_internal(request) else None})
