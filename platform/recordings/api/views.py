@@ -107,6 +107,7 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     def retrieve(self, request, pk=None):
         upload = self.get_object()
         body = s.UploadSerializer(upload).data
+        body["parts"] = []  # what S3 holds of a multipart upload still receiving; empty otherwise
         if upload.mode == UploadMode.S3_MULTIPART and upload.status == "receiving":
             parts = actions.s3_parts(upload)
             body["parts"] = [{"part": p["part"], "size": p["size"]} for p in parts]

@@ -43,7 +43,8 @@ class InvitationCreatedSerializer(serializers.ModelSerializer):
 
 class APITokenSerializer(FastReadMixin, serializers.ModelSerializer):
     is_active = serializers.BooleanField(read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None, allow_null=True,
+                                       help_text="null for a token created by a token (or whose creator was deleted)")
 
     class Meta:
         model = APIToken
