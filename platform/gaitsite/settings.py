@@ -21,7 +21,8 @@ if not PRODUCTION:
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # embedded SQLite files, media and logs live here
 
 # --- Core ------------------------------------------------------------------------------------------
-_DEV_SECRET = "django-insecure-development-only-key-never-use-in-production-0123456789"
+# Development only; production refuses to start without GAIT_SECRET_KEY:
+_DEV_SECRET = "django-insecure-development-only-key-never-use-in-production-0123456789"  # nosec B105
 SECRET_KEY = CONFIG.get("GAIT_SECRET_KEY") or _DEV_SECRET
 if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5):
     raise ImproperlyConfigured("GAIT_SECRET_KEY must be at least 50 random characters in production")
