@@ -110,3 +110,9 @@ def test_clinicians_sign_in_with_a_password_only():
     client = Client()
     assert sign_in(client, "cora", PASSWORD).status_code == 302
     assert client.get("/dashboard/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_signs_in_through_the_same_page():
+    r = Client().get("/admin/login/?next=/admin/")
+    assert r.status_code == 302 and r["Location"] == "/accounts/login/?next=/admin/"
