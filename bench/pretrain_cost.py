@@ -15,7 +15,7 @@ One untimed warm-up step, then the median of ``--steps`` timed steps.
 
 Reported per config: ``seconds_per_step``, ``crops_per_s``, ``frames_per_s`` and the wall time of the
 paper's recipe on this machine: ``--epochs`` passes (the paper: 32) over a cohort of ``--people`` people
-recorded for ``--minutes`` each at 30 fps (the paper: 3,414 people, a 6-minute protocol; DESIGN.md),
+recorded for ``--minutes`` each at 30 fps (the paper: 3,414 people, a 6-minute protocol; docs/science.md#protocol),
 ``recipe_days`` = epochs x people x minutes x 60 x 30 / frames_per_s / 86,400.
 """
 

@@ -13,7 +13,7 @@ over ``--seeds``. Prints ONE JSON object: per task, representation and feature t
 near 1; one that does not stays low. Progress on stderr.
 
 Why: on the synthetic cohort the embeddings lost to engineered features for age and for phenotypes that
-act on walking speed and timing (docs/probes.md); this measures directly whether the embeddings carry
+act on walking speed and timing (docs/experiments/2026-11-probe-acceptance.md); this measures directly whether the embeddings carry
 those quantities.
 """
 

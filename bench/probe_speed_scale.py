@@ -15,7 +15,7 @@ pelvis, so an embedding sees speed and step length relative to body size. This p
 * ``n``, ``sd_speed_per_height``, ``cv_height``.
 
 ``--rel-out`` writes session_id, subject, task, speed_per_height, step_per_height, height_m for every row
-of the oracle table (the decoding targets used in docs/probes.md, amendment 4).
+of the oracle table (the decoding targets used in docs/experiments/2026-11-probe-acceptance.md, amendment 4).
 """
 
 from __future__ import annotations

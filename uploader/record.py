@@ -33,7 +33,7 @@ class ProtocolTask:
 
 
 PROTOCOLS: dict[str, tuple[ProtocolTask, ...]] = {
-    # The Human Phenotype Project's station (DESIGN.md): the five tasks used by the model.
+    # The Human Phenotype Project's station (docs/science.md#protocol): the five tasks used by the model.
     "hpp": (
         ProtocolTask("treadmill_3kmh", 180.0, "Treadmill at 3 km/h: walk normally, arms relaxed, look ahead."),
         ProtocolTask("treadmill_self_selected", 60.0, "Treadmill at your own comfortable speed."),

@@ -19,7 +19,7 @@ What it does, deterministically (fixed seeds; same inputs -> same coefficients):
    dashboards' predictor card): for every head, the in-sample Pearson r of its predictions on the training
    cohort with one embedding region (legs, arms, torso, head: the pooled columns of that region) replaced
    by its training mean, and with only that region kept; importance = min-max(r_full - r_drop) +
-   min-max(r_keep) over the four regions (DESIGN.md's formula, applied to the embedding regions of the
+   min-max(r_keep) over the four regions (docs/science.md#body-part-ablation's formula, applied to the embedding regions of the
    fitted heads instead of re-embedding zeroed inputs), averaged over the system's heads, shares summing
    to 1.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 NAME = "pretrain"
-HELP = "Pretrain GaitMAE (masked reconstruction) on session files; resumes from RUN_DIR/last.pt after a kill."
+HELP = ("Pretrain GaitMAE (masked reconstruction) on session files; checkpoints to a local folder or S3 and, "
+        "with --resume, continues from the latest one after a kill.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "paper's recipe)")
     parser.add_argument("--time-span-frames", type=int, default=30,
                         help="length of that span in frames (default 30 = 1 s, about one stride)")
+    parser.add_argument("--checkpoint-store", default="", metavar="URL",
+                        help="where checkpoints and the `latest` pointer go: a folder or s3://bucket/prefix "
+                             "(default: RUN_DIR); S3 endpoint/region from GAIT_S3_ENDPOINT_URL / GAIT_S3_REGION")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the store's latest checkpoint if there is one (without it, a store "
+                             "that already holds a checkpoint is refused)")
+    parser.add_argument("--keep-checkpoints", type=int, default=3, metavar="N",
+                        help="checkpoint objects kept in the store (older ones deleted; 0 = all; default 3)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -43,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    from ..model.checkpoint import CheckpointError
     from ..model.masking import MaskingConfig
+    from ..model.store import StoreError
     from ..model.train import TrainConfig, pretrain
 
     try:  # a bad masking value and a bad run end the same way: one line on stderr, exit 2
@@ -54,9 +65,11 @@ def run(args: argparse.Namespace) -> int:
                          warmup_steps=args.warmup_steps, grad_clip=args.grad_clip, val_fraction=args.val_fraction,
                          seed=args.seed, ckpt_every=args.ckpt_every, log_every=args.log_every,
                          max_minutes=args.max_minutes, compile=args.compile, amp=args.amp,
-                         progress=not args.no_progress, init=args.init, masking=masking.to_dict())
+                         progress=not args.no_progress, init=args.init, masking=masking.to_dict(),
+                         checkpoint_store=args.checkpoint_store, resume=args.resume,
+                         keep_checkpoints=args.keep_checkpoints)
         summary = pretrain(tc)
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (ValueError, KeyError, FileNotFoundError, StoreError, CheckpointError) as exc:
         print(f"gaitfm pretrain: {exc}", file=sys.stderr)
         return 2
     if summary:

@@ -21,6 +21,7 @@ train_state         optional (resume checkpoints only): optimizer state, step, R
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -79,9 +80,8 @@ def weights_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()[:8]
 
 
-def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, preprocessing: str,
-                    meta: dict[str, Any] | None = None, train_state: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint atomically (temp file + rename) so a kill never leaves a torn file."""
+def _checkpoint_obj(model: torch.nn.Module, preprocessing: str, meta: dict[str, Any] | None,
+                    train_state: dict[str, Any] | None) -> dict[str, Any]:
     model = _unwrap(model)
     cfg: GaitMAEConfig = model.cfg
     obj: dict[str, Any] = {
@@ -95,6 +95,13 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, preprocessi
     }
     if train_state is not None:
         obj["train_state"] = train_state
+    return obj
+
+
+def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, preprocessing: str,
+                    meta: dict[str, Any] | None = None, train_state: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint atomically (temp file + rename) so a kill never leaves a torn file."""
+    obj = _checkpoint_obj(model, preprocessing, meta, train_state)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -103,13 +110,30 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, preprocessi
     return path
 
 
+def checkpoint_bytes(model: torch.nn.Module, preprocessing: str, meta: dict[str, Any] | None = None,
+                     train_state: dict[str, Any] | None = None) -> bytes:
+    """The bytes of a checkpoint file (for a :mod:`~gaitcore.model.store` object)."""
+    buf = io.BytesIO()
+    torch.save(_checkpoint_obj(model, preprocessing, meta, train_state), buf)
+    return buf.getvalue()
+
+
 def load_checkpoint(path: str | os.PathLike | None = None, *, map_location: str = "cpu") -> Checkpoint:
     """Load and check a checkpoint (the shipped one when ``path`` is None)."""
     path = Path(path) if path is not None else SHIPPED_CHECKPOINT
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    return _load(path, str(path), map_location)
+
+
+def load_checkpoint_bytes(data: bytes, source: str, *, map_location: str = "cpu") -> Checkpoint:
+    """Load and check a checkpoint from its bytes; ``source`` names it in messages (e.g. its store URL)."""
+    return _load(io.BytesIO(data), source, map_location)
+
+
+def _load(f, path: str, map_location: str) -> Checkpoint:
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        obj = torch.load(f, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not our format"
         raise CheckpointError(f"{path} is not a loadable GaitMAE checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
@@ -128,7 +152,7 @@ def load_checkpoint(path: str | os.PathLike | None = None, *, map_location: str 
         raise CheckpointError(f"{path}: bad model config ({exc})") from exc
     return Checkpoint(config=cfg, state_dict=obj["state_dict"], preprocessing=obj.get("preprocessing", ""),
                       meta=json.loads(obj.get("meta", "{}")), model_version=mv, format_version=fv,
-                      train_state=obj.get("train_state"), path=str(path))
+                      train_state=obj.get("train_state"), path=path)
 
 
 def check_preprocessing(ckpt: Checkpoint, current: str) -> None:

@@ -152,7 +152,7 @@ def rotate_inplace(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> Non
 
 # --- inference fast path ---------------------------------------------------------------------------
 # Without autograd on CPU fp32 the blocks run a path that computes the same function with fewer memory
-# passes (measured on 2 cores; see docs/gaitmae.md "Speed"): linear layers go through oneDNN with the
+# passes (measured on 2 cores; see docs/gaitmae.md "The CPU inference path"): linear layers go through oneDNN with the
 # bias, GELU and residual add fused into the matmul (no separate bias-broadcast copy, GELU pass or add
 # pass), q, k and v come out of three matmuls as contiguous tensors, rotary positions are applied in
 # place on them, a temporal block makes one transposed copy in and one out (a strided-frame layout

@@ -7,11 +7,15 @@
   everything stays fp32 and eager (bf16 on CPU is far slower here);
 * DDP: ``torchrun --nproc_per_node N -m gaitcore.cli pretrain ...`` (NCCL on GPU, gloo on CPU);
   every rank streams its own share of the sessions;
-* checkpoints: ``RUN/last.pt`` every ``ckpt_every`` steps (atomic), resumed automatically after a kill
-  (weights, optimizer, step; masks are seeded by step, the data stream is re-seeded at the resume
-  step); ``RUN/model.pt`` at the end (weights + metadata, no optimizer);
+* checkpoints: every ``ckpt_every`` steps rank 0 writes one to the checkpoint store (a local folder or
+  ``s3://bucket/prefix``, :mod:`.store`; default: RUN itself) under a unique name and then moves the
+  store's ``latest`` pointer to it; with ``resume`` a restarted run continues from the checkpoint the
+  pointer names (weights, optimizer, schedule step, RNG states, metrics history; masks are seeded by
+  step, the data stream is re-seeded at the resume step); ``model.pt`` at the end (weights + metadata,
+  no optimizer), locally in RUN and in the store;
 * metrics: ``RUN/metrics.jsonl`` (one JSON object per line: train every ``log_every`` steps, val at
-  every checkpoint), ``RUN/summary.json`` at the end.
+  every checkpoint; on resume rewritten from the checkpoint's history, so no step appears twice),
+  ``RUN/summary.json`` at the end (both also copied to the store).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -31,12 +36,19 @@ import torch.distributed as dist
 
 from ..preprocess import PREPROCESSING_VERSION
 from ..sessionfile import read_session
-from .checkpoint import load_checkpoint, save_checkpoint, weights_digest
+from .checkpoint import (
+    checkpoint_bytes,
+    load_checkpoint,
+    load_checkpoint_bytes,
+    save_checkpoint,
+    weights_digest,
+)
 from .data import WindowSet, crop_stream, data_fingerprint, find_sessions, session_windows, split_sessions
 from .evaluate import reconstruction_error
 from .gaitmae import MODEL_VERSION, GaitMAE, get_config
 from .losses import loss_denominators, pretrain_loss
 from .masking import MaskingConfig, Masks, corrupt, make_masks
+from .store import CheckpointStore
 
 
 @dataclass
@@ -63,6 +75,9 @@ class TrainConfig:
     progress: bool = True
     masking: dict = field(default_factory=lambda: MaskingConfig().to_dict())
     init: str = ""  # start from these weights (a GaitMAE checkpoint of the same config); optimizer starts fresh
+    checkpoint_store: str = ""  # local folder or s3://bucket/prefix ("" = the run folder ``out``)
+    resume: bool = False  # continue from the store's latest checkpoint (none yet: start at step 0)
+    keep_checkpoints: int = 3  # older checkpoint objects are deleted (0 = keep all)
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
@@ -143,6 +158,36 @@ def _log(path: Path, rec: dict) -> None:
         fh.write(json.dumps(rec, sort_keys=True) + "\n")
 
 
+def rng_state() -> dict[str, Any]:
+    """The global RNG states (torch CPU + CUDA, NumPy's legacy global, Python's): tensors, ints and
+    strings only, so a checkpoint holding them still loads with ``weights_only=True``."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos),
+                                                        int(has_gauss), float(gauss)],
+             "python": [int(x) for x in random.getstate()[1]]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    random.setstate((3, tuple(state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _resume_point(store: CheckpointStore, world: int) -> dict | None:
+    """Rank 0 reads the ``latest`` pointer and every rank gets the same one (a later write cannot make
+    the ranks load different checkpoints)."""
+    box = [store.latest() if int(os.environ.get("RANK", 0)) == 0 else None]
+    if world > 1:
+        dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def _val_set(files: list[Path], n: int, length: int) -> WindowSet:
     """Fixed validation crops: the first ``length`` frames of up to n windows, spread over the sessions."""
     sets = []
@@ -203,11 +248,18 @@ def pretrain(tc: TrainConfig) -> dict:
         model.load_state_dict(ick.state_dict)
         init_meta = {"path": str(tc.init), "run_id": ick.meta.get("run_id"), "data": ick.meta.get("data"),
                      "wall_time_s": ick.meta.get("wall_time_s")}
-    last = out / "last.pt"
-    if last.exists():
-        ck = load_checkpoint(last, map_location=str(device))
+    store = CheckpointStore.open(tc.checkpoint_store or out, keep=tc.keep_checkpoints)
+    metrics_path = out / "metrics.jsonl"
+    history: list[dict] = []  # every metrics record so far (rank 0); travels in each checkpoint
+    ptr = _resume_point(store, world)
+    if ptr is not None and not tc.resume:
+        raise ValueError(f"the checkpoint store {store.url} already holds a checkpoint (step {ptr.get('step')}): "
+                         "pass --resume to continue that run, or use another --checkpoint-store / --out")
+    if ptr is not None:
+        where = f"{store.url}/{ptr['key']}"
+        ck = load_checkpoint_bytes(store.read(ptr["key"]), where, map_location=str(device))
         if ck.config != cfg:
-            raise ValueError(f"{last} holds config {ck.config.name!r}, not {cfg.name!r}; use another --out")
+            raise ValueError(f"{where} holds config {ck.config.name!r}, not {cfg.name!r}; use another store")
         model.load_state_dict(ck.state_dict)
         ts = ck.train_state or {}
         if "optimizer" in ts:
@@ -215,8 +267,14 @@ def pretrain(tc: TrainConfig) -> dict:
         step = int(ts.get("step", 0))
         windows_seen = int(ts.get("windows_seen", 0))
         elapsed_before = float(ts.get("elapsed_s", 0.0))
-        if is_main:
-            print(f"resuming from {last} at step {step}", file=sys.stderr)
+        if "rng" in ts:
+            set_rng_state(ts["rng"])
+        history = json.loads(ts.get("metrics", "[]"))
+        if is_main:  # what was logged after this checkpoint is dropped: those steps run again
+            metrics_path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in history))
+            print(f"resuming from {where} at step {step}", file=sys.stderr)
+    elif is_main:
+        metrics_path.unlink(missing_ok=True)  # a fresh run: no records of an earlier one
 
     autocast, scaler, train_model = None, None, model
     use_amp = cuda and tc.amp != "off"
@@ -234,7 +292,10 @@ def pretrain(tc: TrainConfig) -> dict:
     stream = crop_stream(split.train, cfg.train_frames, seed=tc.seed + step, rank=rank, world=world,
                          crops_per_window=tc.crops_per_window)
     val = _val_set(split.val, tc.val_windows, cfg.train_frames) if (is_main and split.val) else None
-    metrics_path = out / "metrics.jsonl"
+
+    def record(rec: dict) -> None:
+        history.append(rec)
+        _log(metrics_path, rec)
     t_start = time.perf_counter()
     bar = None
     if is_main and tc.progress:
@@ -252,16 +313,21 @@ def pretrain(tc: TrainConfig) -> dict:
         bar.start()
         tid = bar.add_task("pretrain", total=tc.steps, completed=step, info="")
 
-    def save(final: bool = False) -> None:
+    def save(final: bool = False) -> dict:
         meta = _meta(tc, cfg, split, step, windows_seen, elapsed_before + time.perf_counter() - t_start, world)
         if init_meta is not None:
             meta["initialised_from"] = init_meta  # the data the starting weights saw, too
         meta["run_id"] += f"-w{weights_digest(model)}"  # unique per weights, not only per config/seed/step
         ts = {"optimizer": opt.state_dict(), "step": step, "windows_seen": windows_seen,
-              "elapsed_s": elapsed_before + time.perf_counter() - t_start}
-        save_checkpoint(last, model, PREPROCESSING_VERSION, meta, ts)
+              "elapsed_s": elapsed_before + time.perf_counter() - t_start, "rng": rng_state(),
+              "metrics": json.dumps(history, sort_keys=True)}
+        ptr = store.write(step, checkpoint_bytes(model, PREPROCESSING_VERSION, meta, ts), run_id=meta["run_id"],
+                          final=final)
+        store.put("metrics.jsonl", metrics_path.read_bytes() if metrics_path.exists() else b"")
         if final:
             save_checkpoint(out / "model.pt", model, PREPROCESSING_VERSION, meta)
+            store.put("model.pt", (out / "model.pt").read_bytes())
+        return ptr
 
     def validate() -> dict:
         rec = {"split": "val", "step": step}
@@ -297,13 +363,16 @@ def pretrain(tc: TrainConfig) -> dict:
                 last_log = {"split": "train", "step": step, "lr": lr, **{k: round(v, 6) for k, v in parts.items()},
                             "windows_per_s": round(win_log / max(now - t_log, 1e-9), 3),
                             "elapsed_s": round(elapsed_before + now - t_start, 1)}
-                _log(metrics_path, last_log)
+                record(last_log)
+                if not tc.progress:  # no bar (the log of a pod, CI): one line per logged step
+                    print(f"pretrain step {step}/{tc.steps} loss {parts['loss']:.4f} lr {lr:.2e} "
+                          f"windows/s {last_log['windows_per_s']}", file=sys.stderr, flush=True)
                 t_log, win_log = now, 0
             if bar is not None:
                 bar.update(tid, completed=step, info=f"loss {parts['loss']:.4f}")
             if step % tc.ckpt_every == 0 and step < tc.steps:
                 if is_main:
-                    _log(metrics_path, validate())
+                    record(validate())
                     save()
                 if world > 1:
                     dist.barrier()
@@ -313,13 +382,14 @@ def pretrain(tc: TrainConfig) -> dict:
     summary: dict = {}
     if is_main:
         vrec = validate()
-        _log(metrics_path, vrec)
-        save(final=True)
+        record(vrec)
+        ptr = save(final=True)
         summary = {"step": step, "steps_planned": tc.steps, "stopped_by_time_limit": stopped_early,
-                   "windows_seen": windows_seen, "last_train": last_log, "val": vrec,
+                   "checkpoint_store": store.url, "latest": ptr["key"], "windows_seen": windows_seen, "last_train": last_log, "val": vrec,
                    "wall_time_s": round(elapsed_before + time.perf_counter() - t_start, 1), "world_size": world,
                    "model": str(out / "model.pt")}
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        store.put("summary.json", (out / "summary.json").read_bytes())
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

@@ -1,6 +1,6 @@
 """Nested cross-validation grouped by participant, repeated over seeds.
 
-Protocol (DESIGN.md / the paper): outer 5-fold, inner 4-fold, both grouped by subject (every row of a
+Protocol (the paper, docs/science.md#downstream-evaluation): outer 5-fold, inner 4-fold, both grouped by subject (every row of a
 subject -- several visits, several sessions -- lands in the same fold), x 15 seeds. Inside every fold
 the pipeline is median imputation + StandardScaler (fitted on the training rows only) + a linear head:
 

@@ -17,7 +17,7 @@ row per session: median over windows within a (session, task) -- the paper's sub
 -- then the tasks side by side (``concat``: columns ``task:column``, a task a session lacks is missing
 and imputed inside the CV folds) or averaged (``mean``). ``ensemble`` gives the same matrix as
 ``concat`` plus the column block of every task (``SessionMatrix.blocks``): the probe then fits one model
-per task and averages the per-task predictions (the paper's ensemble, DESIGN.md).
+per task and averages the per-task predictions (the paper's ensemble, docs/science.md#embedding).
 """
 
 from __future__ import annotations

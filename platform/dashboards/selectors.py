@@ -27,7 +27,7 @@ SYSTEMS = (
     "cardiovascular", "liver", "sleep", "glycemic", "nmr_metabolomics", "lifestyle", "frailty",
     "mental_health", "body_composition", "bone_density", "lipids", "renal", "hematopoietic", "immune",
     "anthropometric", "metabolomics", "microbiome", "diet",
-)  # fmt: skip  (DESIGN.md's 18 body systems, in its order)
+)  # fmt: skip  (docs/science.md#body-systems, in its order)
 DEVIATION_UNIT = "SD"
 DEVIATION_SUFFIX = "_deviation"  # a deviation row: phenotype "<system>_deviation" in unit "SD"
 DEVIATION = Q(unit=DEVIATION_UNIT, phenotype__endswith=DEVIATION_SUFFIX)

@@ -6,7 +6,7 @@
 reverse proxy. ``bench/api.py`` runs exactly this file. Command-line flags and ``GUNICORN_CMD_ARGS``
 override it; ``WEB_CONCURRENCY`` sets the number of worker processes.
 
-Why these values (measured with ``bench/api.py``, see platform/README.md): a request of this API is
+Why these values (measured with ``bench/api.py``, see docs/experiments/2026-11-api-latency.md): a request of this API is
 mostly Python CPU (a few ms) plus short PostgreSQL round trips, so the GIL makes threads inside one
 worker wait for each other, and keep-alive connections pinned to one process queue behind that
 process while another idles. Plain synchronous workers -- one request at a time per process, each
@@ -40,7 +40,7 @@ def usable_cores() -> int:
 # One worker per core. A request here is CPU-bound (a few ms of Python, sub-millisecond round trips to
 # PostgreSQL and Redis), and the database and Redis run their own processes, so more workers do not
 # add throughput: they add context switches and share the cores' caches among more Python heaps.
-# Measured on 2 cores (bench/api.py, interleaved runs, platform/README.md): 2 workers against 5 cut
+# Measured on 2 cores (bench/api.py, interleaved runs, docs/experiments/2026-11-api-latency.md): 2 workers against 5 cut
 # the server's CPU per request by 16-23 % and p99 from 135-173 to 109-140 ms; 3 and 4 lay in between.
 # The price: a long request (a large streamed export) holds one of few workers, so a pod that serves
 # heavy exports should set WEB_CONCURRENCY higher.

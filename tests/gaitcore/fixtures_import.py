@@ -1,4 +1,4 @@
-"""Small recordings the importer tests write themselves (never read from ../shared/data).
+"""Small recordings the importer tests write themselves (never read from the real data sets).
 
 ``walk(...)`` makes a plausible AZURE32 walk in millimetres (camera-like space, y up, walking along z);
 the ``write_*`` helpers write it in each input format.

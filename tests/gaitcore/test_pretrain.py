@@ -50,14 +50,19 @@ def sessions(tmp_path_factory):
 
 def test_pretrain_cli_checkpoints_and_resumes(sessions, tmp_path):
     from gaitcore.cli import main
-    from gaitcore.model.checkpoint import load_checkpoint
+    from gaitcore.model.checkpoint import load_checkpoint, load_checkpoint_bytes
+    from gaitcore.model.store import CheckpointStore
 
     out = tmp_path / "run"
     args = ["pretrain", "--config", "tiny", "--data", str(sessions), "--out", str(out), "--batch-size", "2",
             "--warmup-steps", "1", "--ckpt-every", "2", "--log-every", "1", "--val-fraction", "0.3", "--no-progress"]
-    assert main(args + ["--steps", "2"]) == 0  # "killed" after step 2: last.pt holds step 2
-    assert load_checkpoint(out / "last.pt").train_state["step"] == 2
-    assert main(args + ["--steps", "3"]) == 0  # resumes at step 2 and runs one more step
+    assert main(args + ["--steps", "2"]) == 0  # "killed" after step 2: the latest checkpoint holds step 2
+    store = CheckpointStore.open(out)
+    ptr = store.latest()
+    assert ptr["step"] == 2 and (out / ptr["key"]).is_file()
+    assert load_checkpoint_bytes(store.read(ptr["key"]), "x").train_state["step"] == 2
+    assert main(args + ["--steps", "3"]) == 2  # a store holding a checkpoint is refused without --resume
+    assert main(args + ["--steps", "3", "--resume"]) == 0  # resumes at step 2 and runs one more step
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in lines if r["split"] == "train"]
     assert steps == [1, 2, 3]
@@ -69,7 +74,7 @@ def test_pretrain_cli_checkpoints_and_resumes(sessions, tmp_path):
     assert set(data["train_subjects"]).isdisjoint(data["val_subjects"])
     assert len(data["train_subjects"]) + len(data["val_subjects"]) == 6
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["step"] == 3
+    assert summary["step"] == 3 and summary["latest"] == store.latest()["key"]
 
 
 def test_subject_split_is_stable_and_disjoint(sessions):
