@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
+
 from .actions import _check_grant
 from .audit import Actor, record
 from .models import Invitation, Membership, Role, hash_invitation

@@ -95,6 +95,23 @@ def totp_code(device, at: float | None = None) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
+def unused_totp_code(device) -> str:
+    """A code the device will accept now: django-otp refuses a time step already used (replay
+    protection), so a second sign-in within the same 30 s takes the next step's code (within the
+    tolerance of one step), or waits for the step after."""
+    import time
+
+    device.refresh_from_db()
+    step = int((time.time() - device.t0) // device.step)
+    used = device.last_t if device.last_t is not None else -1
+    if used < step:
+        return totp_code(device)
+    if used == step:
+        return totp_code(device, at=time.time() + device.step)
+    time.sleep((used + 1) * device.step + device.t0 - time.time() + 0.1)
+    return totp_code(device, at=time.time() + device.step)
+
+
 def verified_login(client, user, password: str | None = None):
     """Log ``client`` in as ``user`` (with ``password`` when given); owners and admins also with a confirmed
     TOTP device, as after a sign-in with a code (their pages need it)."""

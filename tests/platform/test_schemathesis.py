@@ -8,13 +8,11 @@ creates, changes and deletes objects of its own organisation.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psycopg
 import pytest

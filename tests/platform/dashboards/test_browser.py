@@ -64,16 +64,16 @@ class Tab:
         from django_otp.plugins.otp_totp.models import TOTPDevice
         from tenancy.logins import needs_second_factor
 
-        from tests.platform.factories import totp_code
+        from tests.platform.factories import unused_totp_code
 
         self.page.goto(self.base + "/accounts/login/?next=/dashboard/")
         self.page.fill("#id_username", user.username)
         self.page.fill("#id_password", PASSWORD)
         if needs_second_factor(user):  # owners and admins: the code of their authenticator app
             device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "phone"})
-            self.page.fill("#id_otp_token", totp_code(device))
+            self.page.fill("#id_otp_token", unused_totp_code(device))
         self.page.click("button[type=submit]")
-        self.page.wait_for_url("**/dashboard/")
+        self.page.wait_for_url(self.base + "/dashboard/")  # exactly (the login page's ?next=/dashboard/ would match a glob)
 
     def open(self, path: str):
         resp = self.page.goto(self.base + path)
