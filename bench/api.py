@@ -320,6 +320,40 @@ def summary(windows: list) -> dict:
 
 
 def main() -> int:
+    args = _arguments()
+    duration = min(args.duration, 300.0)
+    admin, dbname, env, cache_url = _environment(args)
+    var = env["GAIT_VAR_DIR"]
+    os.environ.update(env)
+    create_database(admin, dbname)
+    server = None
+    try:
+        t0 = time.perf_counter()
+        orgs = seed(args.sessions)
+        log(f"seeded {args.sessions} sessions in {time.perf_counter() - t0:.1f} s")
+        port = free_port()
+        server, gunicorn_info = _start_gunicorn(args, env, var, port)
+        _wait_until_up(server, port, orgs[0]["token"], var)
+        log(f"gunicorn up on 127.0.0.1:{port} ({gunicorn_info['worker_class']}, {gunicorn_info['workers']} workers x "
+            f"{gunicorn_info['threads']} threads); warming up")
+        run_loop(load(port, orgs, args.clients, args.warmup), args.loop)
+        windows = _measure(args, duration, port, orgs, server, admin, dbname, cache_url)
+        print(json.dumps(_result(args, windows, orgs, gunicorn_info, cache_url), indent=2))
+        return 0
+    finally:
+        if server is not None and server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        try:
+            create_database(admin, dbname, drop=True)
+        except Exception as exc:  # noqa: BLE001
+            log(f"could not drop {dbname}: {exc}")
+
+
+def _arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of measured load (max 300)")
@@ -342,8 +376,12 @@ def main() -> int:
     args = ap.parse_args()
     if args.windows < 1:
         ap.error("--windows must be at least 1")
-    duration = min(args.duration, 300.0)
+    return args
 
+
+def _environment(args: argparse.Namespace) -> tuple[str, str, dict[str, str], str]:
+    """(the PostgreSQL admin URL, the benchmark's own database name, the server's environment, the cache
+    URL or "" for per-process memory). The environment drops every GAIT_* variable of the caller."""
     if args.postgres_url:
         admin = args.postgres_url.rsplit("/", 1)[0] + "/postgres"
     else:
@@ -364,101 +402,95 @@ def main() -> int:
     env.update({"GAIT_ENV": "development", "GAIT_DEBUG": "0", "GAIT_VAR_DIR": var, "DATABASE_URL": db_url,
                 "GAIT_API_RATE": "100000000/min", "DJANGO_SETTINGS_MODULE": "gaitsite.settings",
                 "PYTHONPATH": os.pathsep.join([str(REPO / "platform"), str(REPO)])})
-    os.environ.update(env)
-    create_database(admin, dbname)
-    server = None
-    try:
-        t0 = time.perf_counter()
-        orgs = seed(args.sessions)
-        log(f"seeded {args.sessions} sessions in {time.perf_counter() - t0:.1f} s")
-        port = free_port()
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        conf_file = REPO / "platform" / "gaitsite" / "gunicorn.conf.py"
-        conf = runpy.run_path(str(conf_file))
-        overrides = []
-        for flag, value in (("--workers", args.workers), ("--threads", args.threads), ("--worker-class", args.worker_class)):
-            if value is not None:
-                overrides += [flag, str(value)]
-        worker_class = args.worker_class or conf["worker_class"]
-        workers = args.workers or conf["workers"]
-        threads = args.threads or conf["threads"]
-        server = subprocess.Popen(
-            [str(gunicorn), "-c", str(conf_file), "-b", f"127.0.0.1:{port}", *overrides, "--log-level", "warning",
-             "gaitsite.wsgi:application"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(var) / "gunicorn.log", "w"))  # noqa: SIM115
-        deadline = time.time() + 60
-        import urllib.request
+    return admin, dbname, env, cache_url
 
-        while True:
-            try:
-                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/me/",
-                                             headers={"Authorization": f"Bearer {orgs[0]['token']}"})
-                if urllib.request.urlopen(req, timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                raise RuntimeError(f"gunicorn did not come up; see {var}/gunicorn.log")
-            time.sleep(0.2)
-        log(f"gunicorn up on 127.0.0.1:{port} ({worker_class}, {workers} workers x {threads} threads); warming up")
-        run_loop(load(port, orgs, args.clients, args.warmup), args.loop)
-        server_pids = [server.pid, *_proc_children(server.pid)]
-        redis_pids = _redis_pids() if cache_url else []
-        windows = []
-        for w in range(args.windows):
-            pg_pids = _postgres_backends(admin, dbname)
-            cpu0 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
-                    _proc_cpu_s(redis_pids))
-            log(f"measuring {args.clients} clients for {duration:.0f} s"
-                + (f" (window {w + 1} of {args.windows})" if args.windows > 1 else ""))
-            timed, errors, elapsed = run_loop(load(port, orgs, args.clients, duration, args.think_ms, progress=True),
-                                              args.loop)
-            cpu1 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
-                    _proc_cpu_s(redis_pids))
-            new_pg = sorted(set(_postgres_backends(admin, dbname)) - set(pg_pids))  # opened during the window
-            cpu_s = {
-                "server": _delta(cpu0[0], cpu1[0]),
-                "postgres": _delta(cpu0[1], None if cpu1[1] is None else cpu1[1] + (_proc_cpu_s(new_pg) or 0.0)),
-                "client": _delta(cpu0[2].ru_utime + cpu0[2].ru_stime, cpu1[2].ru_utime + cpu1[2].ru_stime),
-                "redis": _delta(cpu0[3], cpu1[3]) if redis_pids else None,
-            }
-            windows.append((timed, errors, elapsed, cpu_s))
-        timed = [t for win in windows for t in win[0]]
-        result = {
-            **summary(windows),
-            "clients": args.clients,
-            "think_ms": args.think_ms,
-            "load_average_1m": round(os.getloadavg()[0], 2),
-            "sessions": args.sessions,
-            "organisations": len(orgs),
-            "server": {"gunicorn_config": str(conf_file.relative_to(REPO)), "worker_class": worker_class,
-                       "workers": workers, "threads": threads, "cpus": os.cpu_count(),
-                       "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
-            "client": f"raw HTTP/1.1 coroutines on {args.loop} in one process (keep-alive unless the server closes)",
-            "cache": cache_url.rsplit("@", 1)[-1] if cache_url else "locmem (per process)",
-            "by_endpoint": {k: {"n": len(v), "p50_ms": round(percentile(v, 50), 2), "p99_ms": round(percentile(v, 99), 2)}
-                            for k, v in sorted(_by_kind(timed).items())},
-            "goal": {"p99_ms_below": 150, "errors": 0},
-        }
-        if args.windows > 1:
-            import statistics
 
-            result["windows"] = [summary([win]) for win in windows]
-            result["p99_ms_median_of_windows"] = round(statistics.median(w["p99_ms"] for w in result["windows"]), 2)
-        print(json.dumps(result, indent=2))
-        return 0
-    finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+def _start_gunicorn(args: argparse.Namespace, env: dict[str, str], var: str, port: int):
+    """gunicorn with the production settings file (overridden by --workers/--threads/--worker-class) and
+    what it runs."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    conf_file = REPO / "platform" / "gaitsite" / "gunicorn.conf.py"
+    conf = runpy.run_path(str(conf_file))
+    overrides = []
+    for flag, value in (("--workers", args.workers), ("--threads", args.threads), ("--worker-class", args.worker_class)):
+        if value is not None:
+            overrides += [flag, str(value)]
+    info = {"gunicorn_config": str(conf_file.relative_to(REPO)), "worker_class": args.worker_class or conf["worker_class"],
+            "workers": args.workers or conf["workers"], "threads": args.threads or conf["threads"]}
+    server = subprocess.Popen(
+        [str(gunicorn), "-c", str(conf_file), "-b", f"127.0.0.1:{port}", *overrides, "--log-level", "warning",
+         "gaitsite.wsgi:application"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(var) / "gunicorn.log", "w"))  # noqa: SIM115
+    return server, info
+
+
+def _wait_until_up(server: subprocess.Popen, port: int, token: str, var: str) -> None:
+    import urllib.request
+
+    deadline = time.time() + 60
+    while True:
         try:
-            create_database(admin, dbname, drop=True)
-        except Exception as exc:  # noqa: BLE001
-            log(f"could not drop {dbname}: {exc}")
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/me/",
+                                         headers={"Authorization": f"Bearer {token}"})
+            if urllib.request.urlopen(req, timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        if time.time() > deadline or server.poll() is not None:
+            raise RuntimeError(f"gunicorn did not come up; see {var}/gunicorn.log")
+        time.sleep(0.2)
 
+
+def _measure(args: argparse.Namespace, duration: float, port: int, orgs: list[dict], server: subprocess.Popen,
+             admin: str, dbname: str, cache_url: str) -> list:
+    """``--windows`` measured windows: each ``(timed, errors, elapsed, cpu seconds of server, PostgreSQL,
+    client and Redis)``."""
+    server_pids = [server.pid, *_proc_children(server.pid)]
+    redis_pids = _redis_pids() if cache_url else []
+    windows = []
+    for w in range(args.windows):
+        pg_pids = _postgres_backends(admin, dbname)
+        cpu0 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
+                _proc_cpu_s(redis_pids))
+        log(f"measuring {args.clients} clients for {duration:.0f} s"
+            + (f" (window {w + 1} of {args.windows})" if args.windows > 1 else ""))
+        timed, errors, elapsed = run_loop(load(port, orgs, args.clients, duration, args.think_ms, progress=True),
+                                          args.loop)
+        cpu1 = (_proc_cpu_s(server_pids), _proc_cpu_s(pg_pids), resource.getrusage(resource.RUSAGE_SELF),
+                _proc_cpu_s(redis_pids))
+        new_pg = sorted(set(_postgres_backends(admin, dbname)) - set(pg_pids))  # opened during the window
+        cpu_s = {
+            "server": _delta(cpu0[0], cpu1[0]),
+            "postgres": _delta(cpu0[1], None if cpu1[1] is None else cpu1[1] + (_proc_cpu_s(new_pg) or 0.0)),
+            "client": _delta(cpu0[2].ru_utime + cpu0[2].ru_stime, cpu1[2].ru_utime + cpu1[2].ru_stime),
+            "redis": _delta(cpu0[3], cpu1[3]) if redis_pids else None,
+        }
+        windows.append((timed, errors, elapsed, cpu_s))
+    return windows
+
+
+def _result(args: argparse.Namespace, windows: list, orgs: list[dict], gunicorn_info: dict, cache_url: str) -> dict:
+    timed = [t for win in windows for t in win[0]]
+    result = {
+        **summary(windows),
+        "clients": args.clients,
+        "think_ms": args.think_ms,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "sessions": args.sessions,
+        "organisations": len(orgs),
+        "server": {**gunicorn_info, "cpus": os.cpu_count(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
+        "client": f"raw HTTP/1.1 coroutines on {args.loop} in one process (keep-alive unless the server closes)",
+        "cache": cache_url.rsplit("@", 1)[-1] if cache_url else "locmem (per process)",
+        "by_endpoint": {k: {"n": len(v), "p50_ms": round(percentile(v, 50), 2), "p99_ms": round(percentile(v, 99), 2)}
+                        for k, v in sorted(_by_kind(timed).items())},
+        "goal": {"p99_ms_below": 150, "errors": 0},
+    }
+    if args.windows > 1:
+        import statistics
+
+        result["windows"] = [summary([win]) for win in windows]
+        result["p99_ms_median_of_windows"] = round(statistics.median(w["p99_ms"] for w in result["windows"]), 2)
+    return result
 
 if __name__ == "__main__":
     sys.exit(main())

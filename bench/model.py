@@ -4,7 +4,7 @@
         [--path fast|reference]
 
 What runs is what the product runs: ``GaitMAE.features`` / ``forward`` in eager mode under
-``torch.inference_mode`` (the embedding path ``gaitcore.model.embed`` and the TorchServe handler call the
+``torch.inference_mode`` (the embedding path ``gaitcore.model.embedding`` and the TorchServe handler call the
 same model the same way), which takes GaitMAE's CPU inference path (``--path reference`` forces the
 autograd-free reference path for comparison; ``inference_path`` in the JSON says which ran).
 

@@ -82,7 +82,45 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=8, help="synthetic sessions to generate (no FOLDER)")
     args = ap.parse_args(argv)
 
-    tmp = None
+    tmp = None if args.folder else tempfile.TemporaryDirectory(prefix="bench-preprocess-")
+    files, load, source = _inputs(args, Path(tmp.name) if tmp is not None else None)
+    if args.limit:
+        files = files[: args.limit]
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    counts = _process(files, load, t0)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    data_s = counts["frames"] / FRAME_RATE_HZ
+    out = {
+        "realtime_factor": round(data_s / wall, 1) if wall > 0 else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "data_seconds": round(data_s, 1),
+        "frames": counts["frames"],
+        "wall_seconds": round(wall, 3),
+        "cpu_seconds": round(cpu, 3),
+        "realtime_factor_cpu": round(data_s / cpu, 1) if cpu > 0 else None,
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "import_seconds": round(counts["t_import"], 3),
+        "preprocess_seconds": round(counts["t_pre"], 3),
+        "features_seconds": round(counts["t_feat"], 3),
+        "files": len(files),
+        "imported": counts["ok"],
+        "rejected": counts["failed"],
+        "feature_sets": counts["sets"],
+        "preprocessing_version": PREPROCESSING_VERSION,
+        "source": source,
+        "processes": 1,
+    }
+    print(json.dumps(out))
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+def _inputs(args: argparse.Namespace, tmp: Path | None):
+    """(files, how to load one as a Session, the source described): FOLDER's recordings, or generated
+    sessions written to ``tmp``."""
     if args.folder:
         from gaitcore.importers import iter_recordings, read_recording
 
@@ -92,75 +130,42 @@ def main(argv: list[str] | None = None) -> int:
             res = read_recording(p, args.format, task="overground_walk")
             return res.session
 
-        source = {"folder": str(args.folder), "format": args.format}
-    else:
-        from gaitcore.sessionfile import read_session
+        return files, load, {"folder": str(args.folder), "format": args.format}
+    from gaitcore.sessionfile import read_session
 
-        tmp = tempfile.TemporaryDirectory(prefix="bench-preprocess-")
-        files = generate(Path(tmp.name), args.sessions)
-        load = read_session
-        source = {"generated_sessions": args.sessions, "protocol": "6 min: 5 tasks"}
-    if args.limit:
-        files = files[: args.limit]
+    return generate(tmp, args.sessions), read_session, {"generated_sessions": args.sessions, "protocol": "6 min: 5 tasks"}
 
-    t_import = t_pre = t_feat = 0.0
-    frames = n_ok = n_failed = n_sets = 0
-    t0 = time.perf_counter()
-    c0 = time.process_time()
+
+def _process(files: list[Path], load, t0: float) -> dict:
+    """Import, preprocess and compute the features of every file; the time each stage took and counts."""
+    c = {"t_import": 0.0, "t_pre": 0.0, "t_feat": 0.0, "frames": 0, "ok": 0, "failed": 0, "sets": 0}
     for i, p in enumerate(files, 1):
         a = time.perf_counter()
         try:
             s = load(p)
         except Exception as exc:  # a rejected file still counts in the wall time
-            n_failed += 1
-            t_import += time.perf_counter() - a
-            if n_failed <= 5:
+            c["failed"] += 1
+            c["t_import"] += time.perf_counter() - a
+            if c["failed"] <= 5:
                 _progress(f"rejected {p}: {exc}")
             continue
         b = time.perf_counter()
         pre = preprocess(s)
-        c = time.perf_counter()
-        segs = pre.tasks or []
-        for seg in segs:
+        m = time.perf_counter()
+        for seg in pre.tasks or []:
             compute_features(pre, seg.task, seg.start, seg.end)
-            n_sets += 1
+            c["sets"] += 1
         d = time.perf_counter()
-        t_import += b - a
-        t_pre += c - b
-        t_feat += d - c
-        frames += s.n_frames
-        n_ok += 1
+        c["t_import"] += b - a
+        c["t_pre"] += m - b
+        c["t_feat"] += d - m
+        c["frames"] += s.n_frames
+        c["ok"] += 1
         if i % max(len(files) // 10, 1) == 0 or i == len(files):
             el = time.perf_counter() - t0
-            _progress(f"[{i}/{len(files)}] {frames / FRAME_RATE_HZ:.0f} s of data in {el:.2f} s "
-                      f"(x{frames / FRAME_RATE_HZ / max(el, 1e-9):.0f})")
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - c0
-    data_s = frames / FRAME_RATE_HZ
-    out = {
-        "realtime_factor": round(data_s / wall, 1) if wall > 0 else None,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
-        "data_seconds": round(data_s, 1),
-        "frames": frames,
-        "wall_seconds": round(wall, 3),
-        "cpu_seconds": round(cpu, 3),
-        "realtime_factor_cpu": round(data_s / cpu, 1) if cpu > 0 else None,
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "import_seconds": round(t_import, 3),
-        "preprocess_seconds": round(t_pre, 3),
-        "features_seconds": round(t_feat, 3),
-        "files": len(files),
-        "imported": n_ok,
-        "rejected": n_failed,
-        "feature_sets": n_sets,
-        "preprocessing_version": PREPROCESSING_VERSION,
-        "source": source,
-        "processes": 1,
-    }
-    print(json.dumps(out))
-    if tmp is not None:
-        tmp.cleanup()
-    return 0
+            _progress(f"[{i}/{len(files)}] {c['frames'] / FRAME_RATE_HZ:.0f} s of data in {el:.2f} s "
+                      f"(x{c['frames'] / FRAME_RATE_HZ / max(el, 1e-9):.0f})")
+    return c
 
 
 if __name__ == "__main__":

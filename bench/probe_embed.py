@@ -92,8 +92,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from gaitcore.model.checkpoint import load_compatible_checkpoint
     from gaitcore.model.data import WindowSet, find_sessions, load_source, session_windows
-    from gaitcore.model.embed import ID_COLUMNS, embed_windows, embedding_rows, write_table
-    from gaitcore.model.embedding import embedding_columns
+    from gaitcore.model.embedding import (
+        ID_COLUMNS,
+        embed_windows,
+        embedding_columns,
+        embedding_rows,
+        write_table,
+    )
 
     torch.set_num_threads(max(1, args.threads))
     work.mkdir(parents=True, exist_ok=True)

@@ -197,18 +197,6 @@ def median_bone_length(positions: np.ndarray, schema: JointSchema, present: np.n
     return float(np.median(d)) if d.size else float("nan")
 
 
-def detect_unit_scale(positions: np.ndarray, schema: JointSchema, present: np.ndarray | None = None) -> float:
-    """Factor that brings ``positions`` to millimetres judging by body size: 1000 (metres), 1 or 0.001."""
-    bone = median_bone_length(positions, schema, present)
-    if not np.isfinite(bone):
-        return 1.0
-    if bone < BONE_MM_METRES_SUSPECT:
-        return 1000.0
-    if bone > BONE_MM_TOO_LARGE:
-        return 0.001
-    return 1.0
-
-
 # --- the validator ---------------------------------------------------------------------------------
 @dataclass
 class _Work:

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from .config import ServeConfig
+from .server import state_file
 
 
 def _config(args) -> ServeConfig:
@@ -35,7 +36,7 @@ def _mgmt(cfg: ServeConfig):
     from .management import ManagementClient
 
     return ManagementClient(cfg.management_url, token_file=str(cfg.key_file) if cfg.token_auth else None,
-                            history_file=Path(cfg.run_dir) / "defaults.json")
+                            history_file=Path(cfg.run_dir) / "defaults.json", state_file=state_file(cfg.run_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         path, version = build_archive(args.checkpoint, cfg.model_store, args.model_name)
         m = _mgmt(cfg)
         m.register(path.name, model_name=args.model_name, batch_size=args.batch_size,
-                   max_batch_delay_ms=args.max_batch_delay, workers=args.workers)
+                   max_batch_delay_ms=args.max_batch_delay, workers=args.workers, version=version)
         if args.default:
             m.set_default(args.model_name, version)
         print(json.dumps({"registered": version, "default": m.default_version(args.model_name)}))

@@ -9,9 +9,11 @@
 Both call ``serving.compute.infer`` on the same windows (the handler on the server side), so they return
 the same embeddings and reconstruction errors for the same input (tested: max abs diff < 1e-4).
 
-:func:`get_client` picks one from Django settings (``INFERENCE_BACKEND``, ``TORCHSERVE_URL``,
-``TORCHSERVE_TOKEN_FILE``, ``MODEL_CHECKPOINT``). This module imports neither torch nor Django at
-import time (the API process may import it); ``InProcessClient`` imports torch inside its methods.
+:func:`get_client` picks one from an :class:`InferenceConfig`: the caller's (the workers build it from
+their Django settings, ``workers.inference``) or, without one, the ``GAIT_INFERENCE_BACKEND``,
+``GAIT_TORCHSERVE_URL``, ``GAIT_TORCHSERVE_TOKEN_FILE`` and ``GAIT_MODEL_CHECKPOINT`` environment
+variables. Serving never imports Django; this module imports no torch at import time either (the API
+process may import it); ``InProcessClient`` imports torch inside its methods.
 
 Errors: :class:`InferenceUnavailable` (server down, timeout, 5xx, model not loaded: transient, worth a
 retry) and :class:`InferenceError` (the request itself is wrong: do not retry).
@@ -20,6 +22,7 @@ retry) and :class:`InferenceError` (the request itself is wrong: do not retry).
 from __future__ import annotations
 
 import json
+import os
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
@@ -261,21 +264,39 @@ class TorchServeClient(InferenceClient):
 
 
 # --- selection ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Which backend answers and where: ``inprocess`` (``checkpoint``, empty = the shipped one) or
+    ``torchserve`` (``torchserve_url``, ``token_file``)."""
+
+    backend: str = "inprocess"
+    torchserve_url: str = ""
+    token_file: str = ""
+    checkpoint: str = ""
+
+    @classmethod
+    def from_env(cls, env=None) -> InferenceConfig:
+        env = os.environ if env is None else env
+        return cls(backend=env.get("GAIT_INFERENCE_BACKEND") or "inprocess",
+                   torchserve_url=env.get("GAIT_TORCHSERVE_URL", ""),
+                   token_file=env.get("GAIT_TORCHSERVE_TOKEN_FILE", ""),
+                   checkpoint=env.get("GAIT_MODEL_CHECKPOINT", ""))
+
+
 _cached: dict[tuple, InferenceClient] = {}
 
 
-def get_client(version: str | None = None) -> InferenceClient:
-    """The client the settings choose (one per process and configuration; the in-process model loads once)."""
-    from django.conf import settings
-
-    backend = getattr(settings, "INFERENCE_BACKEND", "inprocess")
-    if backend == "torchserve":
-        key = ("torchserve", settings.TORCHSERVE_URL, settings.TORCHSERVE_TOKEN_FILE, version)
+def get_client(version: str | None = None, config: InferenceConfig | None = None) -> InferenceClient:
+    """The client the configuration chooses (one per process and configuration; the in-process model
+    loads once). Without ``config``, :meth:`InferenceConfig.from_env`."""
+    config = config or InferenceConfig.from_env()
+    if config.backend == "torchserve":
+        key = ("torchserve", config.torchserve_url, config.token_file, version)
         if key not in _cached:
-            _cached[key] = TorchServeClient(settings.TORCHSERVE_URL, version=version,
-                                            token_file=settings.TORCHSERVE_TOKEN_FILE or None)
+            _cached[key] = TorchServeClient(config.torchserve_url, version=version,
+                                            token_file=config.token_file or None)
         return _cached[key]
-    key = ("inprocess", settings.MODEL_CHECKPOINT or "")
+    key = ("inprocess", config.checkpoint)
     if key not in _cached:
-        _cached[key] = InProcessClient(settings.MODEL_CHECKPOINT or None)
+        _cached[key] = InProcessClient(config.checkpoint or None)
     return _cached[key]

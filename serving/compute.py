@@ -1,7 +1,7 @@
 """The one inference computation shared by the TorchServe handler and the in-process client.
 
 ``infer(model, x, observed)``: windows of equal length -> per-window embedding (the paper's 4 x 2 x dim
-pooling, exactly as ``gaitcore.model.embed.embed_windows``) and reconstruction error (mean Euclidean
+pooling, exactly as ``gaitcore.model.embedding.embed_windows``) and reconstruction error (mean Euclidean
 distance, in normalised units, between the model's reconstruction of the unmasked input and the input
 positions, over observed joints). Both backends call this function, so for the same input they give the
 same outputs up to float rounding of different batch compositions.
@@ -23,18 +23,19 @@ def infer(model: torch.nn.Module, x: np.ndarray, observed: np.ndarray, batch_siz
           ) -> tuple[np.ndarray, np.ndarray]:
     """x [W, T, 26, 4] float32, observed [W, T, 26] bool -> (embeddings [W, D] float32, error [W] float32)."""
     model.eval()
+    device = next(model.parameters()).device  # the TorchServe handler puts the model on its worker's GPU
     n = x.shape[0]
     emb = np.zeros((n, model.cfg.embedding_dim), np.float32)
     err = np.zeros(n, np.float32)
     for s in range(0, n, batch_size):
-        xb = torch.from_numpy(np.ascontiguousarray(x[s:s + batch_size], dtype=np.float32))
-        ob = torch.from_numpy(np.ascontiguousarray(observed[s:s + batch_size], dtype=bool))
+        xb = torch.from_numpy(np.ascontiguousarray(x[s:s + batch_size], dtype=np.float32)).to(device)
+        ob = torch.from_numpy(np.ascontiguousarray(observed[s:s + batch_size], dtype=bool)).to(device)
         tokens = model.features(hide_unobserved(xb, ob))
-        emb[s:s + batch_size] = pool(tokens, ob.any(dim=-1)).float().numpy()
+        emb[s:s + batch_size] = pool(tokens, ob.any(dim=-1)).float().cpu().numpy()
         recon = model.head(tokens)
         dist = torch.linalg.vector_norm(recon - xb[..., :3], dim=-1)  # [B, T, J]
         w = ob.to(dist.dtype)
-        err[s:s + batch_size] = ((dist * w).sum(dim=(1, 2)) / w.sum(dim=(1, 2)).clamp_min(1.0)).numpy()
+        err[s:s + batch_size] = ((dist * w).sum(dim=(1, 2)) / w.sum(dim=(1, 2)).clamp_min(1.0)).cpu().numpy()
     return emb, err
 
 

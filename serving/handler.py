@@ -22,6 +22,17 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+def device_for(props: dict) -> str:
+    """Where a TorchServe worker computes: the GPU TorchServe assigned it (``gpu_id``, set on a host with
+    GPUs, e.g. a GPU node of the cluster) when torch sees CUDA, else the CPU."""
+    import torch
+
+    gpu = props.get("gpu_id")
+    if gpu is not None and str(gpu) != "" and torch.cuda.is_available():
+        return f"cuda:{int(gpu)}"
+    return "cpu"
+
+
 class GaitMAEHandler:
     """Loads the checkpoint once per TorchServe worker and answers batches."""
 
@@ -30,6 +41,7 @@ class GaitMAEHandler:
         self.ckpt = None
         self.initialized = False
         self.batch_size = 8
+        self.device = "cpu"
 
     def initialize(self, context) -> None:
         import torch
@@ -41,10 +53,12 @@ class GaitMAEHandler:
         model_dir = props.get("model_dir")
         serialized = context.manifest["model"]["serializedFile"]
         self.ckpt = load_checkpoint(os.path.join(model_dir, serialized))
-        self.model = self.ckpt.model()
+        self.device = device_for(props)
+        self.model = self.ckpt.model().to(self.device)
         self.batch_size = int(props.get("batch_size") or 8) or 8
         self.initialized = True
-        log.info("GaitMAE %s loaded (%d parameters)", self.ckpt.version_tag, self.model.num_params())
+        log.info("GaitMAE %s loaded on %s (%d parameters)", self.ckpt.version_tag, self.device,
+                 self.model.num_params())
 
     def describe(self) -> dict:
         return {"model_name": "gaitmae", "model_version": self.ckpt.version_tag,

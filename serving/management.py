@@ -5,6 +5,11 @@ its batching (``batch_size``, ``max_batch_delay``) and workers, synchronously (r
 are up). ``set_default`` makes a version the one ``/predictions/<name>`` answers. ``rollback`` makes the
 previous default the default again: the history of defaults is kept in a small JSON file next to the
 server's config (TorchServe itself does not remember it), or pass the version explicitly.
+
+With a ``state_file`` (``<run dir>/served.json``; ``python -m serving`` passes it), every register,
+set-default and unregister is recorded there, and :func:`restore` registers the same versions with the
+same settings and default again: ``serving start`` calls it, so a restarted inference server serves what
+it served before (TorchServe runs with ``--ncs``: it keeps no snapshot of its own).
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ class ManagementError(RuntimeError):
 
 class ManagementClient:
     def __init__(self, url: str, token_file: str | None = None, history_file: str | Path | None = None,
-                 timeout: float = 180.0):
+                 timeout: float = 180.0, state_file: str | Path | None = None):
         self.url = url.rstrip("/")
         self.token_file = token_file
         self.history_file = Path(history_file) if history_file else None
+        self.state_file = Path(state_file) if state_file else None
         self.timeout = timeout
 
     def _req(self, method: str, path: str, **kw) -> dict | list:
@@ -65,14 +71,26 @@ class ManagementClient:
 
     # -- changes
     def register(self, archive: str, *, model_name: str | None = None, batch_size: int = 8, max_batch_delay_ms: int = 20, workers: int = 1,
-                 response_timeout: int = 120) -> dict:
-        return self._req("POST", "/models", params={
+                 response_timeout: int = 120, version: str | None = None) -> dict:
+        """``version``: the version the archive carries (recorded in the state file for restore)."""
+        out = self._req("POST", "/models", params={
             "url": archive, **({"model_name": model_name} if model_name else {}), "batch_size": batch_size, "max_batch_delay": max_batch_delay_ms,
             "initial_workers": workers, "synchronous": "true", "response_timeout": response_timeout})
+        if self.state_file is not None and model_name and version:
+            state = self._state()
+            state["models"].setdefault(model_name, {})[version] = {
+                "archive": archive, "batch_size": batch_size, "max_batch_delay_ms": max_batch_delay_ms,
+                "workers": workers, "response_timeout": response_timeout}
+            self._save_state(state)
+        return out
 
     def set_default(self, name: str, version: str) -> dict:
         previous = self.default_version(name)
         out = self._req("PUT", f"/models/{name}/{version}/set-default")
+        if self.state_file is not None:
+            state = self._state()
+            state["default"][name] = version
+            self._save_state(state)
         if self.history_file is not None and previous != version:
             hist = self._history()
             hist.setdefault(name, []).append({"version": version, "previous": previous, "at": time.time()})
@@ -92,7 +110,42 @@ class ManagementClient:
         return to_version
 
     def unregister(self, name: str, version: str) -> dict:
-        return self._req("DELETE", f"/models/{name}/{version}")
+        out = self._req("DELETE", f"/models/{name}/{version}")
+        if self.state_file is not None:
+            state = self._state()
+            state["models"].get(name, {}).pop(version, None)
+            if state["default"].get(name) == version:
+                state["default"].pop(name)
+            self._save_state(state)
+        return out
+
+    def restore(self) -> list[str]:
+        """Register every version of the state file that the server does not have, then its defaults."""
+        state = self._state()
+        done = []
+        for name, versions in state["models"].items():
+            have = {v.get("modelVersion") for v in self.versions(name)}
+            for version, o in versions.items():
+                if version in have:
+                    continue
+                self._req("POST", "/models", params={
+                    "url": o["archive"], "model_name": name, "batch_size": o["batch_size"],
+                    "max_batch_delay": o["max_batch_delay_ms"], "initial_workers": o["workers"],
+                    "synchronous": "true", "response_timeout": o.get("response_timeout", 120)})
+                done.append(f"{name}/{version}")
+        for name, version in state["default"].items():
+            self._req("PUT", f"/models/{name}/{version}/set-default")
+        return done
+
+    def _state(self) -> dict:
+        if self.state_file is None or not self.state_file.exists():
+            return {"models": {}, "default": {}}
+        return json.loads(self.state_file.read_text())
+
+    def _save_state(self, state: dict) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        tmp.replace(self.state_file)
 
     def scale(self, name: str, version: str, workers: int) -> dict:
         return self._req("PUT", f"/models/{name}/{version}", params={"min_worker": workers, "max_worker": workers,

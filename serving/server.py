@@ -53,8 +53,15 @@ def read_pid(run_dir: str | Path) -> int | None:
     return pid
 
 
-def start(cfg: ServeConfig, models: list[str] | None = None, wait_s: float = 90.0) -> subprocess.Popen:
-    """Start TorchServe in the foreground of a new process group; wait until /ping answers."""
+def state_file(run_dir: str | Path) -> Path:
+    """What the instance of ``run_dir`` serves (``serving.management``: register / default / unregister)."""
+    return Path(run_dir) / "served.json"
+
+
+def start(cfg: ServeConfig, models: list[str] | None = None, wait_s: float = 90.0, restore: bool = True
+          ) -> subprocess.Popen:
+    """Start TorchServe in the foreground of a new process group; wait until /ping answers; then register
+    again the model versions (and defaults) it served before (``served.json``), unless ``restore=False``."""
     if not java_available():
         raise ServeError("TorchServe needs Java 17 (the `java` command was not found): install a JDK, "
                          "e.g. `apt-get install openjdk-17-jre-headless`")
@@ -88,6 +95,10 @@ def start(cfg: ServeConfig, models: list[str] | None = None, wait_s: float = 90.
             _pid_file(run_dir).unlink(missing_ok=True)
             raise ServeError(f"TorchServe exited with code {proc.returncode}; see {run_dir / 'logs'}")
         if ping(cfg.inference_url, token_file=key_file) and _management_up(cfg.management_url, key_file):
+            if restore and state_file(run_dir).exists():
+                from .management import ManagementClient
+
+                ManagementClient(cfg.management_url, token_file=key_file, state_file=state_file(run_dir)).restore()
             return proc
         time.sleep(0.25)
     stop(run_dir)

@@ -111,11 +111,12 @@ class TorchServeInstance:
 
         if self.archive is None:
             self.archive, self.version = build_archive(self.checkpoint, self.cfg.model_store)
-        server.start(self.cfg)
-        m = ManagementClient(self.cfg.management_url)
-        m.register(self.archive.name, model_name="gaitmae", batch_size=self.batch_size, max_batch_delay_ms=10,
-                   workers=self.workers)
-        m.set_default("gaitmae", self.version)
+        server.start(self.cfg)  # a restart registers again what the instance served (served.json)
+        m = ManagementClient(self.cfg.management_url, state_file=server.state_file(self.cfg.run_dir))
+        if self.version not in {v.get("modelVersion") for v in m.versions("gaitmae")}:
+            m.register(self.archive.name, model_name="gaitmae", batch_size=self.batch_size, max_batch_delay_ms=10,
+                       workers=self.workers, version=self.version)
+            m.set_default("gaitmae", self.version)
         return self
 
     def stop(self) -> None:

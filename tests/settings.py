@@ -17,7 +17,6 @@ from tests.services import postgres_url  # noqa: E402
 if os.environ.get("GAIT_TEST_DB", "postgres") != "sqlite":
     DATABASES = {"default": dj_database_url.parse(postgres_url("gait"), conn_max_age=0)}
     DATABASES["default"]["OPTIONS"] = dict(POSTGRES_OPTIONS)  # noqa: F405 - the production database options
-    DATABASES["default"]["ENGINE"] = "gaitsite.postgresql"  # and the production backend (its loaders, checks)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
 if os.environ.get("GAIT_TEST_DB_NAME"):  # concurrent runs on one server need distinct test databases
     DATABASES["default"]["TEST"] = {"NAME": os.environ["GAIT_TEST_DB_NAME"]}

@@ -12,7 +12,6 @@ the libraries first and turns that into :class:`DeviceError` with what to instal
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,7 +121,3 @@ class KinectSource:
                 except (SystemExit, Exception):  # noqa: BLE001 - closing is best effort
                     pass
         self.tracker = self.device = None
-
-
-def monotonic_us() -> int:
-    return int(time.monotonic() * 1e6)

@@ -204,8 +204,9 @@ def _check_subject(subject: str) -> None:
         _api(conf, backoff=Backoff(attempts=1)).subject_pk(subject)
     except Rejected:
         raise  # a typo in the pseudonym: better said now than after the recording
-    except Unavailable:
-        err_console.print("[yellow]warning:[/] the server is unreachable; recording anyway (push uploads later)")
+    except Unavailable as exc:
+        what = "is unreachable" if exc.kind == "network" else "is failing on its side"
+        err_console.print(f"[yellow]warning:[/] the server {what}; recording anyway (push uploads later)")
     except AuthError as exc:
         err_console.print(f"[yellow]warning:[/] {exc.message}; recording anyway: log in again before pushing")
 

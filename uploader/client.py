@@ -87,18 +87,22 @@ class Api:
         """Send and return the response with a status in ``ok`` or ``passthrough``; retry transient failures."""
         url = path if path.startswith("http") else f"{self.base}/{path.lstrip('/')}"
         kw.setdefault("timeout", TIMEOUT)
-        last = ""
+        last, kind = "", "network"
         for n in range(self.backoff.attempts):
             retry_after = None
             try:
                 resp = (session or self.http).request(method, url, **kw)
             except _NETWORK_ERRORS as exc:
-                last = f"network error: {type(exc).__name__}: {_short(exc)}"
+                last, kind = f"network error: {type(exc).__name__}: {_short(exc)}", "network"
             else:
                 if resp.status_code in ok or resp.status_code in passthrough:
                     return resp
                 if resp.status_code >= 500 or resp.status_code == 429:
+                    kind = "busy" if resp.status_code == 429 else "server"
                     last = f"server answered {resp.status_code} {resp.reason}"
+                    if resp.headers.get("Content-Type", "").startswith("application/json"):
+                        err = _parse_error(resp)
+                        last += f" ({err.code}: {err.message})"
                     retry_after = _retry_after(resp)
                 else:
                     raise self._client_error(resp)
@@ -110,8 +114,12 @@ class Api:
             if self.on_retry:
                 self.on_retry(last, pause)
             self.sleep(pause)
+        hint = {"network": "the server could not be reached: check the network and run `gait-upload push` again",
+                "server": "the server is up but failing on its side (not a network problem): run `gait-upload push` "
+                          "again later, and tell your platform administrator if it persists",
+                "busy": "the server is limiting how fast you send: run `gait-upload push` again later"}[kind]
         raise Unavailable(f"{method} {url} failed {self.backoff.attempts} times; last: {last}",
-                          "check the network and run `gait-upload push` again: the upload resumes where it stopped")
+                          f"{hint}; the upload resumes where it stopped", kind=kind)
 
     def _client_error(self, resp: requests.Response) -> Exception:
         err = _parse_error(resp)

@@ -63,9 +63,14 @@ class Rejected(UploaderError):
 
 
 class Unavailable(UploaderError):
-    """Network errors or 5xx answers that persisted through every retry."""
+    """Network errors or 5xx answers that persisted through every retry. ``kind``: ``network`` (no answer),
+    ``server`` (5xx answers: the server is failing) or ``busy`` (429)."""
 
     exit_code = EXIT_UNAVAILABLE
+
+    def __init__(self, message: str, hint: str = "", *, kind: str = "network") -> None:
+        super().__init__(message, hint)
+        self.kind = kind
 
 
 class DeviceError(UploaderError):

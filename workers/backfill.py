@@ -5,7 +5,8 @@
 The model version is the one the configured inference backend serves now (TorchServe's default
 version, or the in-process checkpoint). Sessions that are ``done`` but have no ``ensemble`` embedding of
 that version get the tail of the pipeline again (embed -> predict -> aggregate; the inference queue).
-Batches are sent one at a time: the next batch goes when every session of the current one has its new
+Backfill messages carry ``backfill=True``: they take the session's lease (``workers.leases``) but leave
+its status (``done``) and events alone. Batches are sent one at a time: the next batch goes when every session of the current one has its new
 embedding (or failed), so a backfill never floods the inference queue ahead of new uploads. Progress
 goes to stderr, a JSON summary to stdout. Rerunning it is safe: finished sessions are skipped and the
 steps are idempotent.
@@ -57,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dry-run", action="store_true")
     args = p.parse_args(argv)
 
-    from serving.client import get_client
     from workers.celery_app import app
+    from workers.inference import get_client
 
     version = get_client().model_version()
     todo = pending_sessions(version, args.organisation)
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     for start in range(0, total, max(1, args.batch)):
         batch = todo[start:start + args.batch]
         for sid, org in batch:
-            app.send_task("workers.pipeline.embed", args=[sid, org])
+            app.send_task("workers.pipeline.embed", args=[sid, org], kwargs={"backfill": True})
         sent += len(batch)
         if args.no_wait:
             print(f"  queued {sent}/{total}", file=sys.stderr)

@@ -24,6 +24,8 @@ from kombu import Exchange, Queue  # noqa: E402
 
 django.setup()
 
+from recordings.dispatch import TASK_ROUTES  # noqa: E402
+
 from workers import config as pipeline_config  # noqa: E402
 
 _EMBEDDED_BROKER = str(settings.CELERY_BROKER_URL).startswith("sqla+")
@@ -38,16 +40,14 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Separate queues so one kind of work cannot starve another: a worker started without -Q consumes
 # them all (development, tests); production runs `-Q preprocess` and `-Q inference` pools apart.
 app.conf.task_queues = [Queue(q, Exchange(q), routing_key=q) for q in ("default", "preprocess", "inference", "training")]
-app.conf.task_routes = {
-    "workers.pipeline.embed": {"queue": "inference"},
-    "workers.pipeline.*": {"queue": "preprocess"},
-    "workers.training.*": {"queue": "training"},
-}
+app.conf.task_routes = TASK_ROUTES
 app.conf.beat_schedule = {
     "sweep-stuck-sessions": {"task": "workers.pipeline.sweep", "schedule": float(pipeline_config.sweep_every_s())},
+    "sweep-training-jobs": {"task": "workers.training.sweep", "schedule": 60.0},
 }
 if str(settings.CELERY_BROKER_URL).startswith("redis"):
     # Redis redelivers a message whose worker died after this many seconds: above the longest hard limit.
     # (Only for Redis: the embedded SQLAlchemy transport hands its options to create_engine.)
     app.conf.broker_transport_options = {"visibility_timeout": pipeline_config.visibility_timeout()}
-app.autodiscover_tasks(["workers.tasks.system", "workers.tasks.pipeline"], related_name=None, force=True)
+app.autodiscover_tasks(["workers.tasks.system", "workers.tasks.pipeline", "workers.sweeper", "workers.tasks.training"],
+                       related_name=None, force=True)

@@ -3,12 +3,13 @@
 | variable | default | meaning |
 |---|---|---|
 | `GAIT_PREDICTOR` | `gaitcore/probe/predictors/*` | predictor artifact folder(s) (comma-separated); the one fitted on the embedding model version in use predicts |
-| `GAIT_PIPELINE_MAX_RETRIES` | `8` | retries of a step on transient faults (inference down, storage, database) |
-| `GAIT_PIPELINE_RETRY_BACKOFF_S` | `5` | first retry delay; doubles each retry (plus full jitter) |
+| `GAIT_PIPELINE_RETRY_FOR_S` | `3600` | retry budget of a step on transient faults (inference server down, storage, database, broker): a duration from the step's first fault |
+| `GAIT_PIPELINE_RETRY_BACKOFF_S` | `5` | first retry delay; doubles each retry (half jitter) |
 | `GAIT_PIPELINE_RETRY_BACKOFF_MAX_S` | `300` | cap of one retry delay |
-| `GAIT_PIPELINE_STUCK_AFTER_S` | `1800` | the sweeper re-queues a session unchanged in uploaded/validating/processing this long |
-| `GAIT_PIPELINE_MAX_ATTEMPTS` | `3` | runs of a session (first + sweeper re-queues) before the sweeper fails it |
-| `GAIT_PIPELINE_SWEEP_EVERY_S` | `300` | period of the sweeper in the beat schedule |
+| `GAIT_PIPELINE_LEASE_S` | `60` | a running step's lease on its session, renewed every third of it; a dead worker's step is re-queued once it expires |
+| `GAIT_PIPELINE_STUCK_AFTER_S` | `1800` | only for brokers the sweeper cannot inspect (not Redis): a sent message not started after this long counts as lost |
+| `GAIT_PIPELINE_MAX_ATTEMPTS` | `5` | runs of a session's processing (first + sweeper recoveries of a dead worker or a lost message) before the sweeper fails it |
+| `GAIT_PIPELINE_SWEEP_EVERY_S` | `30` | period of the sweeper in the beat schedule |
 | `GAIT_BROKER_VISIBILITY_TIMEOUT` | `3600` | Redis: seconds before an unacknowledged message (its worker died) is delivered again; keep it above the longest hard time limit |
 | `GAIT_PIPELINE_DELAY` | | fault injection for tests: `step:seconds[,step:seconds]` sleeps inside a step before it writes |
 """
@@ -35,8 +36,12 @@ def _int(name: str, default: int) -> int:
         return default
 
 
-def max_retries() -> int:
-    return _int("GAIT_PIPELINE_MAX_RETRIES", 8)
+def retry_for_s() -> float:
+    return float(os.environ.get("GAIT_PIPELINE_RETRY_FOR_S", "") or 3600)
+
+
+def lease_s() -> float:
+    return float(os.environ.get("GAIT_PIPELINE_LEASE_S", "") or 60)
 
 
 def backoff_s() -> float:
@@ -52,11 +57,11 @@ def stuck_after_s() -> int:
 
 
 def max_attempts() -> int:
-    return _int("GAIT_PIPELINE_MAX_ATTEMPTS", 3)
+    return _int("GAIT_PIPELINE_MAX_ATTEMPTS", 5)
 
 
 def sweep_every_s() -> int:
-    return _int("GAIT_PIPELINE_SWEEP_EVERY_S", 300)
+    return _int("GAIT_PIPELINE_SWEEP_EVERY_S", 30)
 
 
 def visibility_timeout() -> int:

@@ -1,9 +1,11 @@
 """The work of each pipeline step, without Celery: validate -> preprocess -> features -> embed ->
 predict -> aggregate. ``workers.tasks.pipeline`` wires them into tasks (queues, retries, limits).
 
-Every function takes ids, runs inside the organisation scope the task entered, and writes its
-results in one transaction that first locks the session row, so two runs of the same step (a
-redelivered message, a sweeper re-queue, a reprocess) are serialised and **never duplicate rows**:
+Every function takes ids and the task's :class:`workers.leases.StepRun`, runs inside the organisation
+scope the task entered, and writes its results in one transaction that first locks the session row and
+checks the task still holds the step (``run.lock()``), then advances the session (``run.advance``): a
+second run of a step that already finished writes nothing, and keys make every write an upsert, so
+there are **never duplicate rows**:
 
 | step | key of what it writes | write |
 |---|---|---|
@@ -50,18 +52,7 @@ def lock_session(session_id: int):
     """The session row, locked until the end of the surrounding transaction (None if deleted)."""
     from recordings.models import GaitSession
 
-    return GaitSession.objects.select_for_update().filter(pk=session_id).first()
-
-
-def touch(session_id: int, status: str | None = None, reason: str | None = None) -> None:
-    from recordings.models import GaitSession
-
-    fields = {"updated_at": timezone.now()}
-    if status is not None:
-        fields["status"] = status
-    if reason is not None:
-        fields["status_reason"] = reason
-    GaitSession.objects.filter(pk=session_id).update(**fields)
+    return GaitSession.unscoped.select_for_update().filter(pk=session_id).first()
 
 
 def pause(step: str) -> None:
@@ -95,19 +86,12 @@ def read_session_file(session):
 
 
 # --- steps ----------------------------------------------------------------------------------------------
-def validate(session_id: int) -> dict:
-    from recordings.models import SessionStatus
+def validate(session_id: int, run) -> dict:
     from results.models import QCReport
 
     from gaitcore.qc import session_qc
 
-    with transaction.atomic():
-        session = lock_session(session_id)
-        if session is None:
-            return {"missing": True}
-        session.status, session.status_reason = SessionStatus.VALIDATING, ""
-        session.attempts += 1
-        session.save(update_fields=["status", "status_reason", "attempts", "updated_at"])
+    session = _session(session_id)
     parsed = read_session_file(session)
     if parsed.n_frames < MIN_FRAMES:
         raise BadSessionData(f"the recording has only {parsed.n_frames} frames; at least {MIN_FRAMES} "
@@ -122,15 +106,14 @@ def validate(session_id: int) -> dict:
     if qc.frame_rate_hz and abs(qc.frame_rate_hz - 30) > 5:
         issues.append(f"frame rate {qc.frame_rate_hz:.1f} Hz (expected 30 Hz)")
     with transaction.atomic():
-        if lock_session(session_id) is None:
-            return {"missing": True}
+        s = run.lock()
         QCReport.objects.update_or_create(session_id=session_id, defaults={
             "passed": not issues, "metrics": _json_safe(metrics), "issues": issues})
-        touch(session_id, SessionStatus.PROCESSING, "")
+        run.advance(s)
     return {"frames": parsed.n_frames, "tasks": [t.task for t in parsed.tasks]}
 
 
-def preprocess(session_id: int) -> dict:
+def preprocess(session_id: int, run) -> dict:
     from recordings import storage
 
     from gaitcore.errors import GaitCoreError
@@ -152,11 +135,10 @@ def preprocess(session_id: int) -> dict:
     pause("preprocess")
     name = windows_name(session)
     with transaction.atomic():
-        if lock_session(session_id) is None:
-            return {"missing": True}
+        s = run.lock()
         storage.delete_quietly(name)
         storage.save_exact(name, buf.getvalue())
-        touch(session_id)
+        run.advance(s)
     return {"windows": len(wins)}
 
 
@@ -175,7 +157,7 @@ def load_windows(session) -> tuple[list[np.ndarray], list[np.ndarray], list[str]
     return ws, ms, tasks
 
 
-def features(session_id: int) -> dict:
+def features(session_id: int, run) -> dict:
     from results.models import TaskFeatures
 
     from gaitcore.features import compute_features
@@ -190,15 +172,14 @@ def features(session_id: int) -> dict:
         rows[seg.task] = {k: (float(v) if v is not None and np.isfinite(v) else None) for k, v in fs.values.items()}
     pause("features")
     with transaction.atomic():
-        if lock_session(session_id) is None:
-            return {"missing": True}
+        s = run.lock()
         for task, values in rows.items():
             TaskFeatures.objects.update_or_create(session_id=session_id, task=task, defaults={"values": values})
-        touch(session_id)
+        run.advance(s)
     return {"tasks": sorted(rows)}
 
 
-def embed(session_id: int, client) -> dict:
+def embed(session_id: int, client, run) -> dict:
     """Embeddings per task (median over its windows) and ``ensemble`` (median over tasks)."""
     from results.models import Embedding, QCReport
 
@@ -207,6 +188,8 @@ def embed(session_id: int, client) -> dict:
     version = client.model_version()
     have = set(Embedding.objects.filter(session_id=session_id, model_version=version).values_list("task", flat=True))
     if set(tasks) | {"ensemble"} <= have:
+        with transaction.atomic():
+            run.advance(run.lock(), model_version=version)
         return {"model_version": version, "skipped": True}
     res = client.embed(ws, ms)
     if res.model_version != version:
@@ -217,8 +200,7 @@ def embed(session_id: int, client) -> dict:
     recon = {t: float(np.mean(res.reconstruction_error[task_arr == t])) for t in dict.fromkeys(tasks)}
     pause("embed")
     with transaction.atomic():
-        if lock_session(session_id) is None:
-            return {"missing": True}
+        s = run.lock()
         for task, vec in per_task.items():
             Embedding.objects.update_or_create(
                 session_id=session_id, task=task, model_name=res.model_name, model_version=version,
@@ -227,25 +209,24 @@ def embed(session_id: int, client) -> dict:
         if qc is not None:
             qc.metrics = {**qc.metrics, "reconstruction_error": {"model_version": version, "per_task": recon}}
             qc.save(update_fields=["metrics"])
-        touch(session_id)
+        run.advance(s, model_version=version)
     return {"model_version": version, "windows": len(ws)}
 
 
-def predict(session_id: int, model_version: str) -> dict:
+def predict(session_id: int, model_version: str, run) -> dict:
     from results.models import Embedding, Prediction
 
-    from .predictors import body_system, find_predictor, session_inputs, subject_covariates
+    from .predictors import body_system, choose_predictor, chosen_inputs, subject_covariates
 
     session = _session(session_id)
-    pred = find_predictor(model_version)
-    if pred is None:
+    chosen = choose_predictor(model_version)  # the organisation's champion, else a configured artifact
+    if chosen is None:
         with transaction.atomic():
-            touch(session_id, reason=f"no predictor artifact for model {model_version}; "
-                  "features and embeddings are available, predictions are not")
+            run.advance(run.lock())
         return {"predictions": 0, "reason": "no predictor"}
-    predictor, pred_name = pred
+    predictor, pred_name = chosen.predictor, chosen.name
     vectors = {e.task: e.vector for e in Embedding.objects.filter(session_id=session_id, model_version=model_version)}
-    X, cols = session_inputs(predictor, vectors)
+    X, cols = chosen_inputs(chosen, session_id, vectors)
     sex, age = subject_covariates(session)
     out = predictor.predict(X, cols, sex=np.array([sex], dtype=object), age=np.array([age], float))[0]
     level = float(predictor.meta.get("interval_level", 0.9))
@@ -265,19 +246,21 @@ def predict(session_id: int, model_version: str) -> dict:
             rows.append(dict(phenotype=target, value=float(v), lower=_finite(v - lo), upper=_finite(v + hi), unit="years"))
     pause("predict")
     with transaction.atomic():
-        if lock_session(session_id) is None:
-            return {"missing": True}
+        s = run.lock()
         Prediction.objects.filter(session_id=session_id, model_name=pred_name, model_version=model_version).delete()
         Prediction.objects.bulk_create([
             Prediction(session_id=session_id, organisation_id=session.organisation_id, body_system=body_system(r["phenotype"]),
-                       interval_level=level, model_name=pred_name, model_version=model_version, **r) for r in rows])
-        touch(session_id)
+                       interval_level=level, model_name=pred_name, model_version=model_version,
+                       encoder_version_id=chosen.encoder_version_id, predictor_version_id=chosen.predictor_version_id,
+                       **r) for r in rows])
+        run.advance(s)
     return {"predictions": len(rows), "predictor": pred_name}
 
 
-def aggregate(session_id: int, model_version: str) -> dict:
-    """Refresh the session's cohort summary, then mark the session ``done``."""
+def aggregate(session_id: int, model_version: str, run) -> dict:
+    """Refresh the session's cohort summary, then mark the session ``done`` (once: the lease check)."""
     from recordings.models import SessionStatus
+    from results.models import Prediction
     from tenancy.audit import Actor, record
 
     from .summaries import refresh_cohort_summary
@@ -285,28 +268,46 @@ def aggregate(session_id: int, model_version: str) -> dict:
     session = _session(session_id)
     summary = refresh_cohort_summary(session.subject.cohort_id, model_version)
     with transaction.atomic():
-        s = lock_session(session_id)
-        if s is None:
-            return {"missing": True}
-        reason = s.status_reason if s.status_reason.startswith("no predictor") else ""
-        s.status, s.status_reason, s.processed_at = SessionStatus.DONE, reason, timezone.now()
-        s.save(update_fields=["status", "status_reason", "processed_at", "updated_at"])
-        record(Actor.system(), "session.done", s, model_version=model_version)
+        s = run.lock()
+        if not run.backfill:
+            reason = "" if Prediction.objects.filter(session_id=session_id, model_version=model_version).exists() else (
+                f"no predictor artifact for model {model_version}; features and embeddings are available, "
+                "predictions are not")
+            s.status, s.status_reason, s.processed_at = SessionStatus.DONE, reason, timezone.now()
+            s.save(update_fields=["status", "status_reason", "processed_at"])
+        run.advance(s)
+        if not run.backfill:
+            record(Actor.system(), "session.done", s, model_version=model_version)
     return {"cohort_sessions": summary.n_sessions}
 
 
-def fail(session_id: int, reason: str) -> None:
-    """Mark the session ``failed`` with ``reason`` (idempotent; never overrides ``done``)."""
+def fail(session_id: int, reason: str, run=None) -> bool:
+    """Mark the session ``failed`` with ``reason``; False (nothing written) when it is no longer active, or,
+    from a task, when that task no longer holds the session: ``done`` and ``failed`` are never overwritten."""
+    from recordings.dispatch import ACTIVE
     from recordings.models import SessionStatus
     from tenancy.audit import Actor, record
 
+    from .leases import Superseded
+
     with transaction.atomic():
-        s = lock_session(session_id)
-        if s is None or s.status == SessionStatus.DONE:
-            return
+        if run is not None:
+            if run.backfill:
+                run.release()
+                return False
+            try:
+                s = run.lock()
+            except Superseded:
+                return False
+        else:
+            s = lock_session(session_id)
+            if s is None or s.status not in ACTIVE:
+                return False
         s.status, s.status_reason, s.processed_at = SessionStatus.FAILED, reason[:2000], timezone.now()
-        s.save(update_fields=["status", "status_reason", "processed_at", "updated_at"])
+        s.step, s.lease_owner, s.lease_until = "", "", None
+        s.save(update_fields=["status", "status_reason", "processed_at", "step", "lease_owner", "lease_until", "updated_at"])
         record(Actor.system(), "session.failed", s, reason=reason[:500])
+    return True
 
 
 # --- small utilities ----------------------------------------------------------------------------------

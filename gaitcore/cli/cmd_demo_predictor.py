@@ -135,9 +135,6 @@ def attribution(predictor, X, columns: list[str], Y, targets: list[str], sex) ->
 
 def run(args: argparse.Namespace) -> int:
     import hashlib
-    import json
-    import os
-    import shutil
     import sys
     import time
     from pathlib import Path
@@ -146,13 +143,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import GaitCoreError
     from ..model.checkpoint import load_compatible_checkpoint
-    from ..model.data import WindowSet, session_windows
-    from ..model.embed import embed_windows
-    from ..model.embedding import embedding_columns
     from ..preprocess import PREPROCESSING_VERSION
-    from ..probe.cv import stderr_progress
-    from ..probe.predictor import FORMAT, Predictor
-    from ..synth.cohort import GENERATOR_VERSION, build_session
+    from ..probe.predictor import FORMAT
+    from ..synth.cohort import GENERATOR_VERSION
 
     def say(msg: str) -> None:
         if not args.quiet:
@@ -185,9 +178,44 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     say(f"building the demonstration predictor for {ckpt.version_tag}: {args.subjects} synthetic subjects "
         f"(seed {args.seed}, tasks {', '.join(tasks)}, duration scale {args.duration_scale}), {len(targets)} targets")
+    X, cols, rows, build = _embed_synthetic_cohort(args, ckpt, tasks, say)
+    keep = np.isfinite(X).all(axis=1)
+    if keep.sum() < 20:
+        print(f"gaitfm demo-predictor: only {int(keep.sum())} subjects had a model window of {tasks}; "
+              "raise --duration-scale", file=sys.stderr)
+        return 1
+    rows = [r for r, k in zip(rows, keep, strict=True) if k]
+    pred, build["fit_s"] = _fit_heads(args, ckpt, X[keep], cols, rows, targets, sex_specific, tasks, say)
+    pred.meta["demo_build"] = {"key": key, "params": params, "subjects": int(keep.sum()), **build,
+                               "total_s": round(time.perf_counter() - t0, 1)}
+    _save_replacing(pred, Path(args.out), key, folder)
+    b = pred.meta["demo_build"]
+    say(f"done in {b['total_s']} s (synthesis + preprocessing {b['synth_s']} s, embedding {b['embed_s']} s of "
+        f"{b['windows']} windows, fitting {b['fit_s']} s): {folder}")
+    if not args.quiet:
+        import json
+
+        summary = {h.key: {k: round(v["mean"], 3) for k, v in h.cv.items() if isinstance(v, dict) and v.get("mean") is not None}
+                   for h in pred.heads.values()}
+        print(json.dumps(summary), file=sys.stderr)
+    print(folder.resolve())
+    return 0
+
+
+def _embed_synthetic_cohort(args: argparse.Namespace, ckpt, tasks: list[str], say):
+    """Synthesise ``args.subjects`` subjects in chunks and embed their windows: (X [subjects, columns], the
+    mean over tasks of each task's median window, NaN without a window; the columns; each subject's
+    phenotypes; counts and timings)."""
+    import time
+
+    import numpy as np
+
+    from ..model.data import WindowSet, session_windows
+    from ..model.embedding import embed_windows, embedding_columns
+    from ..synth.cohort import build_session
+
     model = ckpt.model()
-    dim = ckpt.config.dim
-    cols = embedding_columns(dim)
+    cols = embedding_columns(ckpt.config.dim)
     X = np.full((args.subjects, len(cols)), np.nan)
     rows, windows, frames = [], 0, 0
     t_synth = t_embed = 0.0
@@ -220,19 +248,27 @@ def run(args: argparse.Namespace) -> int:
         rate = windows / t_embed if t_embed else 0.0
         eta = (args.subjects - done) * (t_synth + t_embed) / done
         say(f"embedded {done}/{args.subjects} subjects ({windows} windows, {rate:.2f} windows/s, ~{eta:.0f} s left)")
-    keep = np.isfinite(X).all(axis=1)
-    if keep.sum() < 20:
-        print(f"gaitfm demo-predictor: only {int(keep.sum())} subjects had a model window of {tasks}; "
-              "raise --duration-scale", file=sys.stderr)
-        return 1
-    X = X[keep]
-    rows = [r for r, k in zip(rows, keep, strict=True) if k]
+    build = {"windows": windows, "frames": frames, "synth_s": round(t_synth, 1), "embed_s": round(t_embed, 1)}
+    return X, cols, rows, build
+
+
+def _fit_heads(args: argparse.Namespace, ckpt, X, cols: list[str], rows: list[dict], targets: list[str],
+               sex_specific: list[str], tasks: list[str], say):
+    """The predictor's heads (nested grouped CV), with units and region attribution: (predictor, fit s)."""
+    import time
+
+    import numpy as np
+
+    from ..probe.cv import stderr_progress
+    from ..probe.predictor import Predictor
+    from ..synth.cohort import GENERATOR_VERSION
+
     sex = np.array([r["sex"] for r in rows], dtype=object)
     groups = np.array([r["subject"] for r in rows])
     Y = np.array([[float(r[t]) for t in targets] for r in rows], float)
     tf = time.perf_counter()
     say(f"fitting {len(targets)} targets (nested grouped CV, {args.seeds} seeds)")
-    source = (f"gaitcore.synth {GENERATOR_VERSION}, seed {args.seed}, {int(keep.sum())} subjects, tasks "
+    source = (f"gaitcore.synth {GENERATOR_VERSION}, seed {args.seed}, {len(rows)} subjects, tasks "
               f"{', '.join(tasks)}, duration scale {args.duration_scale} (gaitfm demo-predictor)")
     pred = Predictor.fit(X, cols, Y, targets, groups, sex, embedding_model_version=ckpt.version_tag,
                          cohort="synthetic", source=source, feature_set="embeddings", task_mode="mean", tasks=tasks,
@@ -242,21 +278,17 @@ def run(args: argparse.Namespace) -> int:
     pred.meta["attribution"] = attribution(pred, X, cols, Y, targets, sex)
     pred.meta["attribution_method"] = ("in-sample region ablation of the fitted heads on the training cohort: "
                                        "min-max(r drop) + min-max(r keep-only) over legs, arms, torso, head")
-    pred.meta["demo_build"] = {"key": key, "params": params, "subjects": int(keep.sum()), "windows": windows,
-                               "frames": frames, "synth_s": round(t_synth, 1), "embed_s": round(t_embed, 1),
-                               "fit_s": round(t_fit, 1), "total_s": round(time.perf_counter() - t0, 1)}
-    tmp = Path(args.out) / f".tmp-{key}-{os.getpid()}"
+    return pred, round(t_fit, 1)
+
+
+def _save_replacing(pred, out, key: str, folder) -> None:
+    """Write the predictor to a temporary folder, then put it in place of ``folder``."""
+    import os
+    import shutil
+
+    tmp = out / f".tmp-{key}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     pred.save(tmp)
     if folder.exists():
         shutil.rmtree(folder)
     tmp.rename(folder)
-    b = pred.meta["demo_build"]
-    say(f"done in {b['total_s']} s (synthesis + preprocessing {b['synth_s']} s, embedding {b['embed_s']} s of "
-        f"{windows} windows, fitting {b['fit_s']} s): {folder}")
-    if not args.quiet:
-        summary = {h.key: {k: round(v["mean"], 3) for k, v in h.cv.items() if isinstance(v, dict) and v.get("mean") is not None}
-                   for h in pred.heads.values()}
-        print(json.dumps(summary), file=sys.stderr)
-    print(folder.resolve())
-    return 0

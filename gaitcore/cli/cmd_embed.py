@@ -26,8 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import GaitCoreError
     from ..model.checkpoint import load_compatible_checkpoint
     from ..model.data import WindowSet, input_files, load_source, session_windows
-    from ..model.embed import ID_COLUMNS, embed_windows, embedding_rows, write_table
-    from ..model.embedding import embedding_columns
+    from ..model.embedding import ID_COLUMNS, embed_windows, embedding_columns, embedding_rows, write_table
 
     if Path(args.output).suffix.lower() not in (".parquet", ".csv"):
         print(f"gaitfm embed: output must end in .parquet or .csv: {args.output}", file=sys.stderr)

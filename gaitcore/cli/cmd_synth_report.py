@@ -79,23 +79,19 @@ def _write_table(out, stem: str, rows: list[dict], cols: list[str], extra: dict 
     return md
 
 
-def run(args: argparse.Namespace) -> int:
-    import csv
-    import sys
-    import warnings
-    from pathlib import Path
-
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
-    from scipy.stats import spearmanr
 
-    from ..features import compute_task_features
-    from ..sessionfile import read_session
-    from ..synth import realism
-    from ..synth.subject import _AGES, _SPEED
+    return plt
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    import warnings
+    from pathlib import Path
 
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     out = Path(args.out)
@@ -104,8 +100,33 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         print(f"gaitfm synth-report: no session files under {args.synthetic}/sessions", file=sys.stderr)
         return 2
+    # (a) normative ranges and age direction (synthetic overground walking)
+    recs, syn_stats, syn_curves, walk_task = _synthetic_walks(files)
+    if not recs:
+        print("gaitfm synth-report: the synthetic sessions have no overground_walk or treadmill_self_selected "
+              "task (generate with --tasks overground_walk ...)", file=sys.stderr)
+        return 2
+    norm_md = _write_table(out, "normative", _normative_rows(recs), NORMATIVE_COLUMNS,
+                           {"task": walk_task, "sessions": len(recs)})
+    _plot_normative(out, recs, walk_task)
+    # (b) realism vs real Kinect v2 walks
+    real_stats, real_curves, real_note = _real_walks(args.real, args.max_real) if args.real else ([], {"hip": [], "knee": []}, {})
+    real_rows = _realism_rows(syn_stats, real_stats)
+    real_md = _write_table(out, "realism", real_rows, REALISM_COLUMNS, {"real": real_note, "synthetic_task": walk_task})
+    _plot_realism(out, real_rows)
+    # (c) gait-cycle curves
+    curve_summary = _plot_gait_cycles(out, syn_curves, real_curves)
+    _write_report(out, args, len(recs), walk_task, real_note, norm_md, real_md, curve_summary)
+    return 0
 
-    # ---- (a) normative ranges and age direction (synthetic overground walking) --------------------
+
+def _synthetic_walks(files):
+    """Features vs generator truth per session (``recs``), and realism statistics and gait cycles of the
+    walks of the first 80 sessions. Returns (recs, walk stats, {"hip", "knee"} cycles, the walk task)."""
+    from ..features import compute_task_features
+    from ..sessionfile import read_session
+    from ..synth import realism
+
     recs, syn_stats, syn_curves = [], [], {"hip": [], "knee": []}
     walk_task = None
     for f in files:
@@ -129,10 +150,19 @@ def run(args: argparse.Namespace) -> int:
                 c = realism.gait_cycles(_body_positions(w))
                 for k in syn_curves:
                     syn_curves[k].extend(c[k])
-    if not recs:
-        print("gaitfm synth-report: the synthetic sessions have no overground_walk or treadmill_self_selected "
-              "task (generate with --tasks overground_walk ...)", file=sys.stderr)
-        return 2
+    return recs, syn_stats, syn_curves, walk_task
+
+
+NORMATIVE_COLUMNS = ["feature", "source", "n", "median", "p25", "p75", "norm_low", "norm_high", "share_in_norm",
+                     "mean_20-39", "mean_40-59", "mean_60-79", "spearman_age", "published_age_direction",
+                     "age_direction_ok"]
+
+
+def _normative_rows(recs: list[dict]) -> list[dict]:
+    """Per feature, recovered and true: spread, share inside the normative range, age trend vs published."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
     ages = np.array([r["age"] for r in recs], float)
     norm_rows = []
     for k, (lo, hi) in NORMS.items():
@@ -156,10 +186,16 @@ def run(args: argparse.Namespace) -> int:
                 "spearman_age": float(rho),
                 "published_age_direction": {-1: "falls", 0: "~flat", 1: "rises"}[exp],
                 "age_direction_ok": bool(direction_ok)})
-    cols = ["feature", "source", "n", "median", "p25", "p75", "norm_low", "norm_high", "share_in_norm",
-            "mean_20-39", "mean_40-59", "mean_60-79", "spearman_age", "published_age_direction", "age_direction_ok"]
-    norm_md = _write_table(out, "normative", norm_rows, cols, {"task": walk_task, "sessions": len(recs)})
+    return norm_rows
 
+
+def _plot_normative(out, recs: list[dict], walk_task: str) -> None:
+    import numpy as np
+
+    from ..synth.subject import _AGES, _SPEED
+
+    plt = _pyplot()
+    ages = np.array([r["age"] for r in recs], float)
     fig, axs = plt.subplots(1, 4, figsize=(18, 4.2))
     for ax, k in zip(axs, NORMS, strict=False):
         v = np.array([r[k] for r in recs], float)
@@ -180,32 +216,51 @@ def run(args: argparse.Namespace) -> int:
     fig.savefig(out / "normative_age.png", dpi=90)
     plt.close(fig)
 
-    # ---- (b) realism vs real Kinect v2 walks ------------------------------------------------------
-    real_stats, real_curves, real_note = [], {"hip": [], "knee": []}, {}
-    if args.real:
-        from ..errors import ValidationError
-        from ..importers import read_recording
 
-        root = Path(args.real)
-        rows = list(csv.DictReader(open(root / "manifest.csv")))
-        normal = [r for r in rows if r["gait_class"] == "normal"]
-        flagged = sum(int(r["has_nan_or_outlier"]) for r in normal)
-        use = [r for r in normal if r["has_nan_or_outlier"] == "0" and int(r["n_frames"]) >= 60][: args.max_real]
-        repaired = frames = 0
-        for r in use:
-            try:
-                res = read_recording(root / r["file"], "kinect-v2")
-            except ValidationError:
-                continue
-            s = res.session
-            frames += s.n_frames
-            repaired += int(s.metadata.get("import", {}).get("repaired_frames", 0))
-            real_stats.append(realism.walk_stats(s))
-            c = realism.gait_cycles(_body_positions(s))
-            for k in real_curves:
-                real_curves[k].extend(c[k])
-        real_note = {"normal_files": len(normal), "files_with_nan_or_absurd_values": flagged,
-                     "files_used": len(real_stats), "repaired_frame_share": repaired / max(frames, 1)}
+def _real_walks(real: str, max_real: int):
+    """Realism statistics and gait cycles of the clean `normal` walks of kinect2_pathological.
+    Returns (walk stats, {"hip", "knee"} cycles, a note on the files used)."""
+    import csv
+    from pathlib import Path
+
+    from ..errors import ValidationError
+    from ..importers import read_recording
+    from ..synth import realism
+
+    real_stats, real_curves = [], {"hip": [], "knee": []}
+    root = Path(real)
+    rows = list(csv.DictReader(open(root / "manifest.csv")))
+    normal = [r for r in rows if r["gait_class"] == "normal"]
+    flagged = sum(int(r["has_nan_or_outlier"]) for r in normal)
+    use = [r for r in normal if r["has_nan_or_outlier"] == "0" and int(r["n_frames"]) >= 60][:max_real]
+    repaired = frames = 0
+    for r in use:
+        try:
+            res = read_recording(root / r["file"], "kinect-v2")
+        except ValidationError:
+            continue
+        s = res.session
+        frames += s.n_frames
+        repaired += int(s.metadata.get("import", {}).get("repaired_frames", 0))
+        real_stats.append(realism.walk_stats(s))
+        c = realism.gait_cycles(_body_positions(s))
+        for k in real_curves:
+            real_curves[k].extend(c[k])
+    real_note = {"normal_files": len(normal), "files_with_nan_or_absurd_values": flagged,
+                 "files_used": len(real_stats), "repaired_frame_share": repaired / max(frames, 1)}
+    return real_stats, real_curves, real_note
+
+
+REALISM_COLUMNS = ["statistic", "synthetic_median", "real_median", "ratio_synth_real", "within_factor_2",
+                   "n_synthetic_walks", "n_real_walks"]
+
+
+def _realism_rows(syn_stats: list[dict], real_stats: list[dict]) -> list[dict]:
+    """Per realism statistic: synthetic and real medians and their ratio (within x2 passes)."""
+    import numpy as np
+
+    from ..synth import realism
+
     stat_keys = ["bone_length_cv", "low_conf_share", "knee_range_deg"] + [f"jitter_{g}_mm" for g in realism.JITTER_GROUPS]
     real_rows = []
     for k in stat_keys:
@@ -217,10 +272,13 @@ def run(args: argparse.Namespace) -> int:
         real_rows.append({"statistic": k, "synthetic_median": sm, "real_median": rm, "ratio_synth_real": ratio,
                           "within_factor_2": bool(np.isfinite(ratio) and 0.5 <= ratio <= 2.0),
                           "n_synthetic_walks": int(np.isfinite(sv).sum()), "n_real_walks": int(np.isfinite(rv).sum())})
-    real_md = _write_table(out, "realism", real_rows,
-                           ["statistic", "synthetic_median", "real_median", "ratio_synth_real", "within_factor_2",
-                            "n_synthetic_walks", "n_real_walks"], {"real": real_note, "synthetic_task": walk_task})
+    return real_rows
 
+
+def _plot_realism(out, real_rows: list[dict]) -> None:
+    import numpy as np
+
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(10, 4.5))
     names = [r["statistic"] for r in real_rows]
     ratios = [r["ratio_synth_real"] for r in real_rows]
@@ -238,7 +296,12 @@ def run(args: argparse.Namespace) -> int:
     fig.savefig(out / "realism_stats.png", dpi=90)
     plt.close(fig)
 
-    # ---- (c) gait-cycle curves -----------------------------------------------------------------------
+
+def _plot_gait_cycles(out, syn_curves: dict, real_curves: dict) -> dict:
+    """Mean +- SD hip and knee curves over gait cycles (PNG); returns their summary."""
+    import numpy as np
+
+    plt = _pyplot()
     fig, axs = plt.subplots(1, 2, figsize=(12, 4.5))
     g = np.linspace(0, 100, 101)
     curve_summary = {}
@@ -260,11 +323,15 @@ def run(args: argparse.Namespace) -> int:
     fig.tight_layout()
     fig.savefig(out / "gait_cycle_curves.png", dpi=90)
     plt.close(fig)
+    return curve_summary
 
+
+def _write_report(out, args, n_sessions: int, walk_task: str, real_note: dict, norm_md: str, real_md: str,
+                  curve_summary: dict) -> None:
     import json
 
     (out / "curves.json").write_text(json.dumps(curve_summary, indent=1) + "\n")
-    report = ["# Synthetic cohort validation", "", f"Synthetic: `{args.synthetic}` ({len(recs)} sessions, task "
+    report = ["# Synthetic cohort validation", "", f"Synthetic: `{args.synthetic}` ({n_sessions} sessions, task "
               f"`{walk_task}`). Real: `{args.real}` {real_note}.", "", "## (a) Normative ranges and age direction", "",
               norm_md, "## (b) Realism vs real Kinect v2 walks", "", real_md, "## (c) Gait-cycle curves", "",
               "```", json.dumps(curve_summary, indent=1), "```", "",
@@ -276,4 +343,3 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(curve_summary, indent=1))
     except BrokenPipeError:  # output piped into head
         pass
-    return 0

@@ -113,39 +113,71 @@ def spatial(pos: np.ndarray, ev: GaitEvents, values: dict, missing: dict, detail
             missing[n] = (f"no gait events: {ev.reason}" if ev.method == "none"
                           else "feet do not travel (walking in place): no step length")
         return
+    prints, n_steps = _footprints(pos, ev, fs)
+    ground = _ground_motion(pos, prints, details, fs, treadmill, belt_m_s)
+    lengths, widths, sides = [], [], []
+    for k, _m, (tx, ty, tt, _), (lx, ly, lt, _) in prints:
+        L = lx - (tx + ground * (lt - tt))
+        W = np.abs(ly - ty)
+        ok = np.isfinite(L) & np.isfinite(W)
+        lengths.append(L[ok])
+        widths.append(W[ok])
+        sides.append(np.full(int(ok.sum()), k))
+    if not lengths or sum(x.size for x in lengths) == 0:
+        for n in names:
+            missing[n] = ("no step with both footprints inside the tracked data (a step needs a heel "
+                          "strike of each foot in turn and the flat phase after each; have "
+                          f"{n_steps} steps, heel strikes {details.get('heel_strikes')})")
+        return
+    _step_values(np.concatenate(lengths) / 1000.0, np.concatenate(widths) / 1000.0, np.concatenate(sides),
+                 values, missing, details, names)
+
+
+# Footprint method. Ankle-to-ankle distance at heel strike understates the step: the trailing
+# foot is already in heel-off (ankle risen, rolled forward over the toes). Each foot's footprint
+# is taken from its flat phase instead, 25-60 % of the step after its own heel strike (after the
+# landing, before heel-off): the median AP and ML ankle position there. Overground a planted foot
+# is still, so the two footprints are compared directly. On a treadmill both move back with the
+# belt: the trailing footprint is carried forward in time to the leading one's by the belt
+# displacement (belt speed from metadata, else the median speed of the planted feet).
+FOOTPRINT_PHASE = np.linspace(0.25, 0.6, 8)
+
+
+def _footprint(ank: np.ndarray, start: np.ndarray, span: np.ndarray):
+    """One foot's footprints (ankle [T, 2]) over the flat phase of steps starting at ``start`` frames:
+    (AP median, ML median, mean time, AP slope in mm/frame), NaN where the phase leaves the data."""
+    T = ank.shape[0]
+    tw = start[:, None] + FOOTPRINT_PHASE[None, :] * span[:, None]  # [n, 8] fractional frames
+    inside = (tw[:, 0] >= 0) & (tw[:, -1] <= T - 1)
+    xw = _at(ank[:, 0], tw.ravel()).reshape(tw.shape)
+    yw = _at(ank[:, 1], tw.ravel()).reshape(tw.shape)
+    x = np.median(xw, axis=1)
+    x[~inside] = np.nan
+    tc = tw - tw.mean(axis=1, keepdims=True)
+    slope = (tc * (xw - xw.mean(axis=1, keepdims=True))).sum(axis=1) / (tc * tc).sum(axis=1)
+    return x, np.median(yw, axis=1), tw.mean(axis=1), np.where(inside, slope, np.nan)
+
+
+def _footprints(pos: np.ndarray, ev: GaitEvents, fs: float):
+    """Per side k (the striking foot): (k, its steps, trailing footprints, leading footprints), over the
+    steps of plausible duration (0.2-2 s); and how many such steps there are."""
     ank = {s: pos[:, _J[f"ANKLE_{s}"], :2] for s in SIDES}
     t0, t1, side = steps_from_events(ev)
     dt = t1 - t0
     keep = (dt > 0.2 * fs) & (dt < 2.0 * fs)
     t0, t1, side, dt = t0[keep], t1[keep], side[keep], dt[keep]
-    lengths, widths, sides = [], [], []
-    # Footprint method. Ankle-to-ankle distance at heel strike understates the step: the trailing
-    # foot is already in heel-off (ankle risen, rolled forward over the toes). Each foot's footprint
-    # is taken from its flat phase instead, 25-60 % of the step after its own heel strike (after the
-    # landing, before heel-off): the median AP and ML ankle position there. Overground a planted foot
-    # is still, so the two footprints are compared directly. On a treadmill both move back with the
-    # belt: the trailing footprint is carried forward in time to the leading one's by the belt
-    # displacement (belt speed from metadata, else the median speed of the planted feet).
-    frac = np.linspace(0.25, 0.6, 8)
-    T = pos.shape[0]
-
-    def footprint(s_: str, start: np.ndarray, span: np.ndarray):
-        tw = start[:, None] + frac[None, :] * span[:, None]  # [n, 8] fractional frames
-        inside = (tw[:, 0] >= 0) & (tw[:, -1] <= T - 1)
-        xw = _at(ank[s_][:, 0], tw.ravel()).reshape(tw.shape)
-        yw = _at(ank[s_][:, 1], tw.ravel()).reshape(tw.shape)
-        x = np.median(xw, axis=1)
-        x[~inside] = np.nan
-        tc = tw - tw.mean(axis=1, keepdims=True)
-        slope = (tc * (xw - xw.mean(axis=1, keepdims=True))).sum(axis=1) / (tc * tc).sum(axis=1)
-        return x, np.median(yw, axis=1), tw.mean(axis=1), np.where(inside, slope, np.nan)
-
     prints = []
     for k, s in enumerate(SIDES):
         m = side == k
         if m.any():
-            prints.append((k, m, footprint(SIDES[1 - k], t0[m], dt[m]), footprint(s, t1[m], dt[m])))
-    # the planted feet's AP velocity (mm/frame): 0 overground, minus the belt speed on a treadmill
+            prints.append((k, m, _footprint(ank[SIDES[1 - k]], t0[m], dt[m]), _footprint(ank[s], t1[m], dt[m])))
+    return prints, int(t0.size)
+
+
+def _ground_motion(pos: np.ndarray, prints: list, details: dict, fs: float, treadmill: bool,
+                   belt_m_s: float | None) -> float:
+    """The ground's AP velocity under the planted feet (mm/frame): 0 overground, minus the belt speed on
+    a treadmill (from metadata, else measured), or measured when overground data look like a treadmill."""
     slopes = np.concatenate([np.r_[tr[3], ld[3]] for _, _, tr, ld in prints]) if prints else np.empty(0)
     slopes = slopes[np.isfinite(slopes)]
     measured = float(np.median(slopes)) if slopes.size else 0.0
@@ -158,22 +190,12 @@ def spatial(pos: np.ndarray, ev: GaitEvents, values: dict, missing: dict, detail
         # steadily: treadmill-like data
         ground = measured
         details["treadmill_like"] = True
-    for k, _m, (tx, ty, tt, _), (lx, ly, lt, _) in prints:
-        L = lx - (tx + ground * (lt - tt))
-        W = np.abs(ly - ty)
-        ok = np.isfinite(L) & np.isfinite(W)
-        lengths.append(L[ok])
-        widths.append(W[ok])
-        sides.append(np.full(int(ok.sum()), k))
-    if not lengths or sum(x.size for x in lengths) == 0:
-        for n in names:
-            missing[n] = ("no step with both footprints inside the tracked data (a step needs a heel "
-                          "strike of each foot in turn and the flat phase after each; have "
-                          f"{int(t0.size)} steps, heel strikes {details.get('heel_strikes')})")
-        return
-    L = np.concatenate(lengths) / 1000.0
-    W = np.concatenate(widths) / 1000.0
-    S = np.concatenate(sides)
+    return ground
+
+
+def _step_values(L: np.ndarray, W: np.ndarray, S: np.ndarray, values: dict, missing: dict, details: dict,
+                 names: tuple[str, ...]) -> None:
+    """Step length and width (m), and with steps of both feet stride length and asymmetry (%)."""
     good = (L > 0.05) & (L < 2.0)  # the striking foot must be in front
     details["steps_with_length"] = int(good.sum())
     if not good.any():

@@ -50,18 +50,47 @@ def _fast_load(data: bytes) -> tuple[dict, np.ndarray] | None:
 
 
 def parse(data: bytes, file: str) -> Parsed:
-    table = None
+    doc, table = _load_document(data, file)
+    frames = _frames(doc, file)
+    perm = _joint_permutation(doc.get("joint_names"), file)
+    timestamps, per_body = _bodies_per_frame(frames, table, file)
+    tracks = _body_tracks(per_body, table, perm, file)
+    warnings: list[str] = []
+    kept, msg = choose_body(tracks, len(frames))
+    if msg:
+        warnings.append(msg)
+    if len(kept.frames) < len(frames):
+        warnings.append(f"body {kept.body_id} absent from {len(frames) - len(kept.frames)} of {len(frames)} frames: "
+                        "those frames are dropped")
+    raw = RawRecording(
+        positions=kept.positions, schema=AZURE32, file=file, timestamps_us=timestamps[kept.frames]
+    )
+    meta = {
+        "azure_kinect": {
+            "k4abt_sdk_version": str(doc.get("k4abt_sdk_version", "")),
+            "source_file": str(doc.get("source_file", "")),
+            "body_id": kept.body_id,
+            "bodies_in_view": len(tracks),
+        }
+    }
+    return Parsed(raw=raw, sensor="azure_kinect", warnings=warnings, metadata=meta)
+
+
+def _load_document(data: bytes, file: str) -> tuple[dict, np.ndarray | None]:
+    """(the JSON document, the positions table of the fast path or None: positions then stay in the document)."""
     try:
         fast = _fast_load(data)
     except (ValueError, UnicodeDecodeError):  # json or numbers not as expected
         fast = None
     if fast is not None:
-        doc, table = fast
-    else:
-        try:
-            doc = json.loads(decode_text(data, file))
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"not valid JSON: {exc}", code="parse_error", file=file) from exc
+        return fast
+    try:
+        return json.loads(decode_text(data, file)), None
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"not valid JSON: {exc}", code="parse_error", file=file) from exc
+
+
+def _frames(doc, file: str) -> list:
     if not isinstance(doc, dict) or "frames" not in doc:
         raise ValidationError("not an offline_processor JSON (no 'frames')", code="parse_error", file=file)
     frames = doc.get("frames") or []
@@ -69,24 +98,29 @@ def parse(data: bytes, file: str) -> Parsed:
         raise ValidationError("'frames' is not a list", code="parse_error", file=file)
     if not frames:
         raise ValidationError("empty recording: 'frames' is empty", code="empty", file=file)
-    warnings: list[str] = []
+    return frames
 
-    # joint order of the file (normally AZURE32's)
-    names = doc.get("joint_names")
-    perm = None
-    if names is not None:
-        if len(names) != AZURE32.size:
-            raise ValidationError(
-                f"wrong joint count: joint_names lists {len(names)} joints, Azure Kinect has {AZURE32.size}",
-                code="joint_count", file=file,
-            )
-        upper = [str(n).upper() for n in names]
-        if upper != list(AZURE32.joints):
-            try:
-                perm = [AZURE32.index(n) for n in upper]
-            except ValueError as exc:
-                raise ValidationError(f"unknown joint name in joint_names: {exc}", code="parse_error", file=file) from exc
 
+def _joint_permutation(names, file: str) -> list[int] | None:
+    """Where each of the file's joints (``joint_names``) goes in AZURE32 order; None when already in it."""
+    if names is None:
+        return None
+    if len(names) != AZURE32.size:
+        raise ValidationError(
+            f"wrong joint count: joint_names lists {len(names)} joints, Azure Kinect has {AZURE32.size}",
+            code="joint_count", file=file,
+        )
+    upper = [str(n).upper() for n in names]
+    if upper == list(AZURE32.joints):
+        return None
+    try:
+        return [AZURE32.index(n) for n in upper]
+    except ValueError as exc:
+        raise ValidationError(f"unknown joint name in joint_names: {exc}", code="parse_error", file=file) from exc
+
+
+def _bodies_per_frame(frames: list, table: np.ndarray | None, file: str):
+    """(timestamps of every frame, {body id: (frame indices, positions or rows of ``table``)})."""
     timestamps = np.empty(len(frames), np.int64)
     per_body: dict[int, tuple[list[int], list]] = {}
     for f, fr in enumerate(frames):
@@ -113,7 +147,11 @@ def parse(data: bytes, file: str) -> Parsed:
             pos.append(jp)
     if not per_body:
         raise ValidationError("empty recording: no body was tracked in any frame", code="empty", file=file)
+    return timestamps, per_body
 
+
+def _body_tracks(per_body: dict, table: np.ndarray | None, perm: list[int] | None, file: str) -> list[BodyTrack]:
+    """One track per body: positions [n, 32, 3] in AZURE32 order."""
     tracks = []
     for body_id, (ids, pos) in per_body.items():
         try:
@@ -129,21 +167,4 @@ def parse(data: bytes, file: str) -> Parsed:
             out[:, perm] = arr
             arr = out
         tracks.append(BodyTrack(body_id, np.array(ids), arr, None))
-    kept, msg = choose_body(tracks, len(frames))
-    if msg:
-        warnings.append(msg)
-    if len(kept.frames) < len(frames):
-        warnings.append(f"body {kept.body_id} absent from {len(frames) - len(kept.frames)} of {len(frames)} frames: "
-                        "those frames are dropped")
-    raw = RawRecording(
-        positions=kept.positions, schema=AZURE32, file=file, timestamps_us=timestamps[kept.frames]
-    )
-    meta = {
-        "azure_kinect": {
-            "k4abt_sdk_version": str(doc.get("k4abt_sdk_version", "")),
-            "source_file": str(doc.get("source_file", "")),
-            "body_id": kept.body_id,
-            "bodies_in_view": len(tracks),
-        }
-    }
-    return Parsed(raw=raw, sensor="azure_kinect", warnings=warnings, metadata=meta)
+    return tracks

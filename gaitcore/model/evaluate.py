@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .data import WindowSet
-from .embed import length_batches
+from .embedding import length_batches
 from .masking import GROUP_NAMES, JOINT_GROUP, MaskingConfig, corrupt, make_masks
 
 

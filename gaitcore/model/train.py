@@ -207,16 +207,9 @@ def pretrain(tc: TrainConfig) -> dict:
     """Run (or resume) pretraining; returns the summary (also written to RUN/summary.json on rank 0)."""
     rank, world, local_rank = _dist_env()
     cuda = torch.cuda.is_available()
-    device = torch.device(f"cuda:{local_rank}" if cuda else "cpu")
-    if world > 1:
-        dist.init_process_group("nccl" if cuda else "gloo")
-        if cuda:
-            torch.cuda.set_device(device)
-        else:
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    device = _start_processes(world, local_rank, cuda)
     if tc.batch_size % world:
         raise ValueError(f"batch size {tc.batch_size} must be divisible by the {world} processes")
-    per_rank = tc.batch_size // world
     if tc.micro_batch < 0:
         raise ValueError(f"micro-batch {tc.micro_batch} must be >= 0 (0: the whole batch at once)")
     out = Path(tc.out)
@@ -225,8 +218,38 @@ def pretrain(tc: TrainConfig) -> dict:
         out.mkdir(parents=True, exist_ok=True)
     cfg = get_config(tc.config)
     masking = MaskingConfig(**tc.masking)
-    val_masking = replace(masking, time_span_prob=0.0)
+    split = _split(tc, out, is_main)
+    run = _Run(tc, cfg, split, out, device, world, is_main, val_masking=replace(masking, time_span_prob=0.0))
+    run.start_or_resume()
+    train_model, autocast, scaler = _for_training(run.model, tc, cuda, world, local_rank)
+    stream = crop_stream(split.train, cfg.train_frames, seed=tc.seed + run.step, rank=rank, world=world,
+                         crops_per_window=tc.crops_per_window)
+    run.val = _val_set(split.val, tc.val_windows, cfg.train_frames) if (is_main and split.val) else None
+    run.t_start = time.perf_counter()
+    stopped_early, last_log = _train_steps(run, train_model, stream, masking, rank, autocast, scaler)
+    summary: dict = {}
+    if is_main:
+        summary = run.finish(stopped_early, last_log)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
 
+
+def _start_processes(world: int, local_rank: int, cuda: bool) -> torch.device:
+    """This process's device; under torchrun, join the process group (NCCL on GPU, gloo on CPU)."""
+    device = torch.device(f"cuda:{local_rank}" if cuda else "cpu")
+    if world > 1:
+        dist.init_process_group("nccl" if cuda else "gloo")
+        if cuda:
+            torch.cuda.set_device(device)
+        else:
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    return device
+
+
+def _split(tc: TrainConfig, out: Path, is_main: bool):
+    """Sessions split by subject into train / validation (recorded in RUN/split.json)."""
     files = find_sessions(tc.data)
     if not files:
         raise ValueError(f"no session files (*.gait.npz) under {tc.data}")
@@ -235,50 +258,14 @@ def pretrain(tc: TrainConfig) -> dict:
         raise ValueError("every subject fell into the validation split; lower --val-fraction")
     if is_main:
         (out / "split.json").write_text(json.dumps(split.summary(), indent=1))
+    return split
 
-    torch.manual_seed(tc.seed)
-    model = GaitMAE(cfg).to(device)
-    opt = make_optimizer(model, tc.lr, tc.weight_decay)
-    step, windows_seen, elapsed_before = 0, 0, 0.0
-    init_meta = None
-    if tc.init:
-        ick = load_checkpoint(tc.init)
-        if ick.config != cfg:
-            raise ValueError(f"--init {tc.init} holds config {ick.config.name!r}, not {cfg.name!r}")
-        model.load_state_dict(ick.state_dict)
-        init_meta = {"path": str(tc.init), "run_id": ick.meta.get("run_id"), "data": ick.meta.get("data"),
-                     "wall_time_s": ick.meta.get("wall_time_s")}
-    store = CheckpointStore.open(tc.checkpoint_store or out, keep=tc.keep_checkpoints)
-    metrics_path = out / "metrics.jsonl"
-    history: list[dict] = []  # every metrics record so far (rank 0); travels in each checkpoint
-    ptr = _resume_point(store, world)
-    if ptr is not None and not tc.resume:
-        raise ValueError(f"the checkpoint store {store.url} already holds a checkpoint (step {ptr.get('step')}): "
-                         "pass --resume to continue that run, or use another --checkpoint-store / --out")
-    if ptr is not None:
-        where = f"{store.url}/{ptr['key']}"
-        ck = load_checkpoint_bytes(store.read(ptr["key"]), where, map_location=str(device))
-        if ck.config != cfg:
-            raise ValueError(f"{where} holds config {ck.config.name!r}, not {cfg.name!r}; use another store")
-        model.load_state_dict(ck.state_dict)
-        ts = ck.train_state or {}
-        if "optimizer" in ts:
-            opt.load_state_dict(ts["optimizer"])
-        step = int(ts.get("step", 0))
-        windows_seen = int(ts.get("windows_seen", 0))
-        elapsed_before = float(ts.get("elapsed_s", 0.0))
-        if "rng" in ts:
-            set_rng_state(ts["rng"])
-        history = json.loads(ts.get("metrics", "[]"))
-        if is_main:  # what was logged after this checkpoint is dropped: those steps run again
-            metrics_path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in history))
-            print(f"resuming from {where} at step {step}", file=sys.stderr)
-    elif is_main:
-        metrics_path.unlink(missing_ok=True)  # a fresh run: no records of an earlier one
 
+def _for_training(model: torch.nn.Module, tc: TrainConfig, cuda: bool, world: int, local_rank: int):
+    """(the module the steps run, autocast, GradScaler): CUDA gets mixed precision and torch.compile if
+    asked; under DDP the module is wrapped. On CPU: the model itself, fp32, eager."""
     autocast, scaler, train_model = None, None, model
-    use_amp = cuda and tc.amp != "off"
-    if use_amp:
+    if cuda and tc.amp != "off":
         bf16 = torch.cuda.is_bf16_supported()
         autocast = torch.autocast("cuda", dtype=torch.bfloat16 if bf16 else torch.float16)
         scaler = None if bf16 else torch.amp.GradScaler("cuda")
@@ -288,112 +275,191 @@ def pretrain(tc: TrainConfig) -> dict:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         train_model = DDP(train_model, device_ids=[local_rank] if cuda else None)
+    return train_model, autocast, scaler
 
-    stream = crop_stream(split.train, cfg.train_frames, seed=tc.seed + step, rank=rank, world=world,
-                         crops_per_window=tc.crops_per_window)
-    val = _val_set(split.val, tc.val_windows, cfg.train_frames) if (is_main and split.val) else None
 
-    def record(rec: dict) -> None:
-        history.append(rec)
-        _log(metrics_path, rec)
-    t_start = time.perf_counter()
-    bar = None
-    if is_main and tc.progress:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+@dataclass
+class _Run:
+    """One process's pretraining state: the model, its optimizer, how far it got and the metrics so far
+    (what a checkpoint in the store holds)."""
 
-        bar = Progress(TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                       TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
-        bar.start()
-        tid = bar.add_task("pretrain", total=tc.steps, completed=step, info="")
+    tc: TrainConfig
+    cfg: Any
+    split: Any
+    out: Path
+    device: torch.device
+    world: int
+    is_main: bool
+    val_masking: MaskingConfig
+    model: Any = None
+    opt: Any = None
+    store: Any = None
+    step: int = 0
+    windows_seen: int = 0
+    elapsed_before: float = 0.0  # seconds spent before this process resumed the run
+    init_meta: dict | None = None
+    history: list[dict] = field(default_factory=list)  # every metrics record so far (rank 0)
+    val: WindowSet | None = None
+    t_start: float = 0.0
 
-    def save(final: bool = False) -> dict:
-        meta = _meta(tc, cfg, split, step, windows_seen, elapsed_before + time.perf_counter() - t_start, world)
-        if init_meta is not None:
-            meta["initialised_from"] = init_meta  # the data the starting weights saw, too
-        meta["run_id"] += f"-w{weights_digest(model)}"  # unique per weights, not only per config/seed/step
-        ts = {"optimizer": opt.state_dict(), "step": step, "windows_seen": windows_seen,
-              "elapsed_s": elapsed_before + time.perf_counter() - t_start, "rng": rng_state(),
-              "metrics": json.dumps(history, sort_keys=True)}
-        ptr = store.write(step, checkpoint_bytes(model, PREPROCESSING_VERSION, meta, ts), run_id=meta["run_id"],
-                          final=final)
-        store.put("metrics.jsonl", metrics_path.read_bytes() if metrics_path.exists() else b"")
+    @property
+    def metrics_path(self) -> Path:
+        return self.out / "metrics.jsonl"
+
+    def start_or_resume(self) -> None:
+        """A seeded model and its optimizer, from ``--init`` weights if given; with ``resume``, continued
+        from the checkpoint the store's ``latest`` pointer names (a store that has one needs ``resume``)."""
+        tc, cfg = self.tc, self.cfg
+        torch.manual_seed(tc.seed)
+        self.model = GaitMAE(cfg).to(self.device)
+        self.opt = make_optimizer(self.model, tc.lr, tc.weight_decay)
+        if tc.init:
+            ick = load_checkpoint(tc.init)
+            if ick.config != cfg:
+                raise ValueError(f"--init {tc.init} holds config {ick.config.name!r}, not {cfg.name!r}")
+            self.model.load_state_dict(ick.state_dict)
+            self.init_meta = {"path": str(tc.init), "run_id": ick.meta.get("run_id"), "data": ick.meta.get("data"),
+                              "wall_time_s": ick.meta.get("wall_time_s")}
+        self.store = CheckpointStore.open(tc.checkpoint_store or self.out, keep=tc.keep_checkpoints)
+        ptr = _resume_point(self.store, self.world)
+        if ptr is not None and not tc.resume:
+            raise ValueError(f"the checkpoint store {self.store.url} already holds a checkpoint (step {ptr.get('step')}): "
+                             "pass --resume to continue that run, or use another --checkpoint-store / --out")
+        if ptr is not None:
+            self._resume(ptr)
+        elif self.is_main:
+            self.metrics_path.unlink(missing_ok=True)  # a fresh run: no records of an earlier one
+
+    def _resume(self, ptr: dict) -> None:
+        where = f"{self.store.url}/{ptr['key']}"
+        ck = load_checkpoint_bytes(self.store.read(ptr["key"]), where, map_location=str(self.device))
+        if ck.config != self.cfg:
+            raise ValueError(f"{where} holds config {ck.config.name!r}, not {self.cfg.name!r}; use another store")
+        self.model.load_state_dict(ck.state_dict)
+        ts = ck.train_state or {}
+        if "optimizer" in ts:
+            self.opt.load_state_dict(ts["optimizer"])
+        self.step = int(ts.get("step", 0))
+        self.windows_seen = int(ts.get("windows_seen", 0))
+        self.elapsed_before = float(ts.get("elapsed_s", 0.0))
+        if "rng" in ts:
+            set_rng_state(ts["rng"])
+        self.history = json.loads(ts.get("metrics", "[]"))
+        if self.is_main:  # what was logged after this checkpoint is dropped: those steps run again
+            self.metrics_path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in self.history))
+            print(f"resuming from {where} at step {self.step}", file=sys.stderr)
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.t_start
+
+    def record(self, rec: dict) -> None:
+        self.history.append(rec)
+        _log(self.metrics_path, rec)
+
+    def save(self, final: bool = False) -> dict:
+        """A checkpoint into the store (and its ``latest`` pointer moved to it); at the end also model.pt."""
+        meta = _meta(self.tc, self.cfg, self.split, self.step, self.windows_seen, self.elapsed(), self.world)
+        if self.init_meta is not None:
+            meta["initialised_from"] = self.init_meta  # the data the starting weights saw, too
+        meta["run_id"] += f"-w{weights_digest(self.model)}"  # unique per weights, not only per config/seed/step
+        ts = {"optimizer": self.opt.state_dict(), "step": self.step, "windows_seen": self.windows_seen,
+              "elapsed_s": self.elapsed(), "rng": rng_state(), "metrics": json.dumps(self.history, sort_keys=True)}
+        ptr = self.store.write(self.step, checkpoint_bytes(self.model, PREPROCESSING_VERSION, meta, ts),
+                               run_id=meta["run_id"], final=final)
+        self.store.put("metrics.jsonl", self.metrics_path.read_bytes() if self.metrics_path.exists() else b"")
         if final:
-            save_checkpoint(out / "model.pt", model, PREPROCESSING_VERSION, meta)
-            store.put("model.pt", (out / "model.pt").read_bytes())
+            save_checkpoint(self.out / "model.pt", self.model, PREPROCESSING_VERSION, meta)
+            self.store.put("model.pt", (self.out / "model.pt").read_bytes())
         return ptr
 
-    def validate() -> dict:
-        rec = {"split": "val", "step": step}
-        if val is not None and len(val):
+    def validate(self) -> dict:
+        rec = {"split": "val", "step": self.step}
+        if self.val is not None and len(self.val):
             # validated with the paper's masks (no whole-body time span): comparable across phases
-            r = reconstruction_error(model, val, masking=val_masking, seed=tc.seed, batch_size=8, device=str(device))
+            r = reconstruction_error(self.model, self.val, masking=self.val_masking, seed=self.tc.seed, batch_size=8,
+                                     device=str(self.device))
             rec.update(val_masked_mm=r["masked_joints_mm"], val_all_mm=r["all_joints_mm"],
                        val_masked_norm=r["masked_joints_normalised"])
         return rec
 
+    def finish(self, stopped_early: bool, last_log: dict) -> dict:
+        """Rank 0: validate, save the final checkpoint and model.pt, write RUN/summary.json (and to the store)."""
+        vrec = self.validate()
+        self.record(vrec)
+        ptr = self.save(final=True)
+        summary = {"step": self.step, "steps_planned": self.tc.steps, "stopped_by_time_limit": stopped_early,
+                   "checkpoint_store": self.store.url, "latest": ptr["key"], "windows_seen": self.windows_seen,
+                   "last_train": last_log, "val": vrec, "wall_time_s": round(self.elapsed(), 1),
+                   "world_size": self.world, "model": str(self.out / "model.pt")}
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
+        self.store.put("summary.json", (self.out / "summary.json").read_bytes())
+        return summary
+
+
+def _progress_bar(tc: TrainConfig, step: int):
+    """A rich progress bar started at ``step`` and its task id."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                   TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+    bar.start()
+    return bar, bar.add_task("pretrain", total=tc.steps, completed=step, info="")
+
+
+def _train_steps(run: _Run, train_model, stream, masking: MaskingConfig, rank: int, autocast,
+                 scaler) -> tuple[bool, dict]:
+    """Optimisation steps until ``tc.steps`` (or the time limit): log, validate and checkpoint on the way.
+    Returns (stopped by the time limit, the last train log record)."""
+    tc, is_main = run.tc, run.is_main
+    per_rank = tc.batch_size // run.world
+    bar, tid = _progress_bar(tc, run.step) if (is_main and tc.progress) else (None, None)
     last_log, t_log, win_log = {}, time.perf_counter(), 0
-    stopped_early = False
     try:
-        while step < tc.steps:
-            if tc.max_minutes and (elapsed_before + time.perf_counter() - t_start) > tc.max_minutes * 60:
-                stopped_early = True
-                break
+        while run.step < tc.steps:
+            if tc.max_minutes and run.elapsed() > tc.max_minutes * 60:
+                return True, last_log
             items = [next(stream) for _ in range(per_rank)]
-            x = torch.from_numpy(np.stack([a for a, _ in items])).to(device)
-            obs = torch.from_numpy(np.stack([b for _, b in items])).to(device)
-            gen = step_generator(tc.seed, rank, step)
+            x = torch.from_numpy(np.stack([a for a, _ in items])).to(run.device)
+            obs = torch.from_numpy(np.stack([b for _, b in items])).to(run.device)
+            gen = step_generator(tc.seed, rank, run.step)
             masks = make_masks(obs, masking, gen)
-            lr = lr_at(step, tc.steps, tc.warmup_steps, tc.lr)
-            for g in opt.param_groups:
+            lr = lr_at(run.step, tc.steps, tc.warmup_steps, tc.lr)
+            for g in run.opt.param_groups:
                 g["lr"] = lr
-            parts = train_step(train_model, opt, x, masks, masking, generator=gen, grad_clip=tc.grad_clip,
+            parts = train_step(train_model, run.opt, x, masks, masking, generator=gen, grad_clip=tc.grad_clip,
                                autocast=autocast, scaler=scaler, micro_batch=tc.micro_batch)
-            step += 1
-            windows_seen += tc.batch_size
+            run.step += 1
+            run.windows_seen += tc.batch_size
             win_log += tc.batch_size
-            if is_main and (step % tc.log_every == 0 or step == tc.steps):
+            if is_main and (run.step % tc.log_every == 0 or run.step == tc.steps):
                 now = time.perf_counter()
-                last_log = {"split": "train", "step": step, "lr": lr, **{k: round(v, 6) for k, v in parts.items()},
+                last_log = {"split": "train", "step": run.step, "lr": lr, **{k: round(v, 6) for k, v in parts.items()},
                             "windows_per_s": round(win_log / max(now - t_log, 1e-9), 3),
-                            "elapsed_s": round(elapsed_before + now - t_start, 1)}
-                record(last_log)
+                            "elapsed_s": round(run.elapsed_before + now - run.t_start, 1)}
+                run.record(last_log)
                 if not tc.progress:  # no bar (the log of a pod, CI): one line per logged step
-                    print(f"pretrain step {step}/{tc.steps} loss {parts['loss']:.4f} lr {lr:.2e} "
+                    print(f"pretrain step {run.step}/{tc.steps} loss {parts['loss']:.4f} lr {lr:.2e} "
                           f"windows/s {last_log['windows_per_s']}", file=sys.stderr, flush=True)
                 t_log, win_log = now, 0
             if bar is not None:
-                bar.update(tid, completed=step, info=f"loss {parts['loss']:.4f}")
-            if step % tc.ckpt_every == 0 and step < tc.steps:
+                bar.update(tid, completed=run.step, info=f"loss {parts['loss']:.4f}")
+            if run.step % tc.ckpt_every == 0 and run.step < tc.steps:
                 if is_main:
-                    record(validate())
-                    save()
-                if world > 1:
+                    run.record(run.validate())
+                    run.save()
+                if run.world > 1:
                     dist.barrier()
     finally:
         if bar is not None:
             bar.stop()
-    summary: dict = {}
-    if is_main:
-        vrec = validate()
-        record(vrec)
-        ptr = save(final=True)
-        summary = {"step": step, "steps_planned": tc.steps, "stopped_by_time_limit": stopped_early,
-                   "checkpoint_store": store.url, "latest": ptr["key"], "windows_seen": windows_seen, "last_train": last_log, "val": vrec,
-                   "wall_time_s": round(elapsed_before + time.perf_counter() - t_start, 1), "world_size": world,
-                   "model": str(out / "model.pt")}
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
-        store.put("summary.json", (out / "summary.json").read_bytes())
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return summary
+    return False, last_log
 
 
 def _meta(tc: TrainConfig, cfg, split, step: int, windows_seen: int, wall: float, world: int) -> dict:

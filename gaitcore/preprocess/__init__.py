@@ -164,6 +164,30 @@ def preprocess(
     tasks = (_remap_segments(session.tasks, np.asarray(session.timestamps_us), ts, rate_hz)
              if rec["resampled"] else list(session.tasks))
 
+    P, valid, conf, bone_med = _remove_outliers(P, valid, conf, rate_hz, record, repairs)
+    P, valid, conf = _fill_and_smooth(P, valid, conf, max_gap, record, repairs)
+    body, valid, conf, frames = _to_body_frames(P, valid, conf, tasks, rate_hz, check_mirror, record, repairs)
+
+    x, mask, scale = normalise(np.nan_to_num(body), valid, conf)
+    record["normalise"] = {"frames_without_pelvis": int((scale == 0).sum())}
+    segs = [(s.task, s.start, s.end) for s in tasks] or [("", 0, P.shape[0])]
+    wins = make_windows(segs, window, min_last)
+    record["windows"] = {"length": window, "min_last": min_last if min_last is not None else window // 3,
+                         "count": len(wins)}
+    record["bone_length_median_mm"] = {
+        name: round(float(v), 1) for name, v in zip(AZURE32.joints, bone_med, strict=True) if np.isfinite(v)
+    }
+    return Preprocessed(
+        positions=body, valid=valid, confidence=conf, model_input=x, mask=mask, scale_mm=scale,
+        timestamps_us=ts, tasks=tasks, windows=wins, frames=frames, record=record, repairs=repairs,
+        fs=rate_hz, window_length=window, session_id=session.session_id, subject=session.subject,
+        sensor=session.sensor, metadata=dict(session.metadata),
+    )
+
+
+def _remove_outliers(P, valid, conf, rate_hz: float, record: dict, repairs: list[str]):
+    """Mask velocity spikes and joints with inconsistent bone lengths; swap left/right legs back where the
+    tracker exchanged them. Returns (P, valid, conf, the median bone lengths)."""
     spikes = velocity_spikes(P, valid, rate_hz)
     valid &= ~spikes
     swapped = leg_swaps(P, valid)
@@ -178,7 +202,11 @@ def preprocess(
         repairs.append(f"swapped left/right legs back on {n_sw} frames")
     if n_bb:
         repairs.append(f"removed {n_bb} joint samples with inconsistent bone lengths")
+    return P, valid, conf, bone_med
 
+
+def _fill_and_smooth(P, valid, conf, max_gap: int, record: dict, repairs: list[str]):
+    """Fill short gaps, median-filter, and grade confidence (filled samples LOW, masked ones 0)."""
     P, valid, filled = fill_gaps(P, valid, max_gap)
     n_f = int(filled.sum())
     record["gaps"] = {"max_gap_frames": max_gap, "filled_samples": n_f,
@@ -189,7 +217,12 @@ def preprocess(
     P = median3(P, valid)
     record["median_filter"] = {"frames": 3}
     conf = np.where(valid, np.where(filled, np.uint8(Confidence.LOW), np.maximum(conf, 1)), 0).astype(np.uint8)
+    return P, valid, conf
 
+
+def _to_body_frames(P, valid, conf, tasks, rate_hz: float, check_mirror: bool, record: dict, repairs: list[str]):
+    """Positions in each task's body frame (NaN where masked); mirrored labels are swapped back, a part
+    whose facing direction cannot be found is masked. Returns (body, valid, conf, {task: BodyFrame})."""
     Pn = np.where(valid[..., None], P, np.nan).astype(np.float32)
     body = np.full_like(Pn, np.nan)
     frames: dict[str, BodyFrame] = {}
@@ -216,22 +249,7 @@ def preprocess(
     record["body_frame"] = frame_rec
     body = np.where(valid[..., None], body, np.nan).astype(np.float32)
     conf[~valid] = 0
-
-    x, mask, scale = normalise(np.nan_to_num(body), valid, conf)
-    record["normalise"] = {"frames_without_pelvis": int((scale == 0).sum())}
-    segs = [(s.task, s.start, s.end) for s in tasks] or [("", 0, P.shape[0])]
-    wins = make_windows(segs, window, min_last)
-    record["windows"] = {"length": window, "min_last": min_last if min_last is not None else window // 3,
-                         "count": len(wins)}
-    record["bone_length_median_mm"] = {
-        name: round(float(v), 1) for name, v in zip(AZURE32.joints, bone_med, strict=True) if np.isfinite(v)
-    }
-    return Preprocessed(
-        positions=body, valid=valid, confidence=conf, model_input=x, mask=mask, scale_mm=scale,
-        timestamps_us=ts, tasks=tasks, windows=wins, frames=frames, record=record, repairs=repairs,
-        fs=rate_hz, window_length=window, session_id=session.session_id, subject=session.subject,
-        sensor=session.sensor, metadata=dict(session.metadata),
-    )
+    return body, valid, conf, frames
 
 
 def model_windows(pre: Preprocessed, task: str | None = None) -> tuple[np.ndarray, np.ndarray, list[Window]]:

@@ -204,6 +204,44 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
         P = P_full[::step]
         fs = fs / step
     up, up_method = estimate_up(P)
+    e1, e2, theta, ok, hrange = _facing(P, up, fs)
+    tf = np.flatnonzero(ok) / fs
+    facing_turn = float(np.degrees(_slope(tf, theta) * (tf[-1] - tf[0]))) if tf.size > 1 else 0.0
+    travel_dir, travel_turn = _travel(P, up, fs, e1, e2)
+    # The camera pans when the facing direction turns steadily (linear trend over the recording
+    # > PAN_DEG) while the walker's direction of travel in sensor space does not turn along with it.
+    # Noisy labels (no trend) or a walker turning in front of a static camera keep one rotation.
+    # A camera that pans sits above the floor: a frame whose origin lies on the floor (a floor frame,
+    # feet within 0.3 m of the origin's level) never pans.
+    floor = _floor_level(P, up)
+    pans = (hrange > PAN_DEG and abs(facing_turn) > PAN_DEG and floor < -300.0
+            and (travel_turn is None or abs(travel_turn) < 0.5 * abs(facing_turn)))
+    if not pans:
+        mode = "fixed"
+        F_lab = np.broadcast_to(e1, P.shape[:1] + (3,)).copy()
+    else:
+        mode = "per_frame"
+        th = np.interp(np.arange(P.shape[0]), np.flatnonzero(ok), theta)
+        F_lab = np.cos(th)[:, None] * e1 + np.sin(th)[:, None] * e2
+    travel_cos = float(travel_dir @ e1) if mode == "fixed" and travel_dir is not None else None
+    ev = _mirror_evidence(P, F_lab, up, travel_cos)
+    score = _mirror_score(ev)
+    mirrored = False
+    if score is not None and check_mirror and score < -MIRROR_SCORE:
+        mirrored = True
+        P_full = P_full[:, MIRROR_PERM]
+        e1 = -e1  # the label-derived lateral flips, so does the forward derived from it
+        score = -score
+    F, heading_source = _forward_axes(mode, travel_dir, e1, e2, theta, ok, T_full, step, mirrored)
+    L = cross(up, F)
+    R = np.stack([F, L, np.broadcast_to(up, F.shape)], axis=1)  # [T, 3, 3]
+    origin = _origin(P_full, up, floor)
+    return BodyFrame(up, R, origin, mode, hrange, mirrored, score, ev, up_method, heading_source), P_full
+
+
+def _facing(P: np.ndarray, up: np.ndarray, fs: float):
+    """The facing direction from the hip and shoulder labels: (e1 the mean forward, e2 = up x e1, the
+    heading angle theta per frame where known, which frames know it, the 5-95% heading range in deg)."""
     lat = _nanmean_vec([
         _unit(P[:, _J["HIP_LEFT"]] - P[:, _J["HIP_RIGHT"]]),
         _unit(P[:, _J["SHOULDER_LEFT"]] - P[:, _J["SHOULDER_RIGHT"]]),
@@ -220,14 +258,16 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
     e2 = cross(up, e1)
     theta = np.unwrap(np.arctan2(fwd_s[ok] @ e2, fwd_s[ok] @ e1))
     q5, q95 = pct(theta, [5, 95])
-    hrange = float(np.degrees(q95 - q5))
-    # pelvis travel in sensor space (0.5 s differences): direction, straightness, rotation over time
+    return e1, e2, theta, ok, float(np.degrees(q95 - q5))
+
+
+def _travel(P: np.ndarray, up: np.ndarray, fs: float, e1: np.ndarray, e2: np.ndarray):
+    """Pelvis travel in sensor space (0.5 s differences): (its direction if the walk is straight, how far
+    it turns over the recording in deg); None where the walker hardly moves."""
     pel = P[:, _J["PELVIS"]]
     k = max(int(fs // 2), 1)
     travel_dir = None
     travel_turn = None
-    tf = np.flatnonzero(ok) / fs
-    facing_turn = float(np.degrees(_slope(tf, theta) * (tf[-1] - tf[0]))) if tf.size > 1 else 0.0
     if pel.shape[0] > k:
         vel = _horizontal((pel[k:] - pel[:-k]) * (fs / k), up)
         speed = np.linalg.norm(vel, axis=1)
@@ -240,23 +280,21 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
             tt = (np.flatnonzero(moving) + k / 2) / fs
             ang = np.unwrap(np.arctan2(u @ e2, u @ e1))
             travel_turn = float(np.degrees(_slope(tt, ang) * (tt[-1] - tt[0]))) if tt.size > 1 else 0.0
-    # The camera pans when the facing direction turns steadily (linear trend over the recording
-    # > PAN_DEG) while the walker's direction of travel in sensor space does not turn along with it.
-    # Noisy labels (no trend) or a walker turning in front of a static camera keep one rotation.
-    # A camera that pans sits above the floor: a frame whose origin lies on the floor (a floor frame,
-    # feet within 0.3 m of the origin's level) never pans.
+    return travel_dir, travel_turn
+
+
+def _floor_level(P: np.ndarray, up: np.ndarray) -> float:
+    """The floor's height along ``up``: the 1st percentile of the feet (the lowest joint without feet)."""
     feet = P[:, [_J["ANKLE_LEFT"], _J["ANKLE_RIGHT"], _J["FOOT_LEFT"], _J["FOOT_RIGHT"]]] @ up
-    floor = pct(feet.ravel(), 1) if np.isfinite(feet).any() else float(np.nanmin(P @ up))
-    pans = (hrange > PAN_DEG and abs(facing_turn) > PAN_DEG and floor < -300.0
-            and (travel_turn is None or abs(travel_turn) < 0.5 * abs(facing_turn)))
-    if not pans:
-        mode = "fixed"
-        F_lab = np.broadcast_to(e1, P.shape[:1] + (3,)).copy()
-    else:
-        mode = "per_frame"
-        th = np.interp(np.arange(P.shape[0]), np.flatnonzero(ok), theta)
-        F_lab = np.cos(th)[:, None] * e1 + np.sin(th)[:, None] * e2
-    # mirror evidence: cosines between geometric forward cues and the label-derived forward
+    return pct(feet.ravel(), 1) if np.isfinite(feet).any() else float(np.nanmin(P @ up))
+
+
+MIRROR_WEIGHTS = {"toes": 1.0, "nose": 1.0, "travel": 2.0}
+
+
+def _mirror_evidence(P: np.ndarray, F_lab: np.ndarray, up: np.ndarray, travel_cos: float | None) -> dict[str, float]:
+    """Cosines between geometric forward cues (toes, nose, a straight walk's travel) and the forward
+    derived from the labels: negative when the left/right labels are mirrored."""
     ev: dict[str, float] = {}
     toes = [
         _median_cos(P[:, _J[f"FOOT_{s}"]] - P[:, _J[f"ANKLE_{s}"]], F_lab, up, 20.0) for s in ("LEFT", "RIGHT")
@@ -267,38 +305,36 @@ def find_body_frame(P: np.ndarray, fs: float = 30.0, check_mirror: bool = True) 
     nose = _median_cos(P[:, _J["NOSE"]] - P[:, _J["HEAD"]], F_lab, up, 20.0)
     if nose is not None:
         ev["nose"] = nose
-    if mode == "fixed" and travel_dir is not None:
-        ev["travel"] = float(travel_dir @ e1)
-    weights = {"toes": 1.0, "nose": 1.0, "travel": 2.0}
-    score = None
-    mirrored = False
-    if ev:
-        score = sum(weights[k] * v for k, v in ev.items()) / sum(weights[k] for k in ev)
-        if check_mirror and score < -MIRROR_SCORE:
-            mirrored = True
-            P_full = P_full[:, MIRROR_PERM]
-            e1 = -e1  # the label-derived lateral flips, so does the forward derived from it
-            score = -score
+    if travel_cos is not None:
+        ev["travel"] = travel_cos
+    return ev
+
+
+def _mirror_score(ev: dict[str, float]) -> float | None:
+    if not ev:
+        return None
+    return sum(MIRROR_WEIGHTS[k] * v for k, v in ev.items()) / sum(MIRROR_WEIGHTS[k] for k in ev)
+
+
+def _forward_axes(mode: str, travel_dir, e1: np.ndarray, e2: np.ndarray, theta: np.ndarray, ok: np.ndarray,
+                  T_full: int, step: int, mirrored: bool) -> tuple[np.ndarray, str]:
+    """The forward axis of every frame [T, 3] and where it came from ("travel" or "labels")."""
     sgn = -1.0 if mirrored else 1.0
-    heading_source = "labels"
     if mode == "fixed" and travel_dir is not None and travel_dir @ e1 > np.cos(np.radians(45)):
         # a straight overground walk: its direction is a better forward axis than the tracked hips
-        F = np.broadcast_to(travel_dir, (T_full, 3)).copy()
-        heading_source = "travel"
-    elif mode == "fixed":
-        F = np.broadcast_to(e1, (T_full, 3)).copy()
-    else:
-        th = np.interp(np.arange(T_full) / step, np.flatnonzero(ok), theta)
-        F = sgn * (np.cos(th)[:, None] * (sgn * e1) + np.sin(th)[:, None] * e2)
-    L = cross(up, F)
-    R = np.stack([F, L, np.broadcast_to(up, F.shape)], axis=1)  # [T, 3, 3]
-    # origin: first tracked pelvis (horizontal) and the lowest foot level (vertical)
-    P = P_full
+        return np.broadcast_to(travel_dir, (T_full, 3)).copy(), "travel"
+    if mode == "fixed":
+        return np.broadcast_to(e1, (T_full, 3)).copy(), "labels"
+    th = np.interp(np.arange(T_full) / step, np.flatnonzero(ok), theta)
+    return sgn * (np.cos(th)[:, None] * (sgn * e1) + np.sin(th)[:, None] * e2), "labels"
+
+
+def _origin(P: np.ndarray, up: np.ndarray, floor: float) -> np.ndarray:
+    """The first tracked pelvis (horizontal) at the lowest foot level (vertical)."""
     pel = P[:, _J["PELVIS"]]
     first = np.flatnonzero(np.isfinite(pel).all(axis=1))
     o = pel[first[0]] if first.size else np.zeros(3)
-    origin = o - (o @ up) * up + floor * up
-    return BodyFrame(up, R, origin, mode, hrange, mirrored, score, ev, up_method, heading_source), P
+    return o - (o @ up) * up + floor * up
 
 
 def to_body(P: np.ndarray, frame: BodyFrame) -> np.ndarray:

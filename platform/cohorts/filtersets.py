@@ -1,5 +1,5 @@
 import django_filters
-from tenancy.filters import scoped_choice
+from tenancy.filtersets import scoped_choice
 
 from .models import Cohort, PhenotypeLabel, PhenotypeTable, Subject
 

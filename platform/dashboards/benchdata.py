@@ -23,10 +23,10 @@ from cohorts.models import Cohort, Subject
 from django.db import transaction
 from django.utils import timezone
 from recordings.models import GaitSession, SessionStatus
+from registry.models import PredictorCard
 from results.models import Prediction, QCReport, TaskFeatures
 from tenancy.audit import Actor, record
 
-from .models import PredictorCard
 from .selectors import DEVIATION_UNIT, GAIT_AGE, SYSTEMS
 
 BENCH_MODEL = ("bench-synthetic-rows", "1")

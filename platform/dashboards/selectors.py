@@ -17,10 +17,10 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 from recordings.models import GaitSession, SessionStatus
+from registry.models import PredictorCard
 from results.models import Prediction, QCReport, TaskFeatures
 from tenancy.models import AuditEvent
 
-from .models import PredictorCard
 from .norms import KEY_FEATURES, NORM_TASK, NORMS, label
 
 SYSTEMS = (
@@ -361,6 +361,9 @@ def subject_predictions(session) -> dict:
     rows, else standardised from its raw-unit predictions against the organisation's), the raw predictions,
     the predictor cards and the attribution per system from each card."""
     preds = list(Prediction.objects.filter(session=session).order_by("body_system", "phenotype", "id"))
+    if preds:  # earlier predictors' rows are kept (registry): show the predictor that wrote last
+        newest = max(preds, key=lambda p: (p.created_at, p.id))
+        preds = [p for p in preds if (p.model_name, p.model_version) == (newest.model_name, newest.model_version)]
     order = {s: i for i, s in enumerate(SYSTEMS)}
     deviations = [p for p in preds if is_deviation(p)]
     covered = {p.body_system for p in deviations}

@@ -51,23 +51,21 @@ INSTALLED_APPS = [
     "cohorts",
     "recordings",
     "results",
+    "registry",
     "dashboards",
 ]
 
-# The session, authentication and messages middleware are Django's, skipped for API token requests
-# (which use none of them; see gaitsite/middleware.py). The CSRF middleware stays Django's own: the
-# deploy checks look for it by name, and it does nothing for DRF's CSRF-exempt views.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "gaitsite.headers.NoStoreAPIMiddleware",
     "csp.middleware.CSPMiddleware",
-    "gaitsite.middleware.SessionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "gaitsite.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "tenancy.middleware.RequireSecondFactorMiddleware",
-    "gaitsite.middleware.MessageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenancy.middleware.ClearOrganisationScopeMiddleware",
 ]
@@ -123,7 +121,6 @@ DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60, conn_hea
 # by default for connection poolers in transaction mode; this deployment connects directly.
 POSTGRES_OPTIONS = {"server_side_binding": True, "prepare_threshold": 5}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = "gaitsite.postgresql"  # Django's, with health checks only after idle
     DATABASES["default"]["OPTIONS"] = {**POSTGRES_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
@@ -242,7 +239,8 @@ UPLOAD_S3_MIN_PART_BYTES = 5 * 1024 * 1024  # S3's minimum part size (tests lowe
 _cache_url = CONFIG.get("GAIT_CACHE_URL")
 if _cache_url:
     CONFIG.url("GAIT_CACHE_URL", ("redis", "rediss"))
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2}}}  # throttles fail open fast
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -269,7 +267,6 @@ REST_FRAMEWORK = {
         "gaitsite.renderers.JSONRenderer",  # DRF's, encoding with orjson
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "gaitsite.negotiation.ContentNegotiation",  # DRF's, plain JSON Accept headers first
     "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -290,6 +287,8 @@ SPECTACULAR_SETTINGS = {
         "UploadModeEnum": "recordings.models.UploadMode.choices",
         "RoleEnum": "tenancy.models.Role.choices",
         "SexEnum": "cohorts.models.Sex.choices",
+        "AliasNameEnum": "registry.models.AliasName.choices",
+        "JobStateEnum": "registry.models.JobState.choices",
     },
 }
 

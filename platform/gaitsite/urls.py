@@ -1,5 +1,3 @@
-from importlib import import_module
-
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -9,13 +7,12 @@ from tenancy import views as account_views
 
 from . import health, views
 
-# The apps' API routes side by side in one list (the same routes, names and order as one include per
-# app, without resolving through an empty-prefix resolver per app that fails before the right one).
 api_v1 = [
-    *import_module("tenancy.api.urls").urlpatterns,
-    *import_module("cohorts.api.urls").urlpatterns,
-    *import_module("recordings.api.urls").urlpatterns,
-    *import_module("results.api.urls").urlpatterns,
+    path("", include("tenancy.api.urls")),
+    path("", include("cohorts.api.urls")),
+    path("", include("recordings.api.urls")),
+    path("", include("results.api.urls")),
+    path("", include("registry.api.urls")),
 ]
 
 urlpatterns = [

@@ -37,14 +37,13 @@ from rest_framework.exceptions import ValidationError
 from tenancy.actions import delete_object
 from tenancy.audit import Actor, record
 
-from . import storage
+from . import dispatch, storage
 from .models import GaitSession, SessionStatus, Upload, UploadMode, UploadStatus
 
 log = logging.getLogger("recordings")
 
 FORMATS = {"gait-session": ".gait.npz"}
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
-PROCESS_TASK = "workers.pipeline.process_session"
 
 
 def max_upload_bytes() -> int:
@@ -89,10 +88,11 @@ def create_upload(actor: Actor, *, idempotency_key: str, subject, format: str, s
             if mode == UploadMode.S3_MULTIPART:
                 st = storage.storage()
                 upload.part_size = max(storage.min_part_size(), math.ceil(size / 10_000))
-                upload.s3_upload_id = storage.s3_client(st).create_multipart_upload(
-                    Bucket=st.bucket_name, Key=storage.s3_key(st, storage.multipart_name(upload)),
-                    ContentType="application/octet-stream",
-                )["UploadId"]
+                with storage.available("starting the S3 upload"):
+                    upload.s3_upload_id = storage.s3_client(st).create_multipart_upload(
+                        Bucket=st.bucket_name, Key=storage.s3_key(st, storage.multipart_name(upload)),
+                        ContentType="application/octet-stream",
+                    )["UploadId"]
                 upload.save(update_fields=["part_size", "s3_upload_id"])
             record(actor, "upload.create", upload, size=size, format=format, mode=mode, subject=subject.external_id)
     except IntegrityError:  # a concurrent create with the same key won
@@ -151,7 +151,8 @@ def append_chunk(actor: Actor, upload: Upload, *, offset: int, data: bytes, chec
                            "nothing was stored, send it again", {"offset": upload.offset})
         name = storage.chunk_name(upload, offset)
         storage.delete_quietly(name)  # a leftover of an attempt whose commit failed
-        storage.save_exact(name, data)
+        with storage.available("storing the chunk"):
+            storage.save_exact(name, data)
         upload.chunks = [*upload.chunks, [offset, len(data)]]
         upload.offset += len(data)
         upload.save(update_fields=["chunks", "offset", "updated_at"])
@@ -189,7 +190,9 @@ def s3_parts(upload: Upload) -> list[dict]:
     key = storage.s3_key(st, storage.multipart_name(upload))
     out, marker = [], 0
     while True:
-        page = client.list_parts(Bucket=st.bucket_name, Key=key, UploadId=upload.s3_upload_id, PartNumberMarker=marker)
+        with storage.available("listing the S3 parts"):
+            page = client.list_parts(Bucket=st.bucket_name, Key=key, UploadId=upload.s3_upload_id,
+                                     PartNumberMarker=marker)
         out += [{"part": p["PartNumber"], "size": p["Size"], "etag": p["ETag"]} for p in page.get("Parts", [])]
         if not page.get("IsTruncated"):
             return out
@@ -234,7 +237,8 @@ def _complete(actor: Actor, upload: Upload) -> GaitSession:
         if upload.mode == UploadMode.CHUNKED and upload.offset != upload.size:
             raise APIError(409, "incomplete", f"the server has {upload.offset} of {upload.size} bytes; send the rest",
                            {"offset": upload.offset, "size": upload.size})
-        data = _collect(upload)
+        with storage.available("reading the received chunks"):
+            data = _collect(upload)
         if len(data) != upload.size:
             raise _UploadFailed(422, "size_mismatch", f"received {len(data)} bytes, the upload declared {upload.size}")
         digest = hashlib.sha256(data).hexdigest()
@@ -257,12 +261,13 @@ def _complete(actor: Actor, upload: Upload) -> GaitSession:
                                 f"the upload lists tasks {missing} that the file does not contain (it has {present})")
         name = storage.final_name(upload)
         storage.delete_quietly(name)  # a leftover of an attempt that crashed before its commit
-        storage.save_exact(name, data)
+        with storage.available("storing the session file"):
+            storage.save_exact(name, data)
         try:
             session = GaitSession.objects.create(
                 subject=upload.subject, recorded_at=upload.recorded_at, sensor=session_file.sensor,
                 tasks=present, n_frames=session_file.n_frames, duration_s=session_file.duration_s,
-                file_key=name, file_size=len(data), sha256=digest,
+                file_key=name, file_size=len(data), sha256=digest, **dispatch.queue_fields(),
             )
             upload.session = session
             upload.status = UploadStatus.COMPLETE
@@ -330,13 +335,18 @@ def _cleanup_staging(upload: Upload) -> None:
 
 
 def queue_processing(session: GaitSession) -> None:
-    """Hand the session to the workers (by task name: the API process never imports the pipeline)."""
-    try:
-        from workers.celery_app import app
+    """Hand the session to the workers (by task name: the API process never imports the pipeline).
 
-        app.send_task(PROCESS_TASK, args=[session.pk, session.organisation_id])
-    except Exception:  # noqa: BLE001 - the session stays 'uploaded'; `manage.py requeue_sessions` sends it again
-        log.exception("could not queue session %s for processing", session.pk)
+    The message is already in the session's outbox (``dispatch.queue_fields`` written with the row);
+    this sends it after the commit. With the broker down the upload is still accepted: the session
+    says so in its reason and the workers' sweeper sends the message when the broker is back. A session
+    without an outbox message (set back to ``uploaded`` by hand) gets one for validation first."""
+    if not (session.step and session.task_id):
+        fields = dispatch.queue_fields(session.step or "validate")
+        GaitSession.unscoped.filter(pk=session.pk).update(**fields, updated_at=timezone.now())
+        for k, v in fields.items():
+            setattr(session, k, v)
+    dispatch.deliver(session.pk, session.organisation_id, session.step, session.task_id)
 
 
 @transaction.atomic
@@ -366,11 +376,16 @@ def delete_session(actor: Actor, session: GaitSession) -> None:
 
 @transaction.atomic
 def reprocess_session(actor: Actor, session: GaitSession) -> GaitSession:
+    """Run the pipeline again from the start with a fresh attempt budget. Refused (409) while the
+    session is queued or running: one run of a session at a time."""
     session = GaitSession.objects.select_for_update().get(pk=session.pk)
-    if session.status in (SessionStatus.VALIDATING, SessionStatus.PROCESSING):
-        raise APIError(409, "busy", f"the session is {session.status}")
-    session.status, session.status_reason = SessionStatus.UPLOADED, ""
-    session.save(update_fields=["status", "status_reason", "updated_at"])
+    if session.status in dispatch.ACTIVE:
+        raise APIError(409, "busy", f"the session is already {session.status} ({session.status_reason or 'queued'}); "
+                       "reprocess it once it is done or failed", {"status": session.status})
+    fields = {"status": SessionStatus.UPLOADED, "attempts": 0, "model_version": "", **dispatch.queue_fields()}
+    for k, v in fields.items():
+        setattr(session, k, v)
+    session.save(update_fields=[*fields, "updated_at"])
     record(actor, "session.reprocess", session)
     transaction.on_commit(lambda: queue_processing(session))
     return session

@@ -1,6 +1,6 @@
 import django_filters
 from cohorts.models import Cohort, Subject
-from tenancy.filters import scoped_choice
+from tenancy.filtersets import scoped_choice
 
 from .models import GaitSession, Upload
 

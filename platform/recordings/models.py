@@ -3,7 +3,11 @@
 (The app is called ``recordings`` because ``sessions`` is django.contrib.sessions' label.)
 
 Session states: ``uploaded`` (stored, processing queued) -> ``validating`` -> ``processing`` -> ``done``,
-or ``failed`` with a reason; ``attempts`` counts processing runs.
+or ``failed`` with a reason. A non-final session always says in ``status_reason`` what it waits for.
+``step`` is the pipeline step to run next; ``lease_owner``/``lease_until`` say which task runs it and until
+when it is trusted (renewed while it runs); ``task_id``/``sent_at`` are the message that carries it (an
+outbox: ``sent_at`` empty means not handed to the broker yet). ``attempts`` counts runs of the current
+processing (1 + recoveries by the sweeper); see ``recordings.dispatch`` and docs/pipeline.md.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ class GaitSession(TenantModel):
     status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.UPLOADED)
     status_reason = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=16, default="validate", blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    model_version = models.CharField(max_length=120, blank=True)  # embedding model of the current run
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     processed_at = models.DateTimeField(null=True, blank=True)

@@ -9,14 +9,44 @@ chunk. S3 multipart uploads (presigned part URLs, bytes go straight to S3) stage
 from __future__ import annotations
 
 import io
+import logging
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 
+log = logging.getLogger("recordings")
+
 
 def storage():
     return storages["default"]
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    errs: list[type[BaseException]] = [OSError]
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        errs += [BotoCoreError, ClientError]
+    except ImportError:  # pragma: no cover - S3 support not installed
+        pass
+    return tuple(errs)
+
+
+@contextmanager
+def available(what: str):
+    """Turn a storage fault (read-only or full media folder, S3 unreachable or refusing) inside the block
+    into the API's 503 ``storage_unavailable`` with the reason; the request's transaction rolls back."""
+    from gaitsite.api import APIError
+
+    try:
+        yield
+    except _storage_errors() as exc:
+        log.warning("storage unavailable while %s: %s: %s", what, type(exc).__name__, exc)
+        raise APIError(503, "storage_unavailable", f"the file storage is unavailable while {what} "
+                       f"({type(exc).__name__}: {str(exc)[:200]}); nothing was stored: try again later",
+                       {"retry": True}) from None
 
 
 def is_s3(st=None) -> bool:
@@ -81,13 +111,6 @@ def assemble(upload) -> bytes:
     for offset, _length in sorted(upload.chunks):
         buf.write(read(chunk_name(upload, offset)))
     return buf.getvalue()
-
-
-def staged_names(upload) -> list[str]:
-    names = [chunk_name(upload, off) for off, _ in upload.chunks]
-    if upload.s3_upload_id:
-        names.append(multipart_name(upload))
-    return names
 
 
 def min_part_size() -> int:

@@ -1,7 +1,7 @@
 import django_filters
 from cohorts.models import Cohort, Subject
 from recordings.models import GaitSession
-from tenancy.filters import scoped_choice
+from tenancy.filtersets import scoped_choice
 
 from .models import Embedding, Prediction, QCReport, TaskFeatures
 

@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from .audit import Actor, record
 from .models import ROLE_RANK, TOKEN_PREFIX, APIToken, Membership, Organisation, Role, hash_token
 from .scope import current_organisation, organisation_scope
+from .tokencache import forget
 
 MAX_TOKEN_DAYS = 365
 DEFAULT_TOKEN_DAYS = 90
@@ -62,9 +63,7 @@ def revoke_token(actor: Actor, token: APIToken) -> APIToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         record(actor, "token.revoke", token)
-        from .auth import forget
-
-        forget(token.key_hash)  # this process stops accepting it now (others within auth.CACHE_SECONDS)
+        forget(token.key_hash)  # this process stops accepting it now (others within tokencache.CACHE_SECONDS)
     return token
 
 
@@ -105,11 +104,6 @@ def touch_token(token: APIToken, ip: str | None) -> None:
     if first:  # a token's first use is of note (a leaked token shows up here too)
         with organisation_scope(token.organisation):
             record(Actor(token=token), "token.first_use", token, ip=ip)
-
-
-def assert_scope_is(org: Organisation) -> None:
-    if current_organisation().pk != org.pk:
-        raise PermissionDenied("organisation scope mismatch")
 
 
 # --- generic audited writes used by the apps' action functions ----------------------------------------

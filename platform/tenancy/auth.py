@@ -7,10 +7,11 @@ Revoked, expired and unknown tokens all answer the same 401.
 from __future__ import annotations
 
 import hmac
-import time
 
 from rest_framework import authentication, exceptions
 
+from . import tokencache
+from .actions import touch_token
 from .models import TOKEN_PREFIX, APIToken, hash_token
 
 
@@ -32,17 +33,6 @@ class TokenUser:
         return self.username
 
 
-# Verified tokens are remembered per process for a few seconds (one query less per request). A
-# revocation takes effect at once in the process that revoked it and within CACHE_SECONDS elsewhere;
-# expiry is checked on every request.
-CACHE_SECONDS = 5.0
-_cache: dict[str, tuple[float, APIToken]] = {}
-
-
-def forget(key_hash: str) -> None:
-    _cache.pop(key_hash, None)
-
-
 class TokenAuthentication(authentication.BaseAuthentication):
     keywords = ("Bearer", "Token")
 
@@ -57,21 +47,15 @@ class TokenAuthentication(authentication.BaseAuthentication):
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
             raise exceptions.AuthenticationFailed("invalid, expired or revoked token")
         digest = hash_token(raw)
-        hit = _cache.get(digest)
-        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
-            token = hit[1]
-        else:
+        token = tokencache.get(digest)  # verified tokens are remembered a few seconds (tenancy.tokencache)
+        if token is None:
             token = APIToken.unscoped.select_related("organisation").filter(key_id=parts[1]).first()
             if token is not None and hmac.compare_digest(token.key_hash, digest):
-                if len(_cache) > 10_000:
-                    _cache.clear()
-                _cache[digest] = (time.monotonic(), token)
+                tokencache.remember(digest, token)
             else:
                 token = None
         if token is None or not token.is_active:
             raise exceptions.AuthenticationFailed("invalid, expired or revoked token")
-        from .actions import touch_token
-
         touch_token(token, request.META.get("REMOTE_ADDR"))
         return TokenUser(token), token
 

@@ -1,6 +1,14 @@
+"""Filter sets of the tenancy API, and ``scoped_choice``: the foreign-key filter every app's filter sets use
+(its choices come from the scoped manager at request time)."""
+
 import django_filters
 
 from .models import APIToken, AuditEvent, Membership
+
+
+def scoped_choice(model, field_name: str, **kwargs) -> django_filters.ModelChoiceFilter:
+    """A foreign-key filter over the current organisation's rows (another's id is an invalid choice)."""
+    return django_filters.ModelChoiceFilter(field_name=field_name, queryset=lambda request: model.objects.all(), **kwargs)
 
 
 class MembershipFilterSet(django_filters.FilterSet):

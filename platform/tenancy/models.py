@@ -34,6 +34,8 @@ class Perm:
     EXPORT = "export"
     PHENOTYPES = "phenotypes"
     READ_AUDIT = "read_audit"
+    TRAIN_MODELS = "train_models"  # start and cancel training jobs
+    MANAGE_MODELS = "manage_models"  # promote, roll back, override the gate, re-predict
 
 
 _ALL = {v for k, v in vars(Perm).items() if k.isupper()}
@@ -41,7 +43,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.OWNER: frozenset(_ALL),
     Role.ADMIN: frozenset(_ALL),
     Role.CLINICIAN: frozenset({Perm.READ, Perm.WRITE_SUBJECTS, Perm.UPLOAD}),
-    Role.RESEARCHER: frozenset({Perm.READ, Perm.EXPORT, Perm.PHENOTYPES}),
+    Role.RESEARCHER: frozenset({Perm.READ, Perm.EXPORT, Perm.PHENOTYPES, Perm.TRAIN_MODELS}),
     Role.VIEWER: frozenset({Perm.READ}),
 }
 ROLE_RANK = {Role.OWNER: 5, Role.ADMIN: 4, Role.CLINICIAN: 3, Role.RESEARCHER: 2, Role.VIEWER: 1}

@@ -62,10 +62,6 @@ def exit_scope(token) -> None:
     _current.reset(token)
 
 
-def clear_scope() -> None:
-    _current.set(None)
-
-
 def _refuse_unscoped(qs) -> None:
     if getattr(qs.query, "gait_no_scope", False):
         current_organisation()  # raises NoOrganisationScope

@@ -17,7 +17,19 @@ embedded default's per-process memory) go through the cache API.
 
 from __future__ import annotations
 
+import logging
+
 from rest_framework import throttling
+
+log = logging.getLogger("tenancy")
+
+
+def _cache_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from redis.exceptions import RedisError
+    except ImportError:  # pragma: no cover - no Redis client installed: only local caches
+        return (OSError,)
+    return (RedisError, OSError)
 
 
 class OrganisationRateThrottle(throttling.SimpleRateThrottle):
@@ -38,6 +50,16 @@ class OrganisationRateThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request, view):
+        """Fails open: with the cache (Redis) down the request is allowed and a warning logged, so the API
+        keeps answering; limits resume when the cache is back."""
+        try:
+            return self._allow(request, view)
+        except _cache_errors() as exc:
+            log.warning("throttle %s: the rate-limit cache is unavailable, request allowed: %s: %s",
+                        self.scope, type(exc).__name__, exc)
+            return True
+
+    def _allow(self, request, view):
         if self.rate is None:
             return True
         self.key = self.get_cache_key(request, view)

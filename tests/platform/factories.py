@@ -68,6 +68,7 @@ def seed_everything(org: Organisation, tag: str, n_sessions: int = 1) -> dict:
         out["phenotypetable"] = [table]
         out["phenotypelabel"] = [PhenotypeLabel.objects.create(table=table, subject=subject, phenotype="bmi", value=24.0)]
         record(Actor.system(), "test.seed", cohort)
+        out.update(seed_registry(table, tag))
     for role in (Role.CLINICIAN, Role.VIEWER):
         make_member(org, role, username=f"{tag}-{role}-{next(_seq)}")
         make_token(org, role)
@@ -78,6 +79,28 @@ def seed_everything(org: Organisation, tag: str, n_sessions: int = 1) -> dict:
         out["apitoken"] = list(APIToken.objects.all())
         out["auditevent"] = list(AuditEvent.objects.all())
     return out
+
+
+def seed_registry(table, tag: str) -> dict:
+    """A finished training job, its predictor version, the champion (then challenger) alias and its event."""
+    from registry.models import Alias, AliasEvent, PredictorVersion, TrainingJob
+
+    from tests.registry_support import shipped_encoder
+
+    enc = shipped_encoder()
+    job = TrainingJob.objects.create(kind="finetune-heads", state="succeeded", reason="seeded", config={},
+                                     config_hash="0" * 64, encoder=enc, label_table=table, snapshot={"sessions": []},
+                                     snapshot_hash="1" * 64)
+    n = PredictorVersion.objects.count() + 1
+    pv = PredictorVersion.objects.create(number=n, name=f"heads-{tag}", encoder=enc, job=job, snapshot_hash="1" * 64,
+                                         code_version="test", config={}, config_hash="0" * 64, eval_set_hash="2" * 64,
+                                         artifact_key=f"registry/{tag}", arrays_sha256="3" * 64)
+    name = "challenger" if Alias.objects.filter(name="champion").exists() else "champion"
+    if not Alias.objects.filter(name=name).exists():
+        Alias.objects.create(name=name, predictor=pv)
+    AliasEvent.objects.create(alias=name, action="assign", to_predictor=pv, reason=f"seed {tag}")
+    return {"trainingjob": [job], "predictorversion": [pv], "alias": list(Alias.objects.all()),
+            "aliasevent": list(AliasEvent.objects.all())}
 
 
 def bytes_io(data: bytes) -> io.BytesIO:

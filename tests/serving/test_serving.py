@@ -121,12 +121,20 @@ def test_token_authorisation_with_keys_read_from_the_key_file(tmp_path, tiny_ckp
         assert cfg.key_file.exists()
         with pytest.raises(Exception, match="40[01]"):
             ManagementClient(cfg.management_url).register(archive.name, model_name="gaitmae")
-        m = ManagementClient(cfg.management_url, token_file=str(cfg.key_file))
-        m.register(archive.name, model_name="gaitmae", batch_size=8, max_batch_delay_ms=10)
+        m = ManagementClient(cfg.management_url, token_file=str(cfg.key_file), state_file=server.state_file(tmp_path))
+        m.register(archive.name, model_name="gaitmae", batch_size=8, max_batch_delay_ms=10, version=version)
+        m.set_default("gaitmae", version)
         ws, obs = windows((60,))
         with pytest.raises(InferenceUnavailable, match="key"):
             TorchServeClient(cfg.inference_url).embed(ws, obs)
         got = TorchServeClient(cfg.inference_url, token_file=str(cfg.key_file)).embed(ws, obs)
         assert got.model_version == checkpoint_version(tiny_ckpt)
+        # a restart (`serving start`) registers again what the instance served, with its default
+        server.stop(tmp_path)
+        server.start(cfg)
+        m = ManagementClient(cfg.management_url, token_file=str(cfg.key_file))
+        assert m.default_version("gaitmae") == version
+        again = TorchServeClient(cfg.inference_url, token_file=str(cfg.key_file)).embed(ws, obs)
+        np.testing.assert_allclose(again.embeddings, got.embeddings, rtol=1e-5, atol=1e-6)
     finally:
         server.stop(tmp_path)

@@ -120,6 +120,9 @@ def test_persistent_outage_keeps_the_session_and_says_to_push_later(platform_ser
     out = gait_upload(["push"], client_env)
     assert out.returncode == 6, out.stdout + out.stderr
     assert "failed 6 times" in out.stderr and "push" in out.stderr and "Traceback" not in out.stderr
+    # a server error is told apart from a network error, with the server's own reason
+    assert "failing on its side" in out.stderr and "unavailable: injected" in out.stderr, out.stderr
+    assert "check the network" not in out.stderr
     assert queue_rows(client_env)[-1]["state"] == "queued"
     proxy.reset()
     assert gait_upload(["push"], client_env).returncode == 0

@@ -310,3 +310,38 @@ def test_importing_mkv_without_the_sdk_says_what_to_install(home, tmp_path):
     out = CliRunner().invoke(main, ["import", str(mkv), "--format", "azure-mkv", "--subject", "S-1"])
     assert out.exit_code == 7, out.output
     assert "Body Tracking SDK" in out.output and "azure-json" in out.output and "Traceback" not in out.output
+
+
+def test_network_errors_and_server_errors_are_told_apart(tmp_path):
+    """No answer at all is a network problem; 5xx answers (with the API's JSON error) are the server's."""
+    import http.server
+    import threading
+
+    from tests.services import free_port
+    from uploader.client import Api
+    from uploader.errors import Unavailable
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            body = b'{"error": {"status": 503, "code": "storage_unavailable", "message": "the media folder is read-only"}}'
+            self.send_response(503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for url, kind, said in [(f"http://127.0.0.1:{free_port()}", "network", "could not be reached: check the network"),
+                                (f"http://127.0.0.1:{server.server_port}", "server", "failing on its side")]:
+            api = Api(url, "t", backoff=Backoff(attempts=2, base=0.01, cap=0.01), sleep=lambda _s: None)
+            with pytest.raises(Unavailable) as err:
+                api.request("GET", "subjects/")
+            assert err.value.kind == kind and said in err.value.hint
+        assert "storage_unavailable: the media folder is read-only" in err.value.message
+    finally:
+        server.shutdown()

@@ -63,16 +63,15 @@ class Stack:
             "GAIT_S3_ENDPOINT_URL": s3_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "GAIT_INFERENCE_BACKEND": "inprocess", "GAIT_MODEL_CHECKPOINT": str(ckpt), "GAIT_PREDICTOR": str(predictor),
             "GAIT_PIPELINE_RETRY_BACKOFF_S": "0.5", "GAIT_PIPELINE_RETRY_BACKOFF_MAX_S": "2",
-            "GAIT_PIPELINE_MAX_RETRIES": "40", "GAIT_BROKER_VISIBILITY_TIMEOUT": "10",
+            "GAIT_PIPELINE_RETRY_FOR_S": "600", "GAIT_BROKER_VISIBILITY_TIMEOUT": "10",
         }
         self.workers: list[Worker] = []
-        from workers.celery_app import app
+        from recordings.dispatch import TASK_ROUTES
 
-        self.client = Celery(broker=broker)
-        self.client.conf.task_routes = app.conf.task_routes
-        self.client.conf.task_queues = app.conf.task_queues
-        # the API queues by name through workers.celery_app.app: send to this test's Redis instead
-        self.patch = mock.patch("workers.celery_app.app.send_task", side_effect=self.client.send_task)
+        self.client = Celery(broker=broker, set_as_current=False)
+        self.client.conf.task_routes = TASK_ROUTES
+        # the API sends by name through recordings.dispatch.api_app(): send to this test's Redis instead
+        self.patch = mock.patch("recordings.dispatch.api_app", return_value=self.client)
         self.patch.start()
 
     def worker(self, **env) -> Worker:
@@ -203,12 +202,13 @@ def test_sessions_wait_for_torchserve_and_finish_when_it_is_back(stack, tmp_path
 
 
 def test_spent_retry_budget_fails_with_that_reason(stack):
+    # the budget is a duration from the step's first fault (GAIT_PIPELINE_RETRY_FOR_S; an hour by default)
     stack.worker(GAIT_INFERENCE_BACKEND="torchserve", GAIT_TORCHSERVE_URL=f"http://127.0.0.1:{free_port()}",
-                 GAIT_PIPELINE_MAX_RETRIES="2", GAIT_PIPELINE_RETRY_BACKOFF_S="0.2")
+                 GAIT_PIPELINE_RETRY_FOR_S="4", GAIT_PIPELINE_RETRY_BACKOFF_S="0.2")
     sid = stack.upload(synthetic_session_bytes(seed=4))
     s = stack.wait_final(sid)
     assert s["status"] == "failed"
-    assert "did not succeed after 3 attempts" in s["status_reason"] and "unreachable" in s["status_reason"], s
+    assert "did not succeed for 4 s" in s["status_reason"] and "unreachable" in s["status_reason"], s
 
 
 def test_corrupt_stored_file_fails_with_a_readable_reason(stack):

@@ -1,50 +1,47 @@
 """The session pipeline as Celery tasks: validate -> preprocess -> features -> embed -> predict -> aggregate.
 
-* Arguments are ids: ``(session_id, organisation_id[, model_version])``. Each task enters the
-  organisation scope explicitly, runs its step (``workers.steps``), and only then sends the next task
-  (so a step is never started before the previous one committed). The API queues the first task,
-  ``workers.pipeline.process_session``, on transaction commit.
-* Queues (``workers.celery_app``): ``preprocess`` (validate, preprocess, features, predict, aggregate,
-  sweeper), ``inference`` (embed), ``training`` (later); a busy queue never starves another.
-* ``acks_late`` + ``reject_on_worker_lost``: a worker killed mid-step leaves its message unacknowledged,
-  it is delivered again and the step reruns; steps are idempotent (see ``workers.steps``).
-* Transient faults (inference unavailable, storage, database connection, soft time limit) are
-  retried with exponential backoff and jitter (``GAIT_PIPELINE_*``, see ``workers.config``); the
-  session shows "waiting to retry ..." meanwhile, and fails with that reason when the budget is spent.
-  Bad data fails the session at once with a reason for clinicians. Anything else (a bug) fails it
-  with an "internal error" reason and is logged with its traceback.
-* ``workers.pipeline.sweep`` (celery beat, every ``GAIT_PIPELINE_SWEEP_EVERY_S``) re-queues sessions
-  stuck in uploaded/validating/processing, and fails those that used up their attempts.
+* Arguments are ids: ``(session_id, organisation_id[, model_version])``, task names and routes are in
+  ``recordings.dispatch`` (the API sends by name). Each task takes the session's lease for its step
+  (``workers.leases``: a duplicate, late or redelivered message is a no-op), enters the organisation
+  scope, runs its step (``workers.steps``), whose write transaction advances the session and puts the
+  next message in the outbox; after the commit the next message is sent. A send that fails (broker
+  down) or a database error after the commit is left to the sweeper, which sends the outbox message.
+* ``acks_late`` + ``reject_on_worker_lost``: a worker killed mid-step leaves its message unacknowledged;
+  its lease stops being renewed and the sweeper re-queues the step within ``GAIT_PIPELINE_LEASE_S`` plus
+  one sweep period (``workers.sweeper``).
+* Transient faults (inference unavailable, storage, database, broker, soft time limit) are retried with
+  exponential backoff and jitter for ``GAIT_PIPELINE_RETRY_FOR_S`` (a duration, 1 hour by default) from
+  the first fault of the step; the session says "waiting to retry ..." meanwhile, and fails with that
+  reason when the time is spent. Bad data fails the session at once with a reason for clinicians.
+  Anything else (a bug) fails it with an "internal error" reason, logged with its traceback.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
+from datetime import UTC, datetime
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from kombu.exceptions import OperationalError as BrokerError
+from recordings.dispatch import TASK_NAME, WHAT, deliver
 
 from workers import config, steps
+from workers.leases import StepRun, Superseded
 
 log = logging.getLogger("workers")
 
-PREFIX = "workers.pipeline."
-ENTRY = PREFIX + "process_session"
-NEXT = {"validate": "preprocess", "preprocess": "features", "features": "embed", "embed": "predict",
-        "predict": "aggregate", "aggregate": None}
-TASK_NAME = {"validate": ENTRY, **{s: PREFIX + s for s in steps.STEPS if s != "validate"}}
-WHAT = {"validate": "checking the recording", "preprocess": "cleaning the recording",
-        "features": "computing gait features", "embed": "computing the gait embedding (inference server)",
-        "predict": "predicting health measures", "aggregate": "updating the cohort summary"}
+ENTRY = TASK_NAME["validate"]
 
 
 def transient_errors() -> tuple[type[BaseException], ...]:
     from serving.client import InferenceUnavailable
 
     errs: list[type[BaseException]] = [steps.TransientFault, InferenceUnavailable, OperationalError, InterfaceError,
-                                       SoftTimeLimitExceeded, OSError, ConnectionError]
+                                       SoftTimeLimitExceeded, OSError, ConnectionError, BrokerError]
     try:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -60,70 +57,107 @@ def backoff(retries: int) -> float:
     return d / 2 + random.uniform(0, d / 2)
 
 
-def send_next(step: str, session_id: int, organisation_id: int, model_version: str | None) -> None:
-    nxt = NEXT[step]
-    if nxt is None:
-        return
-    from workers.celery_app import app
-
-    args = [session_id, organisation_id] + ([model_version] if nxt in ("predict", "aggregate") else [])
-    # Through the registered task (same routing and message as ``send_task``), so that Celery's eager mode
-    # -- the demo seeding's inline processing (dashboards.demo.process_inline) -- runs the chain in-process.
-    app.signature(TASK_NAME[nxt], args=args).apply_async()
+def _clock(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S UTC")
 
 
-def run_step(task, step: str, session_id: int, organisation_id: int, fn) -> dict:
-    """Scope, step, failure policy, next task. ``fn()`` returns the step's result dict."""
-    from django.db import close_old_connections
-    from recordings.models import GaitSession
+def run_step(task, step: str, session_id: int, organisation_id: int, fn, backfill: bool = False,
+             since: float | None = None) -> dict:
+    """Lease, scope, step, failure policy, next message. ``fn(run)`` returns the step's result dict."""
     from tenancy.models import Organisation
     from tenancy.scope import organisation_scope
 
+    run = StepRun(session_id, step, task.request.id, backfill=backfill)
     try:
         org = Organisation.objects.filter(pk=organisation_id).first()
-    except (OperationalError, InterfaceError) as exc:
+        skipped = None if org is None else run.acquire()
+    except (OperationalError, InterfaceError) as exc:  # the database is away: this message waits for it
         close_old_connections()
         raise task.retry(exc=exc, countdown=backoff(task.request.retries), max_retries=None) from exc
     if org is None:
         return {"session": session_id, "status": "organisation deleted"}
-    with organisation_scope(org):
-        try:
-            log.info("session %s: %s started", session_id, step)
-            result = fn() or {}
-        except steps.BadSessionData as exc:
-            log.info("session %s: %s: bad data: %s", session_id, step, exc)
-            steps.fail(session_id, str(exc))
-            return {"session": session_id, "status": "failed", "reason": str(exc)}
-        except transient_errors() as exc:
-            n = task.request.retries
-            if isinstance(exc, DatabaseError):
-                close_old_connections()
-            if n >= config.max_retries():
-                reason = (f"{WHAT[step]} did not succeed after {n + 1} attempts ({_short(exc)}); "
-                          "the session can be reprocessed once the service is back")
-                log.warning("session %s: %s: giving up: %s", session_id, step, exc)
-                steps.fail(session_id, reason)
-                return {"session": session_id, "status": "failed", "reason": reason}
-            countdown = backoff(n)
-            log.warning("session %s: %s: transient fault, retry %d in %.1f s: %s", session_id, step, n + 1, countdown, exc)
-            try:
-                steps.touch(session_id, reason=f"waiting to retry {WHAT[step]} (attempt {n + 2} of "
-                                               f"{config.max_retries() + 1}): {_short(exc)}")
-            except DatabaseError:
-                close_old_connections()
-            raise task.retry(exc=exc, countdown=countdown, max_retries=None) from exc
-        except Exception as exc:  # a bug: fail the session visibly, keep the traceback in the log
-            log.exception("session %s: %s: internal error", session_id, step)
-            steps.fail(session_id, f"an internal error stopped {WHAT[step]} ({type(exc).__name__}); "
-                                   "the platform team has the details")
-            return {"session": session_id, "status": "failed", "reason": "internal error"}
-        if result.get("missing"):
-            return {"session": session_id, "status": "missing"}
-        GaitSession.objects.filter(pk=session_id, status_reason__startswith="waiting to retry").update(status_reason="")
-        status = GaitSession.objects.filter(pk=session_id).values_list("status", flat=True).first()
-        log.info("session %s: %s done: %s", session_id, step, result)
-    send_next(step, session_id, organisation_id, result.get("model_version"))
-    return {"session": session_id, "step": step, "status": status, **result}
+    if skipped:
+        log.info("session %s: %s: message %s is a no-op: %s", session_id, step, run.token, skipped)
+        return {"session": session_id, "step": step, "status": "skipped", "reason": skipped}
+    run.start_heartbeat()
+    try:
+        with organisation_scope(org):
+            return _run(task, run, step, session_id, organisation_id, fn, since)
+    finally:
+        run.stop_heartbeat()
+
+
+def _run(task, run: StepRun, step, session_id, organisation_id, fn, since) -> dict:
+    try:
+        log.info("session %s: %s started", session_id, step)
+        result = fn(run) or {}
+    except Superseded as exc:
+        log.info("session %s: %s: superseded, nothing written: %s", session_id, step, exc)
+        return {"session": session_id, "step": step, "status": "skipped", "reason": str(exc)}
+    except steps.BadSessionData as exc:
+        log.info("session %s: %s: bad data: %s", session_id, step, exc)
+        _quietly(steps.fail, session_id, str(exc), run)  # database away: the lease expires, the sweeper re-queues
+        return {"session": session_id, "status": "failed", "reason": str(exc)}
+    except transient_errors() as exc:
+        return _transient(task, run, step, session_id, exc, since)
+    except Exception as exc:  # a bug: fail the session visibly, keep the traceback in the log
+        log.exception("session %s: %s: internal error", session_id, step)
+        _quietly(steps.fail, session_id, f"an internal error stopped {WHAT[step]} ({type(exc).__name__}); "
+                 "the platform team has the details", run)
+        return {"session": session_id, "status": "failed", "reason": "internal error"}
+    log.info("session %s: %s done: %s", session_id, step, result)
+    if run.next is not None:  # committed: from here on every error is left to the sweeper's outbox
+        nxt, task_id = run.next
+        args_mv = result.get("model_version", "")
+        if run.backfill:
+            _send_backfill(task, nxt, session_id, organisation_id, args_mv, task_id)
+        else:
+            deliver(session_id, organisation_id, nxt, task_id, args_mv, app=task.app)
+    return {"session": session_id, "step": step, "status": "done" if step == "aggregate" else "advanced", **result}
+
+
+def _transient(task, run: StepRun, step, session_id, exc, since) -> dict:
+    if isinstance(exc, DatabaseError):
+        close_old_connections()
+    now = time.time()
+    since = since or now
+    budget = config.retry_for_s()
+    if now - since >= budget:
+        reason = (f"{WHAT[step]} did not succeed for {_duration(now - since)} ({_short(exc)}); "
+                  "the session can be reprocessed once the service is back")
+        log.warning("session %s: %s: giving up after %.0f s: %s", session_id, step, now - since, exc)
+        if not _quietly(steps.fail, session_id, reason, run):
+            raise task.retry(exc=exc, countdown=backoff(0), max_retries=None,
+                             kwargs={**(task.request.kwargs or {}), "since": since}) from exc
+        return {"session": session_id, "status": "failed", "reason": reason}
+    countdown = min(backoff(task.request.retries), max(since + budget - now, 0.1))
+    log.warning("session %s: %s: transient fault, retry %d in %.1f s: %s", session_id, step,
+                task.request.retries + 1, countdown, exc)
+    _quietly(run.hold_for, countdown, f"waiting to retry {WHAT[step]} (failing since {_clock(since)}, gives up "
+             f"at {_clock(since + budget)}; retry {task.request.retries + 1}): {_short(exc)}")
+    raise task.retry(exc=exc, countdown=countdown, max_retries=None, kwargs={**(task.request.kwargs or {}), "since": since})
+
+
+def _send_backfill(task, step, session_id, organisation_id, model_version, task_id) -> None:
+    args = [session_id, organisation_id] + ([model_version] if step in ("predict", "aggregate") else [])
+    try:
+        task.app.signature(TASK_NAME[step], args=args, kwargs={"backfill": True}).apply_async(task_id=task_id)
+    except Exception as exc:  # noqa: BLE001 - a backfill run is resumed by rerunning the backfill
+        log.warning("session %s: backfill: could not send %s: %s", session_id, step, exc)
+
+
+def _quietly(fn, *args) -> bool:
+    """Bookkeeping that must not turn a handled fault into a task error (the database may be away)."""
+    try:
+        return fn(*args) is not False
+    except (DatabaseError, InterfaceError) as exc:
+        close_old_connections()
+        log.warning("bookkeeping %s failed: %s", getattr(fn, "__name__", fn), exc)
+        return False
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def _short(exc: BaseException) -> str:
@@ -138,48 +172,44 @@ def _opts(step: str) -> dict:
 
 
 @shared_task(**_opts("validate"))
-def process_session(self, session_id: int, organisation_id: int) -> dict:
-    """Entry point (queued by the API on upload completion and by reprocess / requeue / the sweeper)."""
-    return run_step(self, "validate", session_id, organisation_id, lambda: steps.validate(session_id))
+def process_session(self, session_id: int, organisation_id: int, backfill: bool = False, since=None) -> dict:
+    """Entry point (queued by the API on upload completion and by reprocess, and by the sweeper)."""
+    return run_step(self, "validate", session_id, organisation_id, lambda r: steps.validate(session_id, r), backfill, since)
 
 
 @shared_task(**_opts("preprocess"))
-def preprocess(self, session_id: int, organisation_id: int) -> dict:
-    return run_step(self, "preprocess", session_id, organisation_id, lambda: steps.preprocess(session_id))
+def preprocess(self, session_id: int, organisation_id: int, backfill: bool = False, since=None) -> dict:
+    return run_step(self, "preprocess", session_id, organisation_id, lambda r: steps.preprocess(session_id, r),
+                    backfill, since)
 
 
 @shared_task(**_opts("features"))
-def features(self, session_id: int, organisation_id: int) -> dict:
-    return run_step(self, "features", session_id, organisation_id, lambda: steps.features(session_id))
+def features(self, session_id: int, organisation_id: int, backfill: bool = False, since=None) -> dict:
+    return run_step(self, "features", session_id, organisation_id, lambda r: steps.features(session_id, r),
+                    backfill, since)
 
 
 @shared_task(**_opts("embed"))
-def embed(self, session_id: int, organisation_id: int) -> dict:
-    def work():
-        from serving.client import get_client
+def embed(self, session_id: int, organisation_id: int, backfill: bool = False, since=None) -> dict:
+    def work(run):
+        from workers.inference import get_client
 
-        return steps.embed(session_id, get_client())
+        return steps.embed(session_id, get_client(), run)
 
-    return run_step(self, "embed", session_id, organisation_id, work)
+    return run_step(self, "embed", session_id, organisation_id, work, backfill, since)
 
 
 @shared_task(**_opts("predict"))
-def predict(self, session_id: int, organisation_id: int, model_version: str) -> dict:
-    def work():
-        return steps.predict(session_id, model_version) | {"model_version": model_version}
-
-    return run_step(self, "predict", session_id, organisation_id, work)
+def predict(self, session_id: int, organisation_id: int, model_version: str, backfill: bool = False,
+            since=None) -> dict:
+    return run_step(self, "predict", session_id, organisation_id,
+                    lambda r: steps.predict(session_id, model_version, r) | {"model_version": model_version},
+                    backfill, since)
 
 
 @shared_task(**_opts("aggregate"))
-def aggregate(self, session_id: int, organisation_id: int, model_version: str) -> dict:
+def aggregate(self, session_id: int, organisation_id: int, model_version: str, backfill: bool = False,
+              since=None) -> dict:
     return run_step(self, "aggregate", session_id, organisation_id,
-                    lambda: steps.aggregate(session_id, model_version) | {"model_version": model_version})
-
-
-@shared_task(name=PREFIX + "sweep", ignore_result=True, soft_time_limit=120, time_limit=180)
-def sweep() -> dict:
-    """Re-queue sessions stuck too long in a non-final state; fail those out of attempts (with why)."""
-    from workers.sweeper import sweep_stuck_sessions
-
-    return sweep_stuck_sessions()
+                    lambda r: steps.aggregate(session_id, model_version, r) | {"model_version": model_version},
+                    backfill, since)

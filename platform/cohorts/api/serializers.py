@@ -1,17 +1,16 @@
-from gaitsite.api import FastReadMixin
 from rest_framework import serializers
 
 from ..models import Cohort, PhenotypeLabel, PhenotypeTable, Subject
 
 
-class CohortSerializer(FastReadMixin, serializers.ModelSerializer):
+class CohortSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cohort
         fields = ["id", "name", "description", "created_at"]
         read_only_fields = ["id", "created_at"]
 
 
-class SubjectSerializer(FastReadMixin, serializers.ModelSerializer):
+class SubjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Subject
         fields = ["id", "cohort", "external_id", "birth_year", "sex", "height_cm", "weight_kg",
@@ -19,7 +18,7 @@ class SubjectSerializer(FastReadMixin, serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
-class PhenotypeTableSerializer(FastReadMixin, serializers.ModelSerializer):
+class PhenotypeTableSerializer(serializers.ModelSerializer):
     class Meta:
         model = PhenotypeTable
         fields = ["id", "name", "cohort", "created_at", "n_rows", "n_accepted", "report"]
@@ -32,7 +31,7 @@ class PhenotypeTableUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV: a 'subject' column (external id), then one column per phenotype")
 
 
-class PhenotypeLabelSerializer(FastReadMixin, serializers.ModelSerializer):
+class PhenotypeLabelSerializer(serializers.ModelSerializer):
     class Meta:
         model = PhenotypeLabel
         fields = ["id", "table", "subject", "phenotype", "value"]

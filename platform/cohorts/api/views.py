@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
-from tenancy.api.base import TenantModelViewSet, TenantReadOnlyViewSet, TenantViewSet
+from tenancy.api.base import TenantModelViewSet, TenantReadOnlyViewSet, TenantViewSet, ValuesReadMixin
 from tenancy.models import Perm
 
 from .. import actions
@@ -22,9 +22,12 @@ class CohortViewSet(TenantModelViewSet):
     create_action, update_action, delete_action = actions.create_cohort, actions.update_cohort, actions.delete_cohort
 
 
-class SubjectViewSet(TenantModelViewSet):
+class SubjectViewSet(ValuesReadMixin, TenantModelViewSet):
+    """Pseudonymous subjects of the organisation's cohorts (``external_id`` is a pseudonym, never a name)."""
+
     model = Subject
     serializer_class = s.SubjectSerializer
+    read_fields = tuple(s.SubjectSerializer.Meta.fields)
     filterset_class = SubjectFilterSet
     ordering_fields = ["external_id", "birth_year", "created_at"]
     write_permission = Perm.WRITE_SUBJECTS

@@ -1,14 +1,12 @@
 from cohorts.models import Subject
-from gaitsite.api import FastReadMixin
 from rest_framework import serializers
 
 from .. import actions
 from ..models import GaitSession, Upload, UploadMode
 
 
-class GaitSessionSerializer(FastReadMixin, serializers.ModelSerializer):
+class GaitSessionSerializer(serializers.ModelSerializer):
     subject_external_id = serializers.SerializerMethodField()
-    row_columns = {"subject_external_id": ("subject_external_id",)}  # list rows carry the annotation
 
     class Meta:
         model = GaitSession
@@ -22,7 +20,7 @@ class GaitSessionSerializer(FastReadMixin, serializers.ModelSerializer):
         return annotated if annotated is not None else obj.subject.external_id
 
 
-class UploadSerializer(FastReadMixin, serializers.ModelSerializer):
+class UploadSerializer(serializers.ModelSerializer):
     part_count = serializers.SerializerMethodField()
     duplicate = serializers.SerializerMethodField(
         help_text="true when this answers a create whose content is already stored as `session`: nothing to send")

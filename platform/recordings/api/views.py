@@ -5,7 +5,7 @@ from gaitsite.api import APIError
 from rest_framework import mixins, parsers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from tenancy.api.base import TenantViewSet
+from tenancy.api.base import TenantViewSet, ValuesReadMixin
 from tenancy.models import Perm
 
 from .. import actions
@@ -32,7 +32,7 @@ class OctetChunkParser(ChunkParser):
     media_type = "application/octet-stream"
 
 
-class GaitSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+class GaitSessionViewSet(ValuesReadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                          mixins.DestroyModelMixin, TenantViewSet):
     """Recording sessions; created by completing an upload. Status: uploaded -> validating ->
     processing -> done | failed (reason, attempts)."""
@@ -42,24 +42,20 @@ class GaitSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
     filterset_class = GaitSessionFilterSet
     ordering_fields = ["created_at", "recorded_at", "status", "duration_s"]
     write_permission = Perm.WRITE_SUBJECTS
+    read_fields = tuple(s.GaitSessionSerializer.Meta.fields)
 
     def get_queryset(self):
         qs = super().get_queryset()
-        action = getattr(self, "action", None)
-        if action == "list":
+        if getattr(self, "action", None) in ("list", "retrieve"):  # read_queryset joins the subject's pseudonym
             return qs
-        if action == "retrieve":  # only the subject's pseudonym, through the join (as lists; no Subject built)
-            return qs.annotate(subject_external_id=F("subject__external_id"))
         return qs.select_related("subject")
 
-    def filter_queryset(self, queryset):
-        qs = super().filter_queryset(queryset)
-        if getattr(self, "action", None) != "list":
-            return qs
-        # The page carries the subject's pseudonym through a join; the count runs without it.
-        page = qs.annotate(subject_external_id=F("subject__external_id"))
-        page.count_source = qs
-        return page
+    def read_queryset(self, queryset):
+        # The rows carry the subject's pseudonym through a join; a list's count and a deep page's ids are
+        # found without it (gaitsite.api.Pagination).
+        rows = queryset.annotate(subject_external_id=F("subject__external_id")).values(*self.read_fields)
+        rows.count_source = queryset
+        return rows
 
     def perform_update(self, serializer):
         serializer.instance = actions.update_session(self.actor, serializer.instance, **serializer.validated_data)

@@ -1,24 +1,23 @@
-from gaitsite.api import FastReadMixin
 from rest_framework import serializers
 
 from ..models import Embedding, Prediction, QCReport, TaskFeatures
 
 
-class QCReportSerializer(FastReadMixin, serializers.ModelSerializer):
+class QCReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = QCReport
         fields = ["id", "session", "passed", "metrics", "issues", "created_at"]
         read_only_fields = fields
 
 
-class TaskFeaturesSerializer(FastReadMixin, serializers.ModelSerializer):
+class TaskFeaturesSerializer(serializers.ModelSerializer):
     class Meta:
         model = TaskFeatures
         fields = ["id", "session", "task", "values", "created_at"]
         read_only_fields = fields
 
 
-class EmbeddingSerializer(FastReadMixin, serializers.ModelSerializer):
+class EmbeddingSerializer(serializers.ModelSerializer):
     dim = serializers.SerializerMethodField()
 
     class Meta:
@@ -30,9 +29,9 @@ class EmbeddingSerializer(FastReadMixin, serializers.ModelSerializer):
         return len(obj.vector)
 
 
-class PredictionSerializer(FastReadMixin, serializers.ModelSerializer):
+class PredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = ["id", "session", "phenotype", "body_system", "value", "lower", "upper", "interval_level", "unit",
-                  "model_name", "model_version", "created_at"]
+                  "model_name", "model_version", "predictor_version", "encoder_version", "created_at"]
         read_only_fields = fields

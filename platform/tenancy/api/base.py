@@ -8,8 +8,13 @@ header, else the organisation chosen for this web session, else the user's first
 
 from __future__ import annotations
 
-from gaitsite.api import list_rows
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
 from rest_framework import exceptions, mixins, permissions, viewsets
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
 
 from ..models import Membership, Organisation, Perm, role_can
 from ..scope import TenantModel, enter_scope, exit_scope
@@ -113,13 +118,6 @@ class TenantViewSet(viewsets.GenericViewSet):
             qs = qs.prefetch_related(*self.prefetch_related)
         return qs
 
-    def paginate_queryset(self, queryset):
-        # A list page is read as rows of the serializer's columns when it can be (gaitsite.api.list_rows):
-        # the same scoped, filtered, ordered queryset, without a model instance per row.
-        if getattr(self, "action", None) == "list":
-            queryset = list_rows(queryset, self.get_serializer_class())
-        return super().paginate_queryset(queryset)
-
     def filter_queryset(self, queryset):
         # Filters and ordering apply to lists; a detail lookup is by id only (building the filter form
         # for it costs a third of a detail request).
@@ -132,6 +130,53 @@ class TenantViewSet(viewsets.GenericViewSet):
         from ..audit import Actor
 
         return Actor.from_request(self.request)
+
+
+class ValuesReadMixin:
+    """List and retrieve actions that read ``queryset.values(*read_fields)`` and answer those dicts,
+    instead of model instances through the serializer: for resources of plain columns (numbers,
+    strings, JSON, datetimes; a foreign key by its id) read by every API client, where building the
+    serializer's fields and an instance per row is most of a read's CPU (measured with ``bench/api.py``:
+    docs/experiments/2026-12-api-public-apis.md). ``read_fields`` names the serializer's fields in its order
+    (``tuple(Serializer.Meta.fields)``); a view may override ``read_queryset`` to add the annotations
+    they name. Datetimes are written as DRF's ``DateTimeField`` writes them (ISO 8601 in the current
+    time zone, ``Z`` for UTC). Writes and their responses use the serializer; tests compare each row
+    with the serializer's output for the same object (tests/platform/gaitsite/test_values_reads.py)."""
+
+    read_fields: tuple[str, ...] = ()
+
+    def read_queryset(self, queryset):
+        """The rows of ``queryset`` as dicts of ``read_fields``."""
+        return queryset.values(*self.read_fields)
+
+    def list(self, request, *args, **kwargs):
+        rows = self.read_queryset(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(rows)
+        if page is None:
+            return Response(self.render_rows(rows))
+        return self.get_paginated_response(self.render_rows(page))
+
+    def retrieve(self, request, *args, **kwargs):
+        lookup_url_kwarg = self.lookup_url_kwarg or self.lookup_field
+        rows = self.read_queryset(self.filter_queryset(self.get_queryset()))
+        row = get_object_or_404(rows, **{self.lookup_field: self.kwargs[lookup_url_kwarg]})
+        self.check_object_permissions(request, row)
+        return Response(self.render_rows([row])[0])
+
+    def render_rows(self, rows) -> list[dict]:
+        tz = timezone.get_current_timezone() if settings.USE_TZ else None  # as DRF's DateTimeField
+        names, out = self.read_fields, []
+        for row in rows:
+            item = {}
+            for name in names:
+                value = row[name]
+                if isinstance(value, dt.datetime):
+                    value = (value.astimezone(tz) if tz is not None and timezone.is_aware(value) else value).isoformat()
+                    if value.endswith("+00:00"):
+                        value = value[:-6] + "Z"
+                item[name] = value
+            out.append(item)
+        return out
 
 
 class TenantReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):

@@ -1,19 +1,18 @@
 from __future__ import annotations
 
-from gaitsite.api import FastReadMixin
 from rest_framework import serializers
 
 from ..actions import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS
 from ..models import APIToken, AuditEvent, Invitation, Membership, Organisation, Role
 
 
-class OrganisationSerializer(FastReadMixin, serializers.ModelSerializer):
+class OrganisationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organisation
         fields = ["id", "name", "slug"]
 
 
-class MembershipSerializer(FastReadMixin, serializers.ModelSerializer):
+class MembershipSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
@@ -41,7 +40,7 @@ class InvitationCreatedSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class APITokenSerializer(FastReadMixin, serializers.ModelSerializer):
+class APITokenSerializer(serializers.ModelSerializer):
     is_active = serializers.BooleanField(read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None, allow_null=True,
                                        help_text="null for a token created by a token (or whose creator was deleted)")
@@ -67,7 +66,7 @@ class APITokenCreatedSerializer(APITokenSerializer):
         read_only_fields = fields
 
 
-class AuditEventSerializer(FastReadMixin, serializers.ModelSerializer):
+class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
 
     class Meta:

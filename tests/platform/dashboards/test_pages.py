@@ -299,6 +299,9 @@ def test_every_dashboards_route_with_an_id_is_404_for_another_organisation(clien
         membership = Membership.objects.get(user=world.clinician)
     ids = {"cohort_id": world.cohort.pk, "subject_id": world.subject.pk, "session_id": world.session.pk,
            "membership_id": membership.pk, "token_id": token.pk, "invitation_id": inv.pk}
+    from tests.registry_support import registry_objects
+
+    ids.update(registry_objects(world.org_a))  # the Models pages (registry)
     login(client, world.outsider)
     checked = 0
     for p in dash_urls.urlpatterns:

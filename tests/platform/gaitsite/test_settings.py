@@ -53,7 +53,7 @@ def test_production_settings_with_machine_services(postgres_url, redis_url):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     cfg = json.loads(lines[0])
-    assert cfg["engine"] == "gaitsite.postgresql"  # Django's PostgreSQL backend, cheaper health checks
+    assert cfg["engine"] == "django.db.backends.postgresql"  # Django's own backend
     assert cfg["broker"] == redis_url and cfg["backend"] == redis_url
     assert cfg["storage"] == "storages.backends.s3.S3Storage"
     assert cfg["debug"] is False

@@ -243,19 +243,30 @@ class FilesystemUploadTest(UploadTestMixin, APITestBase):
         data = session_file_bytes(seed=9)
         up = self.create(data).json()
         self.send(up["id"], 0, data)
-        with mock.patch("workers.celery_app.app.send_task") as send, self.captureOnCommitCallbacks(execute=True):
+        with mock.patch("recordings.dispatch.send", return_value=True) as send, \
+                self.captureOnCommitCallbacks(execute=True):
             session = self.complete(up["id"]).json()
-        send.assert_called_once_with("workers.pipeline.process_session", args=[session["id"], self.org.pk])
+        send.assert_called_once()
+        self.assertEqual(sent_task(send.call_args), ("workers.pipeline.process_session", [session["id"], self.org.pk]))
+        row = GaitSession.unscoped.get(pk=session["id"])
+        self.assertEqual((row.step, row.task_id), ("validate", send.call_args.args[2]))
+        self.assertIsNotNone(row.sent_at)  # the outbox message was handed to the broker
+        self.assertIn("queued for checking the recording", session["status_reason"])
         # the task itself (run in-process here) validates the stored file, moves the status on and
         # queues the next step of the pipeline (docs/pipeline.md)
         from workers.tasks.pipeline import process_session
 
-        with mock.patch("workers.celery_app.app.send_task") as send:
-            self.assertEqual(process_session(session["id"], self.org.pk)["status"], SessionStatus.PROCESSING)
-        send.assert_called_once()  # through the registered task's signature (workers.tasks.pipeline.send_next)
+        with mock.patch("recordings.dispatch.send", return_value=True) as send:
+            self.assertEqual(process_session(session["id"], self.org.pk)["status"], "advanced")
+        send.assert_called_once()
         self.assertEqual(sent_task(send.call_args), ("workers.pipeline.preprocess", [session["id"], self.org.pk]))
         got = self.api.get(self.url("session-detail", pk=session["id"])).json()
-        self.assertEqual((got["status"], got["attempts"], got["status_reason"]), ("processing", 1, ""))
+        self.assertEqual((got["status"], got["attempts"]), ("processing", 1))
+        self.assertIn("queued for cleaning the recording", got["status_reason"])
+        # the same message again (a redelivery) is a no-op: the session is past validation
+        with mock.patch("recordings.dispatch.send", return_value=True) as send:
+            self.assertEqual(process_session(session["id"], self.org.pk)["status"], "skipped")
+        send.assert_not_called()
 
 
 def sent_task(call) -> tuple[str, list]:
@@ -362,9 +373,10 @@ def test_requeue_sessions_command_sends_stuck_sessions(db):
         GaitSession.objects.filter(pk=objs["gaitsession"][0].pk).update(
             status=SessionStatus.UPLOADED, updated_at=timezone.now() - timedelta(hours=1))
         GaitSession.objects.filter(pk=objs["gaitsession"][1].pk).update(status=SessionStatus.DONE)
-    with mock.patch("workers.celery_app.app.send_task") as send:
+    with mock.patch("recordings.dispatch.send", return_value=True) as send:
         call_command("requeue_sessions", "--minutes", "10")
-    send.assert_called_once_with("workers.pipeline.process_session", args=[objs["gaitsession"][0].pk, org.pk])
+    send.assert_called_once()
+    assert sent_task(send.call_args) == ("workers.pipeline.process_session", [objs["gaitsession"][0].pk, org.pk])
 
 
 def test_pipeline_task_marks_an_unreadable_stored_file_failed_with_a_reason(db, tmp_path, settings):

@@ -127,8 +127,20 @@ class SessionListPagingTest(APITestBase):
                     self.assertEqual(r.status_code, 200, r.content)
                 pages = [q["sql"] for q in ctx.captured_queries if "subject_external_id" in q["sql"]]
                 self.assertEqual(len(pages), 1)
-                order_by = pages[0].rsplit("ORDER BY", 1)[1].split("LIMIT")[0].strip()
+                order_by = _outer_order_by(pages[0])
                 self.assertTrue(order_by.endswith(tail), (ordering, offset, order_by))
+
+
+def _outer_order_by(sql: str) -> str:
+    """The statement's last ORDER BY, a position (``ORDER BY 11 ASC``: how Django refers to a selected
+    column) replaced by that column of the outer SELECT list."""
+    columns = sql.split("SELECT ", 1)[1].split(" FROM ", 1)[0].split(", ")
+    terms = sql.rsplit("ORDER BY", 1)[1].split("LIMIT")[0].strip().split(", ")
+    named = []
+    for term in terms:
+        first, _, direction = term.partition(" ")
+        named.append(f"{columns[int(first) - 1]} {direction}" if first.isdigit() else term)
+    return ", ".join(named)
 
 def _desc(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)

@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 BEFORE = [("tenancy", "0002_alter_membership_options_apitoken_auditevent"), ("dashboards", "0001_initial")]
-AFTER = [("tenancy", "0003_invitation"), ("dashboards", "0002_delete_invitation")]
+AFTER = [("tenancy", "0003_invitation"), ("dashboards", "0003_delete_invitation")]
 
 
 @pytest.mark.django_db(transaction=True)

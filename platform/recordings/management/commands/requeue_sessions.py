@@ -1,29 +1,32 @@
-"""``manage.py requeue_sessions``: queue processing again for sessions stuck in ``uploaded`` (their
-task was never sent, e.g. the broker was down when the upload completed). Run it from cron."""
+"""``manage.py requeue_sessions``: send the pipeline message again for active sessions that nobody runs
+(no live lease) and that have not changed for ``--minutes``. The workers' sweeper does this by itself
+(recordings.dispatch, workers/sweeper.py); this is the operator's manual lever, e.g. after restoring a
+broker without its queues. The step is sent again with a new task id (a duplicate is a no-op)."""
 
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand
+from django.db.models import Q
 from django.utils import timezone
-from tenancy.models import Organisation
-from tenancy.scope import organisation_scope
 
-from recordings.actions import queue_processing
-from recordings.models import GaitSession, SessionStatus
+from recordings import dispatch
+from recordings.models import GaitSession
 
 
 class Command(BaseCommand):
-    help = "Queue processing for sessions left in 'uploaded' for more than --minutes minutes."
+    help = "Send the pipeline step again for active sessions unchanged for more than --minutes minutes."
 
     def add_arguments(self, parser):
         parser.add_argument("--minutes", type=int, default=10)
 
     def handle(self, *args, minutes, **opts):
-        cutoff = timezone.now() - timedelta(minutes=minutes)
+        now = timezone.now()
+        stale = (GaitSession.unscoped.filter(status__in=dispatch.ACTIVE, updated_at__lt=now - timedelta(minutes=minutes))
+                 .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now)))
         total = 0
-        for org in Organisation.objects.all():
-            with organisation_scope(org):  # commands enter each organisation's scope explicitly
-                for session in GaitSession.objects.filter(status=SessionStatus.UPLOADED, updated_at__lt=cutoff):
-                    queue_processing(session)
-                    total += 1
+        for s in stale:
+            fields = dispatch.queue_fields(s.step or "validate")
+            GaitSession.unscoped.filter(pk=s.pk).update(**fields, updated_at=now)
+            dispatch.deliver(s.pk, s.organisation_id, fields["step"], fields["task_id"], s.model_version)
+            total += 1
         self.stdout.write(f"queued {total} session(s)")
