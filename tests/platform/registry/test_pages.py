@@ -42,7 +42,9 @@ class ModelPagesTest(TestCase):
                 arrays_sha256="a" * 64, job=cls.job)
 
     def login(self, slug, role):
-        self.assertTrue(self.client.login(username=self.users[(slug, role)].username, password=PASSWORD))
+        from tests.platform.factories import verified_login
+
+        verified_login(self.client, self.users[(slug, role)], PASSWORD)  # owners/admins: with their TOTP code
 
     def test_predictor_list_shows_cv_metrics_per_target_and_the_representation(self):
         self.login("pages-a", Role.VIEWER)
