@@ -6,7 +6,13 @@ class GaitCoreError(Exception):
 
 
 class SessionFormatError(GaitCoreError):
-    """A session file cannot be read: not a session file, corrupt, checksum mismatch, newer version."""
+    """A session file cannot be read: not a session file, corrupt, checksum mismatch, newer version,
+    beyond the size limits or holding values no recording can have. ``code`` names the kind (see
+    ``gaitcore.sessionfile``)."""
+
+    def __init__(self, message: str, *, code: str = "invalid_session_file") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ValidationError(GaitCoreError):

@@ -34,6 +34,7 @@ import numpy as np
 
 from .errors import SessionFormatError
 from .schemas import AZURE32, TASKS
+from .validation import ABSURD_COORDINATE_MM
 
 FORMAT_NAME = "gait-session"
 FORMAT_VERSION = 1
@@ -180,41 +181,39 @@ def write_session(session: Session, path: str | os.PathLike) -> Path:
     return path
 
 
-def from_bytes(data: bytes, *, name: str = "<bytes>") -> Session:
-    """Parse and verify a session file's bytes. Raises ``SessionFormatError`` with the reason."""
+# --- reading: limits checked from the archive's headers before anything is inflated ----------------
+MAX_FRAMES = 432_000  # 4 h at 30 Hz (``validation.DEFAULT_MAX_DURATION_S``): ~166 MB of positions
+MAX_HEADER_BYTES = 1024 * 1024  # the JSON header
+MAX_MEMBERS = 16  # the four members plus room; a zip of thousands of entries is not a session file
+MEMBERS = {  # member -> (dtype, shape of T frames)
+    "positions.npy": ("<f4", lambda t: (t, AZURE32.size, 3)),
+    "confidence.npy": ("|u1", lambda t: (t, AZURE32.size)),
+    "timestamps_us.npy": ("<i8", lambda t: (t,)),
+}
+
+
+def from_bytes(data: bytes, *, name: str = "<bytes>", max_frames: int = MAX_FRAMES) -> Session:
+    """Parse and verify a session file's bytes. Raises ``SessionFormatError`` with the reason.
+
+    Before inflating anything the archive's own headers are checked: each member's declared size
+    (``ZipInfo.file_size``, which bounds what ``zipfile`` will ever inflate) must match the shape and
+    dtype in its ``.npy`` header, and the frame count must be within ``max_frames`` (code
+    ``too_large``). Then the values: finite coordinates within ``ABSURD_COORDINATE_MM``
+    (``non_finite``, ``absurd_coordinates``) and strictly increasing timestamps
+    (``non_monotonic_timestamps``)."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise SessionFormatError(f"{name}: not a session file (not a zip/npz archive)") from exc
     with zf:
-        names = set(zf.namelist())
-        need = {"positions.npy", "confidence.npy", "timestamps_us.npy", "header.npy"}
-        if not need <= names:
-            raise SessionFormatError(f"{name}: not a session file (missing {sorted(need - names)})")
-        arrays = {}
-        for member in sorted(need):
-            try:
-                arrays[member[:-4]] = np.lib.format.read_array(io.BytesIO(zf.read(member)), allow_pickle=False)
-            except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise SessionFormatError(f"{name}: member {member} is corrupt: {exc}") from exc
-    try:
-        header = json.loads(arrays["header"].tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SessionFormatError(f"{name}: header is not valid JSON") from exc
-    if header.get("format") != FORMAT_NAME:
-        raise SessionFormatError(f"{name}: not a session file (format {header.get('format')!r})")
-    version = header.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise SessionFormatError(f"{name}: bad format_version {version!r}")
-    if version > FORMAT_VERSION:
-        raise SessionFormatError(
-            f"{name}: session format version {version} is newer than this software reads "
-            f"(up to {FORMAT_VERSION}); upgrade gait-platform to read it"
-        )
+        infos = _check_archive(zf, name, max_frames)
+        arrays = {member[:-4]: _read_member(zf, infos[member], name) for member in sorted(infos)}
+    header = _parse_header(arrays["header"], name)
     expected = header.get("checksum")
     actual = _checksum(arrays["positions"], arrays["confidence"], arrays["timestamps_us"], header)
     if expected != actual:
         raise SessionFormatError(f"{name}: checksum mismatch (file says {expected}, content is {actual})")
+    check_values(arrays["positions"], arrays["timestamps_us"], name)
     try:
         return Session(
             positions=arrays["positions"],
@@ -228,6 +227,112 @@ def from_bytes(data: bytes, *, name: str = "<bytes>") -> Session:
         )
     except (KeyError, TypeError) as exc:
         raise SessionFormatError(f"{name}: header is missing or has a bad field: {exc}") from exc
+
+
+def _check_archive(zf: zipfile.ZipFile, name: str, max_frames: int) -> dict[str, zipfile.ZipInfo]:
+    """The four members' ZipInfo, after checking their declared sizes against their .npy headers."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise SessionFormatError(f"{name}: not a session file ({len(infos)} archive members)")
+    by_name = {i.filename: i for i in infos}
+    need = {*MEMBERS, "header.npy"}
+    if not need <= set(by_name):
+        raise SessionFormatError(f"{name}: not a session file (missing {sorted(need - set(by_name))})")
+    frames = None
+    for member, (dtype, shape_of) in MEMBERS.items():
+        shape, _ = _npy_header(zf, by_name[member], name, dtype)
+        t = shape[0] if shape else -1
+        if shape != shape_of(t):
+            raise SessionFormatError(f"{name}: {member} has shape {list(shape)}, expected {list(shape_of('T'))}")
+        if frames is not None and t != frames:
+            raise SessionFormatError(f"{name}: {member} has {t} frames, positions.npy has {frames}")
+        frames = t
+        if t > max_frames:
+            inflated = sum(i.file_size for i in infos)
+            raise SessionFormatError(
+                f"{name}: {t:,} frames ({t / 30 / 3600:.1f} h at 30 Hz, {inflated / 2**20:,.0f} MiB uncompressed); "
+                f"the limit is {max_frames:,} frames ({max_frames / 30 / 3600:.1f} h)", code="too_large")
+    shape, _ = _npy_header(zf, by_name["header.npy"], name, "|u1")
+    if len(shape) != 1 or shape[0] > MAX_HEADER_BYTES:
+        raise SessionFormatError(f"{name}: header.npy has shape {list(shape)}, expected at most "
+                                 f"[{MAX_HEADER_BYTES}] bytes", code="too_large" if len(shape) == 1 else "invalid_session_file")
+    return {m: by_name[m] for m in need}
+
+
+def _npy_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, dtype: str) -> tuple[tuple, int]:
+    """(shape, header length) of a member's .npy header, read by inflating only its first bytes. The
+    member's declared uncompressed size must be exactly header + data: nothing hides behind it."""
+    member = info.filename
+    try:
+        with zf.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dt = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dt = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+            offset = fh.tell()
+    except (ValueError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise SessionFormatError(f"{name}: member {member} is corrupt: {exc}") from exc
+    if dt.str != dtype or fortran:
+        raise SessionFormatError(f"{name}: member {member} is corrupt: dtype {dt.str}"
+                                 f"{' (Fortran order)' if fortran else ''}, expected {dtype}")
+    size = offset + int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+    if info.file_size != size:
+        raise SessionFormatError(f"{name}: member {member} declares {info.file_size:,} bytes uncompressed, its "
+                                 f"array header says {size:,}")
+    return tuple(shape), offset
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
+    """Inflate one checked member (``zipfile`` never yields more than its declared size)."""
+    try:
+        return np.lib.format.read_array(io.BytesIO(zf.read(info)), allow_pickle=False)
+    except (ValueError, zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise SessionFormatError(f"{name}: member {info.filename} is corrupt: {exc}") from exc
+
+
+def _parse_header(raw: np.ndarray, name: str) -> dict:
+    try:
+        header = json.loads(raw.tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SessionFormatError(f"{name}: header is not valid JSON") from exc
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        fmt = header.get("format") if isinstance(header, dict) else None
+        raise SessionFormatError(f"{name}: not a session file (format {fmt!r})")
+    version = header.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise SessionFormatError(f"{name}: bad format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise SessionFormatError(
+            f"{name}: session format version {version} is newer than this software reads "
+            f"(up to {FORMAT_VERSION}); upgrade gait-platform to read it"
+        )
+    return header
+
+
+def check_values(positions: np.ndarray, timestamps_us: np.ndarray, name: str = "<session>") -> None:
+    """Refuse values no recording can have: NaN/inf or coordinates beyond ``ABSURD_COORDINATE_MM``
+    (a validated session stores missing joints as 0), and timestamps that do not strictly increase."""
+    finite = np.isfinite(positions)
+    if not finite.all():
+        t, j = np.argwhere(~finite.all(axis=2))[0]
+        v = positions[t, j][~finite[t, j]][0]
+        raise SessionFormatError(f"{name}: non-finite coordinate ({v}) at frame {t}, joint {AZURE32.joints[j]}; "
+                                 "missing joints are stored as 0 with confidence NONE", code="non_finite")
+    absurd = np.abs(positions) > ABSURD_COORDINATE_MM
+    if absurd.any():
+        t, j = np.argwhere(absurd.any(axis=2))[0]
+        v = float(np.abs(positions[t, j]).max())
+        raise SessionFormatError(f"{name}: coordinate {v:.6g} mm at frame {t}, joint {AZURE32.joints[j]} is beyond "
+                                 f"{ABSURD_COORDINATE_MM / 1000:g} m of the sensor", code="absurd_coordinates")
+    steps = np.diff(timestamps_us)
+    if (steps <= 0).any():
+        t = int(np.flatnonzero(steps <= 0)[0]) + 1
+        raise SessionFormatError(f"{name}: timestamps must strictly increase; frame {t} is at "
+                                 f"{int(timestamps_us[t])} us after {int(timestamps_us[t - 1])} us",
+                                 code="non_monotonic_timestamps")
 
 
 def read_session(path: str | os.PathLike) -> Session:

@@ -198,125 +198,178 @@ def median_bone_length(positions: np.ndarray, schema: JointSchema, present: np.n
 
 
 # --- the validator ---------------------------------------------------------------------------------
+@dataclass
+class _Work:
+    """A recording on its way through the steps of :func:`validate_recording`: per-frame arrays kept in
+    step (``take`` slices them all), the present joints, and what was repaired."""
+
+    pos: np.ndarray  # [T, J, 3] float64
+    ts: np.ndarray  # [T] int64
+    src: np.ndarray  # [T] index of each frame in the input
+    conf: np.ndarray | None  # [T, J] uint8
+    present: np.ndarray  # [J] bool
+    schema: JointSchema
+    file: str
+    repairs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def take(self, sel) -> None:
+        self.pos, self.ts, self.src = self.pos[sel], self.ts[sel], self.src[sel]
+        self.conf = None if self.conf is None else self.conf[sel]
+
+
 def validate_recording(raw: RawRecording, limits: Limits = DEFAULT_LIMITS) -> CleanRecording:
     """Check a raw recording, repair small damage, reject the rest (see the module docstring)."""
+    w = _start(raw)
+    _drop_out_of_order_frames(w, raw.timestamps_us)
+    garbage, nan = _corrupt_values(w)
+    _check_units(w, nan)
+    bad_frame, garbage, nan, nan_joint = _mask_never_valid_joints(w, garbage, nan)
+    bad_frame, garbage, nan, nan_joint = _trim_corrupt_edges(w, bad_frame, garbage, nan, nan_joint)
+    missing, repaired, masked, tsec = _repair_missing_values(w, bad_frame, garbage, nan, nan_joint)
+    repaired |= _repair_joint_jumps(w, tsec, missing)
+    missing, masked, repaired, tsec = _drop_isolated_edge_frames(w, tsec, missing, masked, repaired)
+    out_conf = _output_confidence(w, repaired, masked)
+    _check_duration(w, out_conf, tsec, limits)
+    return CleanRecording(
+        positions=w.pos.astype(np.float32),
+        confidence=out_conf,
+        timestamps_us=w.ts.astype(np.int64),
+        repaired=repaired,
+        source_frames=w.src,
+        repairs=w.repairs,
+        warnings=w.warnings,
+    )
+
+
+def _start(raw: RawRecording) -> _Work:
+    """The working copy: float64 positions, timestamps (nominal 30 Hz when the format has none)."""
     schema, file = raw.schema, raw.file
-    names = schema.joints
     pos = np.asarray(raw.positions, dtype=np.float64)
     n_frames = pos.shape[0] if pos.ndim == 3 else 0
     if n_frames == 0:
         raise ValidationError("empty recording: no frames", code="empty", file=file)
     check_joint_count(pos.shape[1], schema, file)
-    n_joints = schema.size
-    present = np.ones(n_joints, bool) if raw.present is None else np.asarray(raw.present, bool).copy()
+    present = np.ones(schema.size, bool) if raw.present is None else np.asarray(raw.present, bool).copy()
     conf = None if raw.confidence is None else np.asarray(raw.confidence, np.uint8)
-    repairs: list[str] = []
-    warnings: list[str] = []
-    src = np.arange(n_frames, dtype=np.int64)
-
-    # 1. timestamps --------------------------------------------------------------------------------
     if raw.timestamps_us is None:
         ts = np.round(np.arange(n_frames) * (1e6 / FRAME_RATE_HZ)).astype(np.int64)
     else:
         ts = np.asarray(raw.timestamps_us, dtype=np.int64)
         if ts.shape != (n_frames,):
             raise ValidationError(f"{ts.shape[0]} timestamps for {n_frames} frames", code="parse_error", file=file)
-        prev_max = np.maximum.accumulate(ts)
-        back = np.zeros(n_frames, bool)
-        back[1:] = ts[1:] < prev_max[:-1]
-        if back.sum() > MAX_OUT_OF_ORDER_FRAMES:
-            first = int(np.flatnonzero(back)[0])
-            raise ValidationError(
-                f"non-monotonic timestamps: {int(back.sum())} frames go back in time "
-                f"(frame {first}: {ts[first]} us after {prev_max[first - 1]} us)",
-                code="non_monotonic_timestamps", file=file, frame=first,
-            )
-        dup = np.zeros(n_frames, bool)
-        dup[1:] = ts[1:] == prev_max[:-1]
-        dup &= ~back
-        if dup.sum() > MAX_DUPLICATE_FRACTION * n_frames:
-            first = int(np.flatnonzero(dup)[0])
-            raise ValidationError(
-                f"duplicated timestamps: {int(dup.sum())} of {n_frames} frames repeat the previous timestamp",
-                code="duplicate_timestamps", file=file, frame=first,
-            )
-        drop = back | dup
-        if drop.any():
-            if back.any():
-                repairs.append(f"dropped {int(back.sum())} out-of-order frame(s) ({_ranges(np.flatnonzero(back))})")
-            if dup.any():
-                repairs.append(
-                    f"dropped {int(dup.sum())} frame(s) with a duplicated timestamp ({_ranges(np.flatnonzero(dup))})"
-                )
-            keep = ~drop
-            pos, ts, src = pos[keep], ts[keep], src[keep]
-            conf = None if conf is None else conf[keep]
+    return _Work(pos, ts, np.arange(n_frames, dtype=np.int64), conf, present, schema, file)
 
-    # 2. garbage values and missing values ---------------------------------------------------------
+
+def _drop_out_of_order_frames(w: _Work, given: np.ndarray | None) -> None:
+    """Step 1: a few frames back in time or repeating a timestamp are dropped; many are rejected."""
+    if given is None:
+        return
+    ts, n_frames = w.ts, len(w.ts)
+    prev_max = np.maximum.accumulate(ts)
+    back = np.zeros(n_frames, bool)
+    back[1:] = ts[1:] < prev_max[:-1]
+    if back.sum() > MAX_OUT_OF_ORDER_FRAMES:
+        first = int(np.flatnonzero(back)[0])
+        raise ValidationError(
+            f"non-monotonic timestamps: {int(back.sum())} frames go back in time "
+            f"(frame {first}: {ts[first]} us after {prev_max[first - 1]} us)",
+            code="non_monotonic_timestamps", file=w.file, frame=first,
+        )
+    dup = np.zeros(n_frames, bool)
+    dup[1:] = ts[1:] == prev_max[:-1]
+    dup &= ~back
+    if dup.sum() > MAX_DUPLICATE_FRACTION * n_frames:
+        first = int(np.flatnonzero(dup)[0])
+        raise ValidationError(
+            f"duplicated timestamps: {int(dup.sum())} of {n_frames} frames repeat the previous timestamp",
+            code="duplicate_timestamps", file=w.file, frame=first,
+        )
+    if back.any():
+        w.repairs.append(f"dropped {int(back.sum())} out-of-order frame(s) ({_ranges(np.flatnonzero(back))})")
+    if dup.any():
+        w.repairs.append(f"dropped {int(dup.sum())} frame(s) with a duplicated timestamp ({_ranges(np.flatnonzero(dup))})")
+    if (back | dup).any():
+        w.take(~(back | dup))
+
+
+def _corrupt_values(w: _Work) -> tuple[np.ndarray, np.ndarray]:
+    """Step 2a: [T, J, 3] garbage (inf, beyond 10 m, subnormal) and NaN masks of the present joints."""
     with np.errstate(invalid="ignore"):
-        absval = np.abs(pos)
-        nan = np.isnan(pos)
-        garbage = np.isinf(pos) | (absval > ABSURD_COORDINATE_MM) | ((absval < SUBNORMAL_MM) & (absval > 0))
-    garbage &= present[None, :, None]
-    nan &= present[None, :, None]
-    # unit check first: values 1000x too large would otherwise all look "beyond 10 m"
+        absval = np.abs(w.pos)
+        nan = np.isnan(w.pos)
+        garbage = np.isinf(w.pos) | (absval > ABSURD_COORDINATE_MM) | ((absval < SUBNORMAL_MM) & (absval > 0))
+    garbage &= w.present[None, :, None]
+    nan &= w.present[None, :, None]
+    return garbage, nan
+
+
+def _check_units(w: _Work, nan: np.ndarray) -> None:
+    """Step 2b, before judging values: numbers 1000x too large would otherwise all look "beyond 10 m"."""
     with np.errstate(invalid="ignore"):
-        finite_frame = ~(nan | np.isinf(pos) | ((absval < SUBNORMAL_MM) & (absval > 0))).any(axis=(1, 2))
-    bone = median_bone_length(pos[finite_frame] if finite_frame.any() else pos, schema, present)
+        absval = np.abs(w.pos)
+        finite_frame = ~(nan | np.isinf(w.pos) | ((absval < SUBNORMAL_MM) & (absval > 0))).any(axis=(1, 2))
+    bone = median_bone_length(w.pos[finite_frame] if finite_frame.any() else w.pos, w.schema, w.present)
     if np.isfinite(bone) and bone < BONE_MM_METRES_SUSPECT:
         raise ValidationError(
             f"wrong units: median bone length {bone:.3g} mm is ~1000x too small; the values look like "
             "metres where millimetres were expected",
-            code="wrong_units", file=file,
+            code="wrong_units", file=w.file,
         )
     if np.isfinite(bone) and bone > BONE_MM_TOO_LARGE:
         raise ValidationError(
             f"wrong units: median bone length {bone / 1000:.3g} m is ~1000x too large; the values look like "
             "millimetres where metres were expected",
-            code="wrong_units", file=file,
+            code="wrong_units", file=w.file,
         )
-    garbage_frame = garbage.any(axis=(1, 2))
+
+
+def _mask_never_valid_joints(w: _Work, garbage: np.ndarray, nan: np.ndarray):
+    """Step 2c: a joint never valid in any frame is absent, not damage. Returns the corrupt frames."""
     nan_joint = nan.any(axis=2)  # [T, J]
-    # joints never valid in any frame: absent, not damage
-    invalid_joint = nan_joint | garbage.any(axis=2)
-    never = present & invalid_joint.all(axis=0)
+    never = w.present & (nan_joint | garbage.any(axis=2)).all(axis=0)
     if never.any():
         for j in np.flatnonzero(never):
-            warnings.append(f"joint {names[j]} has no valid value in any frame: stored as missing")
-        present &= ~never
-        garbage &= present[None, :, None]
-        garbage_frame = garbage.any(axis=(1, 2))
-        nan_joint &= present[None, :]
-    if not present.any():
-        raise ValidationError("no joint has a valid value in any frame", code="non_finite", file=file)
-    all_nan_frame = nan_joint[:, present].all(axis=1)
-    bad_frame = garbage_frame | all_nan_frame
-
+            w.warnings.append(f"joint {w.schema.joints[j]} has no valid value in any frame: stored as missing")
+        w.present &= ~never
+        garbage &= w.present[None, :, None]
+        nan_joint &= w.present[None, :]
+    if not w.present.any():
+        raise ValidationError("no joint has a valid value in any frame", code="non_finite", file=w.file)
+    bad_frame = garbage.any(axis=(1, 2)) | nan_joint[:, w.present].all(axis=1)
     if bad_frame.all():
-        _raise_value_error(garbage, nan, src, names, file, "every frame is corrupt")
-    # trim corrupt frames at both ends
+        _raise_value_error(garbage, nan, w.src, w.schema.joints, w.file, "every frame is corrupt")
+    return bad_frame, garbage, nan, nan_joint
+
+
+def _trim_corrupt_edges(w: _Work, bad_frame, garbage, nan, nan_joint):
+    """Step 2d: corrupt frames at both ends are trimmed; too many inside are rejected."""
     good_idx = np.flatnonzero(~bad_frame)
     lo, hi = int(good_idx[0]), int(good_idx[-1]) + 1
     if lo > 0:
-        repairs.append(f"trimmed {lo} corrupt leading frame(s) ({_ranges(src[:lo])}): {_what(pos[:lo], present)}")
+        w.repairs.append(f"trimmed {lo} corrupt leading frame(s) ({_ranges(w.src[:lo])}): {_what(w.pos[:lo], w.present)}")
     if hi < len(bad_frame):
-        repairs.append(
-            f"trimmed {len(bad_frame) - hi} corrupt trailing frame(s) ({_ranges(src[hi:])}): "
-            f"{_what(pos[hi:], present)}"
+        w.repairs.append(
+            f"trimmed {len(bad_frame) - hi} corrupt trailing frame(s) ({_ranges(w.src[hi:])}): "
+            f"{_what(w.pos[hi:], w.present)}"
         )
     sl = slice(lo, hi)
-    pos, ts, src, bad_frame, garbage, nan, nan_joint = (
-        pos[sl], ts[sl], src[sl], bad_frame[sl], garbage[sl], nan[sl], nan_joint[sl]
-    )
-    conf = None if conf is None else conf[sl]
-    n = len(ts)
+    w.take(sl)
+    bad_frame, garbage, nan, nan_joint = bad_frame[sl], garbage[sl], nan[sl], nan_joint[sl]
+    n = len(w.ts)
     if bad_frame.sum() > MAX_CORRUPT_FRAME_FRACTION * n:
         _raise_value_error(
-            garbage, nan, src, names, file,
+            garbage, nan, w.src, w.schema.joints, w.file,
             f"{int(bad_frame.sum())} of {n} frames are corrupt (> {MAX_CORRUPT_FRAME_FRACTION:.0%})",
         )
+    return bad_frame, garbage, nan, nan_joint
 
-    # interior corrupt frames become missing values of every present joint, then gaps are handled per joint
+
+def _repair_missing_values(w: _Work, bad_frame, garbage, nan, nan_joint):
+    """Step 2e: interior corrupt frames become missing values of every present joint; then per joint,
+    short interior gaps are interpolated and the others masked. Returns (missing, repaired, masked, tsec)."""
+    pos, present, names, src = w.pos, w.present, w.schema.joints, w.src
+    n, n_joints = len(w.ts), w.schema.size
     missing = nan_joint.copy()
     missing[bad_frame] = present
     missing[:, ~present] = False
@@ -324,22 +377,20 @@ def validate_recording(raw: RawRecording, limits: Limits = DEFAULT_LIMITS) -> Cl
     n_missing = int(missing.sum())
     if n_missing > MAX_MISSING_FRACTION * n * int(present.sum()):
         _raise_value_error(
-            garbage, nan, src, names, file,
+            garbage, nan, src, names, w.file,
             f"{n_missing / (n * int(present.sum())):.0%} of the joint values are missing or corrupt",
         )
     repaired = np.zeros((n, n_joints), bool)
     masked = np.zeros((n, n_joints), bool)
     if bad_frame.any():
         idx = np.flatnonzero(bad_frame)
-        repairs.append(f"repaired {len(idx)} corrupt interior frame(s) ({_ranges(src[idx])}): {_what(pos[idx], present)}")
-    tsec = (ts - ts[0]).astype(np.float64) / 1e6
+        w.repairs.append(f"repaired {len(idx)} corrupt interior frame(s) ({_ranges(src[idx])}): {_what(pos[idx], present)}")
+    tsec = (w.ts - w.ts[0]).astype(np.float64) / 1e6
     mask_msgs = []
     for j in np.flatnonzero(missing.any(axis=0)):
-        runs = _runs(missing[:, j])
         fill = np.zeros(n, bool)
-        for s, e in runs:
-            interior = s > 0 and e < n
-            if interior and e - s <= MAX_INTERPOLATE_FRAMES:
+        for s, e in _runs(missing[:, j]):
+            if s > 0 and e < n and e - s <= MAX_INTERPOLATE_FRAMES:
                 fill[s:e] = True
             else:
                 masked[s:e, j] = True
@@ -355,88 +406,89 @@ def validate_recording(raw: RawRecording, limits: Limits = DEFAULT_LIMITS) -> Cl
             mask_msgs.append(f"{names[j]} ({_ranges(src[np.flatnonzero(masked[:, j])], 3)})")
     single_nan = missing & ~bad_frame[:, None]
     if single_nan.any():
-        repairs.append(
+        w.repairs.append(
             f"{int(single_nan.sum())} missing (NaN) joint value(s) in {int(single_nan.any(axis=1).sum())} frame(s): "
             + ("interpolated" if not mask_msgs else f"short gaps interpolated, long gaps masked: {'; '.join(mask_msgs[:5])}")
         )
-    repaired |= masked
+    return missing, repaired | masked, masked, tsec
 
-    # 3. single-frame joint jumps -------------------------------------------------------------------
+
+def _repair_joint_jumps(w: _Work, tsec: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Step 3: single-frame joint jumps are interpolated; many are rejected. Returns the [T, J] spikes."""
+    pos, present, names, n = w.pos, w.present, w.schema.joints, len(w.ts)
     spikes = _find_spikes(pos, tsec, ~missing & present[None, :])
     if spikes.sum() > MAX_JUMP_FRACTION * n * int(present.sum()):
         t0, j0 = np.argwhere(spikes)[0]
         raise ValidationError(
             f"tracking jumps: {int(spikes.sum())} joint values ({spikes.sum() / (n * present.sum()):.0%}) jump away "
             "and back between consecutive frames (two people interleaved, or tracking lost)",
-            code="tracking_jumps", file=file, frame=int(src[t0]), joint=names[j0],
+            code="tracking_jumps", file=w.file, frame=int(w.src[t0]), joint=names[j0],
         )
     if spikes.any():
         jf = np.argwhere(spikes)
-        examples = ", ".join(f"{names[j]} frame {src[t]}" for t, j in jf[:4])
+        examples = ", ".join(f"{names[j]} frame {w.src[t]}" for t, j in jf[:4])
         more = f", ... ({len(jf) - 4} more)" if len(jf) > 4 else ""
-        repairs.append(f"interpolated {len(jf)} single-frame joint jump(s) ({examples}{more})")
+        w.repairs.append(f"interpolated {len(jf)} single-frame joint jump(s) ({examples}{more})")
         for j in np.unique(jf[:, 1]):
             bad = spikes[:, j]
             good = ~bad & ~missing[:, j]
             for a in range(3):
                 pos[bad, j, a] = np.interp(tsec[bad], tsec[good], pos[good, j, a])
-        repaired |= spikes
+    return spikes
 
-    # 4. isolated frames at the ends ----------------------------------------------------------------
-    if n > 2 * MAX_EDGE_SEGMENT_FRAMES:
-        dts = np.diff(tsec)
-        head = np.flatnonzero(dts[:MAX_EDGE_SEGMENT_FRAMES] > EDGE_GAP_SECONDS)
-        tail = np.flatnonzero(dts[-MAX_EDGE_SEGMENT_FRAMES:] > EDGE_GAP_SECONDS)
-        lo = int(head[-1]) + 1 if head.size else 0
-        # dts[-M:] are the gaps after frames n-1-M .. n-2; frames after the first long one are isolated
-        hi = (n - 1 - MAX_EDGE_SEGMENT_FRAMES) + int(tail[0]) + 1 if tail.size else n
-        if lo:
-            repairs.append(f"dropped {lo} isolated leading frame(s) before a {dts[lo - 1]:.2f} s gap")
-        if hi < n:
-            repairs.append(f"dropped {n - hi} isolated trailing frame(s) after a {dts[hi - 1]:.2f} s gap")
-        if lo or hi < n:
-            sl = slice(lo, hi)
-            pos, ts, src, tsec = pos[sl], ts[sl], src[sl], tsec[sl]
-            missing, masked, repaired = missing[sl], masked[sl], repaired[sl]
-            conf = None if conf is None else conf[sl]
-            n = len(ts)
 
-    # 5. confidence ---------------------------------------------------------------------------------
-    if conf is None:
-        out_conf = np.full((n, n_joints), int(Confidence.MEDIUM), np.uint8)
-    else:
-        out_conf = conf.copy()
-    out_conf[:, ~present] = Confidence.NONE
-    out_conf[repaired & ~masked] = Confidence.LOW  # interpolated: a prediction, like an occluded joint
-    out_conf[masked] = Confidence.NONE
-    pos[out_conf == Confidence.NONE] = 0.0
+def _drop_isolated_edge_frames(w: _Work, tsec, missing, masked, repaired):
+    """Step 4: a few frames cut off from the rest by a long gap at either end are dropped."""
+    n = len(w.ts)
+    if n <= 2 * MAX_EDGE_SEGMENT_FRAMES:
+        return missing, masked, repaired, tsec
+    dts = np.diff(tsec)
+    head = np.flatnonzero(dts[:MAX_EDGE_SEGMENT_FRAMES] > EDGE_GAP_SECONDS)
+    tail = np.flatnonzero(dts[-MAX_EDGE_SEGMENT_FRAMES:] > EDGE_GAP_SECONDS)
+    lo = int(head[-1]) + 1 if head.size else 0
+    # dts[-M:] are the gaps after frames n-1-M .. n-2; frames after the first long one are isolated
+    hi = (n - 1 - MAX_EDGE_SEGMENT_FRAMES) + int(tail[0]) + 1 if tail.size else n
+    if lo:
+        w.repairs.append(f"dropped {lo} isolated leading frame(s) before a {dts[lo - 1]:.2f} s gap")
+    if hi < n:
+        w.repairs.append(f"dropped {n - hi} isolated trailing frame(s) after a {dts[hi - 1]:.2f} s gap")
+    if not lo and hi == n:
+        return missing, masked, repaired, tsec
+    sl = slice(lo, hi)
+    w.take(sl)
+    return missing[sl], masked[sl], repaired[sl], tsec[sl]
 
-    # 6. duration -----------------------------------------------------------------------------------
-    usable_frames = int((out_conf[:, present] > 0).any(axis=1).sum())
+
+def _output_confidence(w: _Work, repaired: np.ndarray, masked: np.ndarray) -> np.ndarray:
+    """Step 5: interpolated values get LOW (a prediction, like an occluded joint); masked and absent
+    joints NONE with position 0."""
+    n = len(w.ts)
+    out = np.full((n, w.schema.size), int(Confidence.MEDIUM), np.uint8) if w.conf is None else w.conf.copy()
+    out[:, ~w.present] = Confidence.NONE
+    out[repaired & ~masked] = Confidence.LOW
+    out[masked] = Confidence.NONE
+    w.pos[out == Confidence.NONE] = 0.0
+    return out
+
+
+def _check_duration(w: _Work, out_conf: np.ndarray, tsec: np.ndarray, limits: Limits) -> None:
+    """Step 6: enough usable seconds, and not longer than the limit."""
+    usable_frames = int((out_conf[:, w.present] > 0).any(axis=1).sum())
     period = frame_period_s(tsec)
     usable_s = usable_frames * period
     if usable_s < limits.min_usable_s:
         raise ValidationError(
             f"too short: {usable_s:.2f} s of usable frames ({usable_frames} frames at {1 / period:.1f} Hz), "
             f"need at least {limits.min_usable_s:g} s",
-            code="too_short", file=file,
+            code="too_short", file=w.file,
         )
     duration = float(tsec[-1] - tsec[0]) + period
     if duration > limits.max_duration_s:
         raise ValidationError(
             f"too large: {duration / 60:.1f} min > limit {limits.max_duration_s / 60:.1f} min "
             "(raise it with --max-minutes)",
-            code="too_large", file=file,
+            code="too_large", file=w.file,
         )
-    return CleanRecording(
-        positions=pos.astype(np.float32),
-        confidence=out_conf,
-        timestamps_us=ts.astype(np.int64),
-        repaired=repaired,
-        source_frames=src,
-        repairs=repairs,
-        warnings=warnings,
-    )
 
 
 def frame_period_s(tsec: np.ndarray) -> float:

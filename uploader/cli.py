@@ -358,7 +358,10 @@ def queue_cmd(retry_id: int | None, show_all: bool) -> None:
 @click.option("--mode", type=click.Choice(["chunked", "s3-multipart"]), default="chunked", show_default=True,
               help="chunked: through the API (any server); s3-multipart: parts straight to S3 through presigned "
                    "URLs (servers with S3 storage; large files). Resumed uploads keep their mode.")
-def push(chunk_size: int, mode: str) -> None:
+@click.option("--allow-duplicate", is_flag=True,
+              help="Store a file again even if the organisation already has the same content as a session "
+                   "(by default the server answers with that session and nothing is sent).")
+def push(chunk_size: int, mode: str, allow_duplicate: bool) -> None:
     """Upload every pending session (resumable; safe to interrupt and run again)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
@@ -387,10 +390,14 @@ def push(chunk_size: int, mode: str) -> None:
                 err_console.print(f"  [yellow]what to do:[/] {exc.hint or 'fix the cause, then: gait-upload queue --retry ' + str(item.id)}")
 
             def uploaded(item):
+                if item.error_code == "duplicate":
+                    console.print(f"[green]already on the server[/] item {item.id} ({item.subject}): same content as "
+                                  f"server session {item.server_session}; nothing sent")
+                    return
                 console.print(f"[green]uploaded[/] item {item.id} ({item.subject}) -> server session {item.server_session}")
 
             report = push_all(api, q, keep_days=conf.keep_days, chunk_size=chunk_size, mode=mode, progress=progress,
-                              on_rejected=rejected, on_uploaded=uploaded)
+                              on_rejected=rejected, on_uploaded=uploaded, allow_duplicate=allow_duplicate)
     console.print(f"{len(report.uploaded)} uploaded, {len(report.rejected)} rejected"
                   + (f", {len(report.deleted)} local files deleted" if report.deleted else "")
                   + (f", {api.retries} retries" if api.retries else ""))

@@ -40,13 +40,15 @@ Progress = Callable[[Item, int, int], None]  # (item, bytes on the server, size)
 
 
 def push_item(api: Api, queue: Queue, item: Item, *, chunk_size: int = DEFAULT_CHUNK,
-              progress: Progress | None = None, mode: str = CHUNKED) -> Item:
+              progress: Progress | None = None, mode: str = CHUNKED, allow_duplicate: bool = False) -> Item:
     """Upload one item to the end; returns it ``uploaded``. Raises Rejected (after marking it),
-    AuthError or Unavailable (item left resumable)."""
+    AuthError or Unavailable (item left resumable). Content the organisation already has is not sent
+    again: the item becomes ``uploaded`` with that session and ``error_code`` ``duplicate`` (a note, not a
+    failure), unless ``allow_duplicate``."""
     path = Path(item.path)
     try:
         if item.state == QUEUED:
-            item = _start(api, queue, item, path, mode)
+            item = _start(api, queue, item, path, mode, allow_duplicate)
         state = api.upload_state(item.upload_id)
         if state["status"] == "failed":
             raise Rejected(f"the server marked the upload failed ({state.get('error_code')}): "
@@ -68,8 +70,10 @@ def push_item(api: Api, queue: Queue, item: Item, *, chunk_size: int = DEFAULT_C
                        "the local file is kept; report this", code="checksum_mismatch")
         queue.transition(item.id, REJECTED, error=exc.message, error_code=exc.code)
         raise exc
+    note = ("duplicate", f"the server already had this content as session {session['id']}; nothing was sent "
+            "(push --allow-duplicate stores it again)") if item.error_code == "duplicate" else ("", "")
     return queue.transition(item.id, UPLOADED, offset=item.size, server_session=str(session["id"]),
-                            uploaded_at=time.time(), error="", error_code="")
+                            uploaded_at=time.time(), error_code=note[0], error=note[1])
 
 
 def _send_chunks(api: Api, queue: Queue, item: Item, path: Path, offset: int, chunk_size: int,
@@ -110,7 +114,7 @@ def _send_parts(api: Api, queue: Queue, item: Item, path: Path, state: dict, pro
     return item
 
 
-def _start(api: Api, queue: Queue, item: Item, path: Path, mode: str) -> Item:
+def _start(api: Api, queue: Queue, item: Item, path: Path, mode: str, allow_duplicate: bool = False) -> Item:
     if not path.is_file():
         raise Rejected(f"the session file {path} does not exist any more", "record or import it again",
                        code="file_missing")
@@ -119,9 +123,10 @@ def _start(api: Api, queue: Queue, item: Item, path: Path, mode: str) -> Item:
         raise Rejected(f"the session file {path} changed after it was queued", "import it again", code="file_changed")
     subject = api.subject_pk(item.subject)
     upload = api.create_upload(key=item.idempotency_key, subject=subject, size=size, sha256=digest,
-                               tasks=item.tasks, filename=path.name, mode=mode)
+                               tasks=item.tasks, filename=path.name, mode=mode, allow_duplicate=allow_duplicate)
     return queue.transition(item.id, UPLOADING, upload_id=str(upload["id"]), size=size, sha256=digest,
-                            offset=int(upload.get("offset", 0)), attempts=item.attempts + 1)
+                            offset=int(upload.get("offset", 0)), attempts=item.attempts + 1,
+                            error_code="duplicate" if upload.get("duplicate") else "")
 
 
 def apply_retention(queue: Queue, keep_days: int, now: float | None = None) -> list[str]:
@@ -145,12 +150,13 @@ def apply_retention(queue: Queue, keep_days: int, now: float | None = None) -> l
 
 def push_all(api: Api, queue: Queue, *, keep_days: int, chunk_size: int = DEFAULT_CHUNK, mode: str = CHUNKED,
              progress: Progress | None = None, on_rejected: Callable[[Item, Rejected], None] | None = None,
-             on_uploaded: Callable[[Item], None] | None = None) -> PushReport:
+             on_uploaded: Callable[[Item], None] | None = None, allow_duplicate: bool = False) -> PushReport:
     """Push every pending item. Rejections are collected; auth and network failures propagate."""
     report = PushReport()
     for item in queue.pending():
         try:
-            done = push_item(api, queue, item, chunk_size=chunk_size, progress=progress, mode=mode)
+            done = push_item(api, queue, item, chunk_size=chunk_size, progress=progress, mode=mode,
+                             allow_duplicate=allow_duplicate)
         except Rejected as exc:
             report.rejected.append((queue.get(item.id), exc))
             if on_rejected:

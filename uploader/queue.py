@@ -132,7 +132,8 @@ class Queue:
 
     def list(self, states: tuple[str, ...] = STATES, limit: int | None = None) -> list[Item]:
         marks = ",".join("?" * len(states))
-        sql = f"SELECT * FROM items WHERE state IN ({marks}) ORDER BY id"
+        # Placeholders only:
+        sql = f"SELECT * FROM items WHERE state IN ({marks}) ORDER BY id"  # nosec B608
         rows = self.db.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), states).fetchall()
         return [Item.from_row(r) for r in rows]
 
@@ -193,7 +194,8 @@ class Queue:
             fields["tasks"] = json.dumps(list(fields["tasks"]))
         fields["updated_at"] = time.time()
         cols = ", ".join(f"{k} = ?" for k in fields)
-        self.db.execute(f"UPDATE items SET {cols} WHERE id = ?", (*fields.values(), item_id))
+        # Column names are the code's, values bound:
+        self.db.execute(f"UPDATE items SET {cols} WHERE id = ?", (*fields.values(), item_id))  # nosec B608
 
 
 def _new_key() -> str:

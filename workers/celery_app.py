@@ -43,10 +43,11 @@ app.conf.task_queues = [Queue(q, Exchange(q), routing_key=q) for q in ("default"
 app.conf.task_routes = TASK_ROUTES
 app.conf.beat_schedule = {
     "sweep-stuck-sessions": {"task": "workers.pipeline.sweep", "schedule": float(pipeline_config.sweep_every_s())},
+    "sweep-training-jobs": {"task": "workers.training.sweep", "schedule": 60.0},
 }
 if str(settings.CELERY_BROKER_URL).startswith("redis"):
     # Redis redelivers a message whose worker died after this many seconds: above the longest hard limit.
     # (Only for Redis: the embedded SQLAlchemy transport hands its options to create_engine.)
     app.conf.broker_transport_options = {"visibility_timeout": pipeline_config.visibility_timeout()}
-app.autodiscover_tasks(["workers.tasks.system", "workers.tasks.pipeline", "workers.sweeper"], related_name=None,
-                       force=True)
+app.autodiscover_tasks(["workers.tasks.system", "workers.tasks.pipeline", "workers.sweeper", "workers.tasks.training"],
+                       related_name=None, force=True)

@@ -64,3 +64,43 @@ def subject_covariates(session) -> tuple[str, float]:
     sex = {"male": "M", "female": "F"}.get(subj.sex, "")
     year = (session.recorded_at or session.created_at).year
     return sex, float(year - subj.birth_year) if subj.birth_year else float("nan")
+
+
+class Chosen:
+    """The predictor a session's predictions come from, and the registry versions to key them by."""
+
+    def __init__(self, predictor, name: str, predictor_version_id=None, encoder_version_id=None, registry=False):
+        self.predictor, self.name = predictor, name
+        self.predictor_version_id, self.encoder_version_id, self.registry = predictor_version_id, encoder_version_id, registry
+
+
+def choose_predictor(model_version: str) -> Chosen | None:
+    """The organisation's champion (``registry``) when it was fitted on ``model_version``, else the first
+    configured artifact for it (e.g. the demo predictor). Runs inside the organisation scope."""
+    from registry.models import Alias, EncoderVersion
+
+    from .training import load_artifact
+
+    alias = Alias.objects.filter(name="champion").select_related("predictor__encoder").first()
+    if alias is not None and alias.predictor.encoder.version_tag == model_version:
+        pv = alias.predictor
+        return Chosen(load_artifact(pv.artifact_key, pv.arrays_sha256), pv.name, pv.pk, pv.encoder_id, True)
+    found = find_predictor(model_version)
+    if found is None:
+        return None
+    enc = EncoderVersion.objects.filter(version_tag=model_version).values_list("id", flat=True).first()
+    return Chosen(found[0], found[1], None, enc)
+
+
+def chosen_inputs(chosen: Chosen, session_id: int, vectors: dict[str, list[float]]) -> tuple[np.ndarray, list[str]]:
+    """The input row of a session for ``chosen``: registry heads read embedding + features
+    (``gaitcore.probe.finetune.session_row``), file artifacts the embedding in their task mode."""
+    if not chosen.registry:
+        return session_inputs(chosen.predictor, vectors)
+    from results.models import TaskFeatures
+
+    from gaitcore.probe.finetune import session_row
+
+    feats = dict(TaskFeatures.objects.filter(session_id=session_id).values_list("task", "values"))
+    x, cols = session_row(vectors, feats)
+    return x[None], cols

@@ -216,17 +216,17 @@ def embed(session_id: int, client, run) -> dict:
 def predict(session_id: int, model_version: str, run) -> dict:
     from results.models import Embedding, Prediction
 
-    from .predictors import body_system, find_predictor, session_inputs, subject_covariates
+    from .predictors import body_system, choose_predictor, chosen_inputs, subject_covariates
 
     session = _session(session_id)
-    pred = find_predictor(model_version)
-    if pred is None:
+    chosen = choose_predictor(model_version)  # the organisation's champion, else a configured artifact
+    if chosen is None:
         with transaction.atomic():
             run.advance(run.lock())
         return {"predictions": 0, "reason": "no predictor"}
-    predictor, pred_name = pred
+    predictor, pred_name = chosen.predictor, chosen.name
     vectors = {e.task: e.vector for e in Embedding.objects.filter(session_id=session_id, model_version=model_version)}
-    X, cols = session_inputs(predictor, vectors)
+    X, cols = chosen_inputs(chosen, session_id, vectors)
     sex, age = subject_covariates(session)
     out = predictor.predict(X, cols, sex=np.array([sex], dtype=object), age=np.array([age], float))[0]
     level = float(predictor.meta.get("interval_level", 0.9))
@@ -253,7 +253,9 @@ def predict(session_id: int, model_version: str, run) -> dict:
         Prediction.objects.filter(session_id=session_id, model_name=pred_name, model_version=model_version).delete()
         Prediction.objects.bulk_create([
             Prediction(session_id=session_id, organisation_id=session.organisation_id, body_system=body_system(r["phenotype"]),
-                       interval_level=level, model_name=pred_name, model_version=model_version, **r) for r in rows])
+                       interval_level=level, model_name=pred_name, model_version=model_version,
+                       encoder_version_id=chosen.encoder_version_id, predictor_version_id=chosen.predictor_version_id,
+                       **r) for r in rows])
         run.advance(s)
     return {"predictions": len(rows), "predictor": pred_name}
 

@@ -131,6 +131,8 @@ def compute_features(pre: Preprocessed, task: str, start: int | None = None, end
         body.romberg(pos, fs_hz, values, missing)
     if want.get("sts_repetitions"):
         body.sit_to_stand(pos, fs_hz, values, missing)
+    if want.get("leg_length_mm"):
+        body.body_size(pos, values, missing)
     # contract: values NaN-free and only for this task's features; everything else missing with a reason
     for n in list(values):
         v = values[n]

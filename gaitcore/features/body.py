@@ -168,3 +168,41 @@ def sit_to_stand(pos: np.ndarray, fs: float, values: dict, missing: dict) -> Non
         values["sts_time_per_rep_s"] = float(np.diff(ups).mean() / fs)
     else:
         missing["sts_time_per_rep_s"] = f"needs >= 2 repetitions, have {ups.size}"
+
+
+# --- body size: segment lengths from the skeleton itself ------------------------------------------------
+# (joint a, joint b) per segment; bilateral segments are the mean of the left and right medians.
+SEGMENTS = {
+    "thigh_length_mm": ("HIP", "KNEE"), "shank_length_mm": ("KNEE", "ANKLE"),
+    "upper_arm_length_mm": ("SHOULDER", "ELBOW"), "forearm_length_mm": ("ELBOW", "WRIST"),
+}
+_TRUNK_CHAIN = ("PELVIS", "SPINE_NAVEL", "SPINE_CHEST", "NECK", "HEAD")
+
+
+def _median_distance(pos: np.ndarray, a: str, b: str) -> float | None:
+    d = np.linalg.norm(pos[:, _J[a]].astype(np.float64) - pos[:, _J[b]].astype(np.float64), axis=1)
+    return float(np.nanmedian(d)) if _enough(d) else None
+
+
+def body_size(pos: np.ndarray, values: dict, missing: dict) -> None:
+    """Segment lengths (median over frames of the joint-to-joint distance; the skeleton's bones are rigid,
+    so the median rejects tracking glitches), leg length (hip -> knee -> ankle) and an estimated stature:
+    the joint chain ankle -> knee -> hip -> pelvis -> spine -> neck -> head, which leaves out the foot
+    height and the crown above the HEAD joint (a proxy, proportional to stature, not a measurement of it)."""
+    seg = {}
+    for name, (a, b) in SEGMENTS.items():
+        sides = [v for side in ("LEFT", "RIGHT") if (v := _median_distance(pos, f"{a}_{side}", f"{b}_{side}")) is not None]
+        if sides:
+            seg[name] = values[name] = float(np.mean(sides))
+        else:
+            missing[name] = f"{a.lower()} or {b.lower()} tracked for < 1 s on both sides"
+    if "thigh_length_mm" in seg and "shank_length_mm" in seg:
+        values["leg_length_mm"] = seg["thigh_length_mm"] + seg["shank_length_mm"]
+    else:
+        missing["leg_length_mm"] = "needs thigh and shank lengths"
+    pelvis_hip = [v for side in ("LEFT", "RIGHT") if (v := _median_distance(pos, "PELVIS", f"HIP_{side}")) is not None]
+    trunk = [_median_distance(pos, a, b) for a, b in zip(_TRUNK_CHAIN[:-1], _TRUNK_CHAIN[1:], strict=True)]
+    if "leg_length_mm" in values and pelvis_hip and all(t is not None for t in trunk):
+        values["estimated_stature_mm"] = values["leg_length_mm"] + float(np.mean(pelvis_hip)) + float(sum(trunk))
+    else:
+        missing["estimated_stature_mm"] = "needs the legs, hips and the pelvis-to-head chain tracked for >= 1 s"

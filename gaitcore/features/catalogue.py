@@ -12,6 +12,7 @@ WALK = ("treadmill_3kmh", "treadmill_self_selected", "overground_walk")
 GAIT = WALK + ("walk_in_place",)
 ROMBERG = ("romberg_eyes_closed",)
 STS = ("sit_to_stand",)
+ALL = GAIT + ROMBERG + STS
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,17 @@ FEATURES: tuple[FeatureSpec, ...] = (
        "mid-level (between seated and standing) when the pelvis moves >= 150 mm vertically.", "sit_to_stand"),
     _F("sts_time_per_rep_s", "s", STS, "Mean time between consecutive stand-ups; needs >= 2 repetitions.",
        "sit_to_stand"),
+    # --- body size (every task: bones do not change with the task) ---
+    _F("thigh_length_mm", "mm", ALL, "Hip-to-knee distance, median over frames, mean of both sides.", "body_size"),
+    _F("shank_length_mm", "mm", ALL, "Knee-to-ankle distance, median over frames, mean of both sides.", "body_size"),
+    _F("upper_arm_length_mm", "mm", ALL, "Shoulder-to-elbow distance, median over frames, mean of both sides.",
+       "body_size"),
+    _F("forearm_length_mm", "mm", ALL, "Elbow-to-wrist distance, median over frames, mean of both sides.",
+       "body_size"),
+    _F("leg_length_mm", "mm", ALL, "Thigh + shank length (hip joint to ankle joint).", "body_size"),
+    _F("estimated_stature_mm", "mm", ALL, "Joint chain ankle -> knee -> hip -> pelvis -> spine -> neck -> head "
+       "(medians over frames): a stature proxy that leaves out the foot height and the crown above HEAD.",
+       "body_size"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}

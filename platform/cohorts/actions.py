@@ -34,8 +34,11 @@ def update_subject(actor: Actor, subject: Subject, **fields) -> Subject:
     return update_object(actor, subject, "subject.update", **fields)
 
 
-def delete_subject(actor: Actor, subject: Subject) -> None:
-    delete_object(actor, subject, "subject.delete")
+def delete_subject(actor: Actor, subject: Subject) -> dict:
+    """Deleting a subject erases everything recorded of them (``results.erasure``); returns the report."""
+    from results.erasure import erase_subject
+
+    return erase_subject(actor, subject)
 
 
 MAX_PHENOTYPE_ROWS = 100_000

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .models import PredictorCard
+from registry.models import PredictorCard
 
 PARTS = ("legs", "arms", "torso", "head")
 

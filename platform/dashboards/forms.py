@@ -68,15 +68,6 @@ class RoleFormMixin:
         self.fields["role"].initial = Role.VIEWER  # least privilege unless chosen
 
 
-class MemberForm(RoleFormMixin, forms.Form):
-    username = forms.CharField(max_length=150)
-    role = forms.ChoiceField()
-
-    def __init__(self, *args, actor_role="", **kwargs):
-        super().__init__(*args, **kwargs)
-        self._roles(actor_role)
-
-
 class RoleForm(RoleFormMixin, forms.Form):
     role = forms.ChoiceField()
 
@@ -96,6 +87,8 @@ class TokenForm(RoleFormMixin, forms.Form):
 
 
 class InvitationForm(RoleFormMixin, forms.Form):
+    username = forms.CharField(max_length=150, required=False,
+                               help_text="an existing user joins by accepting a link for their username")
     note = forms.CharField(max_length=200, required=False, help_text="who it is for")
     role = forms.ChoiceField()
     expires_in_days = forms.IntegerField(min_value=1, max_value=30, initial=7)

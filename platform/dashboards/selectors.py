@@ -23,13 +23,13 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 from recordings.models import GaitSession, SessionStatus
+from registry.models import PredictorCard
 from results.models import Prediction, QCReport, TaskFeatures
 from results.verdict import QC_PASSED, clipped_interval, flag, recorded_on, withheld_reason
 from tenancy.models import AuditEvent
 
 from gaitcore.phenotypes import BY_NAME, SYSTEMS, info, system_name
 
-from .models import PredictorCard
 from .norms import KEY_FEATURES, NORM_TASK, NORMS, SPEED_TASK, label, subject_norm
 
 DEVIATION_UNIT = "SD"
@@ -469,6 +469,9 @@ def subject_predictions(session, subject) -> dict:
     """The predictions of one session: gait age, deviations per body system, the phenotype rows, the
     predictor cards and the attribution per system from each card."""
     preds = list(Prediction.objects.filter(session=session).order_by("body_system", "phenotype", "id"))
+    if preds:  # earlier predictors' rows are kept (registry): show the predictor that wrote last
+        newest = max(preds, key=lambda p: (p.created_at, p.id))
+        preds = [p for p in preds if (p.model_name, p.model_version) == (newest.model_name, newest.model_version)]
     deviations = system_deviations(preds)
     order = {s: i for i, s in enumerate(SYSTEMS)}
     others = sorted((p for p in preds if not is_deviation(p) and p.phenotype not in NOT_STANDARDISED),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_manage
+from . import views, views_manage, views_models
 
 app_name = "dashboards"
 urlpatterns = [
@@ -25,4 +25,10 @@ urlpatterns = [
     path("manage/subjects/move/", views_manage.subjects_move, name="subjects-move"),
     path("manage/phenotypes/", views_manage.phenotypes, name="phenotypes"),
     path("manage/audit/", views_manage.audit, name="audit"),
+    path("models/", views_models.models_home, name="models"),
+    path("models/jobs/<int:job_id>/", views_models.model_job, name="model-job"),
+    path("models/jobs/<int:job_id>/status.json", views_models.model_job_status, name="model-job-status"),
+    path("models/jobs/<int:job_id>/cancel/", views_models.model_job_cancel, name="model-job-cancel"),
+    path("models/versions/<int:version_id>/promote/", views_models.model_promote, name="model-promote"),
+    path("models/rollback/", views_models.model_rollback, name="model-rollback"),
 ]

@@ -15,11 +15,11 @@ from gaitsite.api import APIError
 from rest_framework.exceptions import PermissionDenied as ActionDenied
 from rest_framework.exceptions import ValidationError as ActionInvalid
 from tenancy import actions as tenancy_actions
-from tenancy.models import APIToken, Membership, Perm
+from tenancy import invitations
+from tenancy.models import APIToken, Invitation, Membership, Perm
 
-from . import actions, forms, selectors
+from . import forms, selectors
 from .access import page
-from .models import Invitation
 
 ACTION_ERRORS = (ActionInvalid, ActionDenied, APIError)
 
@@ -50,24 +50,18 @@ def _run(request, fn, *args, ok: str = "", **kwargs):
 @page(Perm.MANAGE_MEMBERS)
 def members(request):
     role = request.organisation_role
-    form, inv_form = forms.MemberForm(actor_role=role), forms.InvitationForm(actor_role=role)
+    inv_form = forms.InvitationForm(actor_role=role)
     new_link = None
     if request.method == "POST":
-        if request.POST.get("form") == "member":
-            form = forms.MemberForm(request.POST, actor_role=role)
-            if form.is_valid():
-                _, ok = _run(request, tenancy_actions.add_member, request.actor, ok="Member added.", **form.cleaned_data)
-                if ok:
-                    return redirect("dashboards:members")
-        elif request.POST.get("form") == "invite":
+        if request.POST.get("form") == "invite":
             inv_form = forms.InvitationForm(request.POST, actor_role=role)
             if inv_form.is_valid():
-                res, ok = _run(request, actions.create_invitation, request.actor, **inv_form.cleaned_data)
+                res, ok = _run(request, invitations.create_invitation, request.actor, **inv_form.cleaned_data)
                 if ok:
                     new_link = request.build_absolute_uri(f"/dashboard/invite/{res[1]}/")
                     inv_form = forms.InvitationForm(actor_role=role)
     ctx = {"memberships": Membership.objects.select_related("user").order_by("user__username"),
-           "form": form, "inv_form": inv_form, "new_link": new_link,
+           "inv_form": inv_form, "new_link": new_link,
            "invitations": Invitation.objects.order_by("-created_at")[:50],
            "role_choices": forms.role_choices(role)}
     return render(request, "dashboards/manage/members.html", ctx)
@@ -93,13 +87,14 @@ def member_change(request, membership_id: int):
 @page(Perm.MANAGE_MEMBERS)
 def invitation_revoke(request, invitation_id: int):
     inv = get_object_or_404(Invitation.objects, pk=invitation_id)
-    _run(request, actions.revoke_invitation, request.actor, inv, ok="Invitation revoked.")
+    _run(request, invitations.revoke_invitation, request.actor, inv, ok="Invitation revoked.")
     return redirect("dashboards:members")
 
 
 def invitation_accept(request, key: str):
-    """Open to anyone holding the link: log in (or create an account) and join."""
-    inv = actions.find_invitation(key)
+    """Open to anyone holding the link: log in (or create an account) and join. Unknown, revoked, expired
+    and used links all show the same 404 page (nothing about the organisation)."""
+    inv = invitations.find_invitation(key)
     if inv is None:
         return render(request, "dashboards/invite.html", {"invalid": True}, status=404)
     form = forms.SignupForm()
@@ -109,13 +104,15 @@ def invitation_accept(request, key: str):
             form = forms.SignupForm(request.POST)
             if form.is_valid():
                 User = get_user_model()
-                if User.objects.filter(username=form.cleaned_data["username"]).exists():
+                if inv.username and form.cleaned_data["username"] != inv.username:
+                    form.add_error("username", f"this invitation is for the user {inv.username!r}")
+                elif User.objects.filter(username=form.cleaned_data["username"]).exists():
                     form.add_error("username", "taken: log in first, then open the link again")
                 else:
                     with transaction.atomic():
                         user = User.objects.create_user(**form.cleaned_data)
         if user is not None:
-            _, ok = _run(request, actions.accept_invitation, user, inv, ok=f"You joined {inv.organisation.name}.")
+            _, ok = _run(request, invitations.accept_invitation, user, inv, ok=f"You joined {inv.organisation.name}.")
             if ok:
                 if not request.user.is_authenticated:
                     login(request, user)

@@ -20,11 +20,11 @@ from datetime import timedelta
 
 import numpy as np
 from cohorts.models import Cohort, Subject
-from dashboards.models import PredictorCard
 from dashboards.selectors import DEVIATION_UNIT, GAIT_AGE, SYSTEMS
 from django.db import transaction
 from django.utils import timezone
 from recordings.models import GaitSession, SessionStatus
+from registry.models import PredictorCard
 from results.models import Prediction, QCReport, TaskFeatures
 from tenancy.audit import Actor, record
 

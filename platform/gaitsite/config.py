@@ -60,6 +60,15 @@ VARIABLES: tuple[Var, ...] = (
     Var("GAIT_API_RATE", "1200/min", "API requests allowed per token (or per web user), e.g. `1200/min`, `50000/hour`."),
     Var("GAIT_UPLOAD_RATE", "120/hour", "Uploads a token (or web user) may start, e.g. `120/hour`."),
     Var("GAIT_UPLOAD_MAX_BYTES", "268435456", "Largest session file accepted by the upload API, in bytes (256 MiB)."),
+    Var("GAIT_HEALTH_TOKEN", "", "Bearer token that lets a caller see /healthz's details (parts, failures); "
+        "others get the status only."),
+    Var("GAIT_HEALTH_ALLOW_NETWORKS", "127.0.0.1/32,::1/128", "Comma-separated networks (CIDR) whose callers see "
+        "/healthz's details without the token."),
+    Var("GAIT_LOGIN_MAX_FAILURES", "5", "Failed sign-ins after which an account is locked for the lockout window."),
+    Var("GAIT_LOGIN_MAX_FAILURES_PER_ADDRESS", "30", "Failed sign-ins from one address (any account) per lockout window."),
+    Var("GAIT_LOGIN_LOCKOUT_SECONDS", "900", "The sign-in failure window and lockout, in seconds."),
+    Var("GAIT_TOTP_ROLES", "owner,admin", "Roles (in any organisation) that sign in with a TOTP code; staff always do. "
+        "Empty: no second factor (never in production)."),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 

@@ -21,7 +21,8 @@ if not PRODUCTION:
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # embedded SQLite files, media and logs live here
 
 # --- Core ------------------------------------------------------------------------------------------
-_DEV_SECRET = "django-insecure-development-only-key-never-use-in-production-0123456789"
+# Development only; production refuses to start without GAIT_SECRET_KEY:
+_DEV_SECRET = "django-insecure-development-only-key-never-use-in-production-0123456789"  # nosec B105
 SECRET_KEY = CONFIG.get("GAIT_SECRET_KEY") or _DEV_SECRET
 if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < 5):
     raise ImproperlyConfigured("GAIT_SECRET_KEY must be at least 50 random characters in production")
@@ -42,25 +43,54 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "gaitsite",
     "tenancy",
     "cohorts",
     "recordings",
     "results",
+    "registry",
     "dashboards",
     "demo",  # demo seeding and bench rows (no models)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gaitsite.headers.NoStoreAPIMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "tenancy.middleware.RequireSecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenancy.middleware.ClearOrganisationScopeMiddleware",
 ]
+
+# Content-Security-Policy of every page (django-csp; see gaitsite/headers.py). The two third-party API
+# documentation UIs (Swagger UI, ReDoc) initialise themselves with inline scripts and styles and show no
+# organisation data: they are left out.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/schema/ui/", "/api/schema/redoc/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 ROOT_URLCONF = "gaitsite.urls"
 WSGI_APPLICATION = "gaitsite.wsgi.application"
@@ -180,6 +210,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+HEALTH_TOKEN = CONFIG.get("GAIT_HEALTH_TOKEN")
+HEALTH_ALLOW_NETWORKS = CONFIG.list("GAIT_HEALTH_ALLOW_NETWORKS")
+
+# Sign-in protection (tenancy/logins.py): failure throttling and TOTP for the roles named.
+LOGIN_MAX_FAILURES = int(CONFIG.get("GAIT_LOGIN_MAX_FAILURES"))
+LOGIN_MAX_FAILURES_PER_ADDRESS = int(CONFIG.get("GAIT_LOGIN_MAX_FAILURES_PER_ADDRESS"))
+LOGIN_LOCKOUT_SECONDS = int(CONFIG.get("GAIT_LOGIN_LOCKOUT_SECONDS"))
+TOTP_ROLES = CONFIG.list("GAIT_TOTP_ROLES")
+if PRODUCTION and not {"owner", "admin"} <= set(TOTP_ROLES):
+    raise ImproperlyConfigured("GAIT_TOTP_ROLES must include owner and admin in production")
+OTP_TOTP_ISSUER = "Gait platform"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"  # our login page, not Django admin's "logged out" page
@@ -240,6 +281,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "gaitsite.openapi.add_error_responses"],
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {
         "SessionStatusEnum": "recordings.models.SessionStatus.choices",
@@ -247,6 +289,8 @@ SPECTACULAR_SETTINGS = {
         "UploadModeEnum": "recordings.models.UploadMode.choices",
         "RoleEnum": "tenancy.models.Role.choices",
         "SexEnum": "cohorts.models.Sex.choices",
+        "AliasNameEnum": "registry.models.AliasName.choices",
+        "JobStateEnum": "registry.models.JobState.choices",
     },
 }
 

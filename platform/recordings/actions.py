@@ -52,10 +52,13 @@ def max_upload_bytes() -> int:
 
 # --- create --------------------------------------------------------------------------------------------
 def create_upload(actor: Actor, *, idempotency_key: str, subject, format: str, size: int, sha256: str,
-                  tasks: list[str], filename: str = "", recorded_at=None, mode: str = UploadMode.CHUNKED
-                  ) -> tuple[Upload, bool]:
+                  tasks: list[str], filename: str = "", recorded_at=None, mode: str = UploadMode.CHUNKED,
+                  allow_duplicate: bool = False) -> tuple[Upload, bool]:
     """Returns (upload, created). The same idempotency key with the same parameters returns the first
-    upload; with different parameters it is a 409."""
+    upload; with different parameters it is a 409. The same content (SHA-256) already stored as a session
+    of this organisation returns that session's upload with ``duplicate = True`` (nothing to send),
+    unless ``allow_duplicate``."""
+    filename = display_filename(filename)
     if format not in FORMATS:
         raise APIError(400, "unknown_format",
                        f"unknown upload format {format!r}; accepted: {', '.join(FORMATS)} (convert other "
@@ -67,6 +70,13 @@ def create_upload(actor: Actor, *, idempotency_key: str, subject, format: str, s
     params = {"subject_id": subject.pk, "format": format, "size": size, "sha256": sha256.lower()}
     if existing is not None:
         return _same_or_conflict(existing, params), False
+    if not allow_duplicate:
+        first = (Upload.objects.filter(sha256=sha256.lower(), size=size, status=UploadStatus.COMPLETE,
+                                       session__isnull=False).order_by("completed_at").first())
+        if first is not None:
+            first.duplicate = True
+            record(actor, "upload.duplicate", first, session=first.session_id, idempotency_key=idempotency_key[:200])
+            return first, False
     if mode == UploadMode.S3_MULTIPART and not storage.is_s3():
         raise APIError(400, "mode_unavailable", "s3-multipart uploads need S3 storage; use mode 'chunked'")
     try:
@@ -89,6 +99,15 @@ def create_upload(actor: Actor, *, idempotency_key: str, subject, format: str, s
         existing = Upload.objects.get(idempotency_key=idempotency_key)
         return _same_or_conflict(existing, params), False
     return upload, True
+
+
+def display_filename(name: str) -> str:
+    """A safe display name: the last path part only, no control characters (CR, LF, NUL ...), at most
+    255 characters. The name is only ever shown; storage keys never use it."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())
+    name = " ".join(name.split())
+    return "" if name in (".", "..") else name[:255]
 
 
 def _same_or_conflict(upload: Upload, params: dict) -> Upload:
@@ -229,7 +248,9 @@ def _complete(actor: Actor, upload: Upload) -> GaitSession:
         try:
             session_file = from_bytes(data, name=upload.filename or "upload")
         except GaitCoreError as exc:
-            raise _UploadFailed(422, "invalid_session_file", f"the file is not a valid session file: {exc}") from None
+            code = getattr(exc, "code", "invalid_session_file")
+            raise _UploadFailed(413 if code == "too_large" else 422, code,
+                                f"the file is not a valid session file: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - any reader crash is a bad file, never a 500
             raise _UploadFailed(422, "invalid_session_file",
                                 f"the file could not be read: {type(exc).__name__}: {exc}") from None

@@ -60,6 +60,11 @@ class Prediction(TenantModel):
     unit = models.CharField(max_length=32, blank=True)
     model_name = models.CharField(max_length=64)
     model_version = models.CharField(max_length=64)
+    # the registry versions that produced it (null for file-configured predictors such as the demo one)
+    encoder_version = models.ForeignKey("registry.EncoderVersion", null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="+")
+    predictor_version = models.ForeignKey("registry.PredictorVersion", null=True, blank=True,
+                                          on_delete=models.PROTECT, related_name="predictions")
     reference_mean = models.FloatField(null=True, blank=True)
     reference_sd = models.FloatField(null=True, blank=True)
     reference_n = models.PositiveIntegerField(null=True, blank=True)

@@ -68,21 +68,6 @@ def revoke_token(actor: Actor, token: APIToken) -> APIToken:
 
 
 @transaction.atomic
-def add_member(actor: Actor, *, username: str, role: str) -> Membership:
-    User = get_user_model()
-    try:
-        user = User.objects.get(username=username)
-    except User.DoesNotExist:
-        raise ValidationError({"username": f"no user {username!r}"}) from None
-    _check_grant(actor, role)
-    if Membership.objects.filter(user=user).exists():
-        raise ValidationError({"username": f"{username!r} is already a member"})
-    m = Membership.objects.create(user=user, role=role)
-    record(actor, "membership.create", m, role=role)
-    return m
-
-
-@transaction.atomic
 def change_role(actor: Actor, membership: Membership, role: str) -> Membership:
     _check_grant(actor, role)
     _check_grant(actor, membership.role)

@@ -34,6 +34,8 @@ class Perm:
     EXPORT = "export"
     PHENOTYPES = "phenotypes"
     READ_AUDIT = "read_audit"
+    TRAIN_MODELS = "train_models"  # start and cancel training jobs
+    MANAGE_MODELS = "manage_models"  # promote, roll back, override the gate, re-predict
 
 
 _ALL = {v for k, v in vars(Perm).items() if k.isupper()}
@@ -41,7 +43,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.OWNER: frozenset(_ALL),
     Role.ADMIN: frozenset(_ALL),
     Role.CLINICIAN: frozenset({Perm.READ, Perm.WRITE_SUBJECTS, Perm.UPLOAD}),
-    Role.RESEARCHER: frozenset({Perm.READ, Perm.EXPORT, Perm.PHENOTYPES}),
+    Role.RESEARCHER: frozenset({Perm.READ, Perm.EXPORT, Perm.PHENOTYPES, Perm.TRAIN_MODELS}),
     Role.VIEWER: frozenset({Perm.READ}),
 }
 ROLE_RANK = {Role.OWNER: 5, Role.ADMIN: 4, Role.CLINICIAN: 3, Role.RESEARCHER: 2, Role.VIEWER: 1}
@@ -77,7 +79,8 @@ class Membership(TenantModel):
         return f"{self.user} in {self.organisation} ({self.role})"
 
 
-TOKEN_PREFIX = "gait"
+# The public prefix of token strings, not a secret:
+TOKEN_PREFIX = "gait"  # nosec B105
 
 
 def hash_token(raw: str) -> str:
@@ -125,3 +128,39 @@ class AuditEvent(TenantModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organisation", "-created_at"])]
+
+
+def hash_invitation(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Invitation(TenantModel):
+    """A one-time link that makes whoever opens it (logged in or signing up) a member with ``role``; when
+    ``username`` is set, only that user (or a new account of that name) may accept it. The only way into
+    an organisation for an existing user: nobody is added to an organisation without accepting."""
+
+    note = models.CharField(max_length=200, blank=True, help_text="who it is for (an e-mail, a name)")
+    username = models.CharField(max_length=150, blank=True, help_text="only this user may accept (blank: anyone)")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} ({self.role})"
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        return "expired" if self.expires_at <= timezone.now() else "open"

@@ -114,12 +114,13 @@ class OrganisationRateThrottle(throttling.SimpleRateThrottle):
 
 
 class UploadRateThrottle(OrganisationRateThrottle):
-    """Upload creations per token or user; ``GAIT_UPLOAD_RATE``."""
+    """Upload creations per token or user; ``GAIT_UPLOAD_RATE``. Counts only the create action of views
+    that say ``counts_as_upload = True`` (the uploads endpoint), never cohorts, subjects, tokens or members."""
 
     scope = "upload"
 
     def allow_request(self, request, view):
-        if getattr(view, "action", None) != "create":
+        if getattr(view, "action", None) != "create" or not getattr(view, "counts_as_upload", False):
             return True
         return super().allow_request(request, view)
 

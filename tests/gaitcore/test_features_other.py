@@ -155,3 +155,20 @@ def test_degenerate_input_never_crashes(name):
         fs = compute_task_features(s)
         assert all(math.isfinite(v) for v in fs.values.values())
         assert set(fs.values) | set(fs.missing) == set(features_for_task(task))
+
+
+def test_body_size_features_measure_the_synthetic_body():
+    """Segment lengths of a synthetic walk match the generator's body within 5 %; the stature proxy lies
+    below the subject's height (it leaves out the foot and the crown) and above 80 % of it."""
+    from gaitcore.features import compute_session_features
+    from gaitcore.synth.cohort import build_session
+
+    session, _ = build_session(3, 7, 0, tasks=["treadmill_3kmh"], duration_scale=0.17)
+    fs = compute_session_features(session)[0]
+    body = session.metadata["body_mm"]
+    for name, key in (("thigh_length_mm", "thigh"), ("shank_length_mm", "shank"), ("upper_arm_length_mm", "upper_arm"),
+                      ("forearm_length_mm", "forearm")):
+        assert abs(fs.values[name] / body[key] - 1) < 0.05, (name, fs.values[name], body[key])
+    assert fs.values["leg_length_mm"] == fs.values["thigh_length_mm"] + fs.values["shank_length_mm"]
+    height_mm = 1000 * session.metadata["covariates"]["height_m"]
+    assert 0.8 * height_mm < fs.values["estimated_stature_mm"] < height_mm

@@ -42,7 +42,7 @@ json_values = st.recursive(
 @st.composite
 def sessions(draw) -> Session:
     t = draw(st.integers(min_value=1, max_value=12))
-    positions = draw(hnp.arrays(np.float32, (t, 32, 3), elements=st.floats(width=32, allow_nan=True)))
+    positions = draw(hnp.arrays(np.float32, (t, 32, 3), elements=st.floats(-10_000, 10_000, width=32)))
     confidence = draw(hnp.arrays(np.uint8, (t, 32), elements=st.integers(0, 3)))
     steps = draw(hnp.arrays(np.int64, (t,), elements=st.integers(1, 100_000)))
     start = draw(st.integers(-(2**40), 2**40))
@@ -65,7 +65,7 @@ def sessions(draw) -> Session:
 
 
 def assert_same(a: Session, b: Session) -> None:
-    np.testing.assert_array_equal(a.positions, b.positions)  # NaN == NaN here
+    np.testing.assert_array_equal(a.positions, b.positions)
     assert a.positions.dtype == np.float32 and b.positions.dtype == np.float32
     np.testing.assert_array_equal(a.confidence, b.confidence)
     np.testing.assert_array_equal(a.timestamps_us, b.timestamps_us)
@@ -188,3 +188,54 @@ def test_pickled_arrays_are_never_loaded() -> None:
 def test_read_missing_file(tmp_path) -> None:
     with pytest.raises(SessionFormatError, match="cannot read"):
         read_session(tmp_path / "nope.gait.npz")
+
+
+# --- limits read from the archive's headers, and values no recording can have --------------------------
+def test_zip_bomb_refused_from_the_headers_without_inflating() -> None:
+    """~0.6 MB that would inflate to 565 MiB: refused from ZipInfo.file_size and the .npy header."""
+    import resource
+
+    from tests.platform.sessionfiles import zip_bomb_bytes
+
+    bomb = zip_bomb_bytes()
+    assert len(bomb) < 1_000_000
+    assert sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(bomb)).infolist()) > 512 * 2**20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(SessionFormatError, match="1,398,101 frames") as exc:
+        from_bytes(bomb, name="bomb.gait.npz")
+    assert exc.value.code == "too_large"
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024  # KiB: nothing inflated
+
+
+def test_declared_size_must_match_the_array_header() -> None:
+    """A member whose central directory promises fewer bytes than its array needs is corrupt."""
+    data = bytearray(_small())
+    zf = zipfile.ZipFile(io.BytesIO(bytes(data)))
+    info = zf.getinfo("positions.npy")
+    start = data.find(b"PK\x01\x02")  # the central directory entry of positions.npy: patch its size
+    while data[start + 46:start + 46 + len(b"positions.npy")] != b"positions.npy":
+        start = data.find(b"PK\x01\x02", start + 4)
+    data[start + 24:start + 28] = (info.file_size + 4096).to_bytes(4, "little")
+    with pytest.raises(SessionFormatError, match="declares"):
+        from_bytes(bytes(data))
+
+
+def test_frame_limit_is_a_parameter() -> None:
+    with pytest.raises(SessionFormatError, match="the limit is 1 frames") as exc:
+        from_bytes(_small(), max_frames=1)
+    assert exc.value.code == "too_large"
+
+
+@pytest.mark.parametrize("case, code, words", [
+    ("nan", "non_finite", "non-finite coordinate (nan) at frame 40"),
+    ("inf", "non_finite", "non-finite coordinate (inf) at frame 40"),
+    ("huge", "absurd_coordinates", "coordinate 1e+30 mm at frame 40"),
+    ("decreasing", "non_monotonic_timestamps", "timestamps must strictly increase; frame 40"),
+])
+def test_impossible_values_refused(case: str, code: str, words: str) -> None:
+    from tests.platform.sessionfiles import bad_session_file_bytes
+
+    with pytest.raises(SessionFormatError) as exc:
+        from_bytes(bad_session_file_bytes(case), name="bad.gait.npz")
+    assert exc.value.code == code
+    assert words in str(exc.value)

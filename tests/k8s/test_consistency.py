@@ -137,7 +137,7 @@ def test_config_and_secret_cover_every_variable_of_the_platform(overlay):
     assert not missing, f"variables of platform/gaitsite/config.py in neither gait-config nor gait-secrets: {missing}"
     assert not set(config) & secret_keys, "a variable is both in the ConfigMap and the Secret"
     assert secret_keys == {"GAIT_SECRET_KEY", "DATABASE_URL", "GAIT_BROKER_URL", "GAIT_RESULT_BACKEND",
-                           "GAIT_CACHE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+                           "GAIT_CACHE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "GAIT_HEALTH_TOKEN"}
     assert config["GAIT_ENV"] == "production"
     # production-required variables have values (the secret ones: in the example, as placeholders)
     for name, var in code.items():

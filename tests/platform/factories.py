@@ -68,6 +68,7 @@ def seed_everything(org: Organisation, tag: str, n_sessions: int = 1) -> dict:
         out["phenotypetable"] = [table]
         out["phenotypelabel"] = [PhenotypeLabel.objects.create(table=table, subject=subject, phenotype="bmi", value=24.0)]
         record(Actor.system(), "test.seed", cohort)
+        out.update(seed_registry(table, tag))
     for role in (Role.CLINICIAN, Role.VIEWER):
         make_member(org, role, username=f"{tag}-{role}-{next(_seq)}")
         make_token(org, role)
@@ -80,5 +81,75 @@ def seed_everything(org: Organisation, tag: str, n_sessions: int = 1) -> dict:
     return out
 
 
+def seed_registry(table, tag: str) -> dict:
+    """A finished training job, its predictor version, the champion (then challenger) alias and its event."""
+    from registry.models import Alias, AliasEvent, PredictorVersion, TrainingJob
+
+    from tests.registry_support import shipped_encoder
+
+    enc = shipped_encoder()
+    job = TrainingJob.objects.create(kind="finetune-heads", state="succeeded", reason="seeded", config={},
+                                     config_hash="0" * 64, encoder=enc, label_table=table, snapshot={"sessions": []},
+                                     snapshot_hash="1" * 64)
+    n = PredictorVersion.objects.count() + 1
+    pv = PredictorVersion.objects.create(number=n, name=f"heads-{tag}", encoder=enc, job=job, snapshot_hash="1" * 64,
+                                         code_version="test", config={}, config_hash="0" * 64, eval_set_hash="2" * 64,
+                                         artifact_key=f"registry/{tag}", arrays_sha256="3" * 64)
+    name = "challenger" if Alias.objects.filter(name="champion").exists() else "champion"
+    if not Alias.objects.filter(name=name).exists():
+        Alias.objects.create(name=name, predictor=pv)
+    AliasEvent.objects.create(alias=name, action="assign", to_predictor=pv, reason=f"seed {tag}")
+    return {"trainingjob": [job], "predictorversion": [pv], "alias": list(Alias.objects.all()),
+            "aliasevent": list(AliasEvent.objects.all())}
+
+
 def bytes_io(data: bytes) -> io.BytesIO:
     return io.BytesIO(data)
+
+
+def totp_code(device, at: float | None = None) -> str:
+    """The TOTP code an authenticator app shows now for ``device`` (RFC 6238, computed from its key)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = at if at is not None else time.time()
+    return f"{totp.token():0{device.digits}d}"
+
+
+def unused_totp_code(device) -> str:
+    """A code the device will accept now: django-otp refuses a time step already used (replay
+    protection), so a second sign-in within the same 30 s takes the next step's code (within the
+    tolerance of one step), or waits for the step after."""
+    import time
+
+    device.refresh_from_db()
+    step = int((time.time() - device.t0) // device.step)
+    used = device.last_t if device.last_t is not None else -1
+    if used < step:
+        return totp_code(device)
+    if used == step:
+        return totp_code(device, at=time.time() + device.step)
+    time.sleep((used + 1) * device.step + device.t0 - time.time() + 0.1)
+    return totp_code(device, at=time.time() + device.step)
+
+
+def verified_login(client, user, password: str | None = None):
+    """Log ``client`` in as ``user`` (with ``password`` when given); owners and admins also with a confirmed
+    TOTP device, as after a sign-in with a code (their pages need it)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from tenancy.logins import needs_second_factor
+
+    if password is None:
+        client.force_login(user)
+    else:
+        assert client.login(username=user.username, password=password)
+    if needs_second_factor(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+            user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client

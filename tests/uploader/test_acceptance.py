@@ -271,3 +271,29 @@ def test_a_gaitfm_synth_session_file_is_queued_pushed_and_processed_to_done(plat
         worker.stop()
     assert s["status"] == "done", (s, worker.log()[-3000:])
     assert s["subject_external_id"] == "DEMO-002"
+
+
+def test_the_same_recording_queued_twice_is_stored_once(platform_server, proxy, client_env, tmp_path):
+    """A re-queued recording (a new item, a new Idempotency-Key) is recognised by its content: the server
+    answers with the first session and nothing is sent; --allow-duplicate stores it again."""
+    from tests.gaitcore.fixtures_import import walk, write_kinect_v2
+
+    login(proxy.url, platform_server["token"], client_env)
+    write_kinect_v2(tmp_path / "rec.txt", walk(300))
+    args = ["import", str(tmp_path / "rec.txt"), "--format", "kinect-v2", "--subject", "DEMO-003",
+            "--task", "walk_in_place"]
+    assert gait_upload(args, client_env).returncode == 0
+    assert gait_upload(["push"], client_env).returncode == 0
+    first = queue_rows(client_env)[-1]
+    assert gait_upload(args, client_env).returncode == 0
+    out = gait_upload(["push"], client_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "already on the server" in out.stdout
+    second = queue_rows(client_env)[-1]
+    assert second["id"] != first["id"] and second["idempotency_key"] != first["idempotency_key"]
+    assert (second["state"], second["server_session"], second["error_code"]) == \
+        ("uploaded", first["server_session"], "duplicate")
+    assert gait_upload(args, client_env).returncode == 0
+    assert gait_upload(["push", "--allow-duplicate"], client_env).returncode == 0
+    third = queue_rows(client_env)[-1]
+    assert third["state"] == "uploaded" and third["server_session"] != first["server_session"]

@@ -36,3 +36,13 @@ class PhenotypeLabelSerializer(serializers.ModelSerializer):
         model = PhenotypeLabel
         fields = ["id", "table", "subject", "phenotype", "value"]
         read_only_fields = fields
+
+
+class ErasureReportSerializer(serializers.Serializer):
+    """What ``DELETE /subjects/{id}/`` removed (``results.erasure``)."""
+
+    subject = serializers.CharField(help_text="the pseudonymous hash the audit log keeps")
+    erased_at = serializers.DateTimeField()
+    removed = serializers.DictField(child=serializers.IntegerField(), help_text="rows removed, per kind")
+    storage = serializers.DictField(help_text="keys_deleted, keys_checked_absent, keys_still_present")
+    complete = serializers.BooleanField(help_text="every storage key was checked absent")

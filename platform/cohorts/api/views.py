@@ -33,6 +33,12 @@ class SubjectViewSet(ValuesReadMixin, TenantModelViewSet):
     write_permission = Perm.WRITE_SUBJECTS
     create_action, update_action, delete_action = actions.create_subject, actions.update_subject, actions.delete_subject
 
+    @extend_schema(responses={200: s.ErasureReportSerializer})
+    def destroy(self, request, pk=None):
+        """Erase the subject (GDPR art. 17): sessions, their files, features, embeddings, predictions;
+        200 with the erasure report."""
+        return Response(actions.delete_subject(self.actor, self.get_object()))
+
 
 class PhenotypeTableViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet):
     """Phenotype label tables (CSV), validated row by row; the report lists every rejected row."""

@@ -22,16 +22,21 @@ class GaitSessionSerializer(serializers.ModelSerializer):
 
 class UploadSerializer(serializers.ModelSerializer):
     part_count = serializers.SerializerMethodField()
+    duplicate = serializers.SerializerMethodField(
+        help_text="true when this answers a create whose content is already stored as `session`: nothing to send")
 
     class Meta:
         model = Upload
         fields = ["id", "idempotency_key", "subject", "filename", "format", "size", "sha256", "tasks", "recorded_at",
                   "mode", "status", "offset", "part_size", "part_count", "error_code", "error_message", "session",
-                  "created_at", "completed_at"]
+                  "duplicate", "created_at", "completed_at"]
         read_only_fields = fields
 
     def get_part_count(self, obj) -> int:
         return actions.part_count(obj)
+
+    def get_duplicate(self, obj) -> bool:
+        return bool(getattr(obj, "duplicate", False))
 
 
 class UploadCreateSerializer(serializers.Serializer):
@@ -46,6 +51,8 @@ class UploadCreateSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=UploadMode.choices, default=UploadMode.CHUNKED)
     idempotency_key = serializers.CharField(max_length=200, required=False,
                                             help_text="or the Idempotency-Key header")
+    allow_duplicate = serializers.BooleanField(
+        default=False, help_text="store this content again even if the organisation already has it as a session")
 
     def validate_tasks(self, value):
         return actions.validate_tasks(value)

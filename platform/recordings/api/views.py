@@ -78,6 +78,7 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     filterset_class = UploadFilterSet
     ordering_fields = ["created_at", "status"]
     write_permission = Perm.UPLOAD
+    counts_as_upload = True  # the upload throttle (GAIT_UPLOAD_RATE) counts this viewset's creates only
     permissions_by_action = {"list": Perm.READ, "retrieve": Perm.READ}
 
     def get_parsers(self):
@@ -102,6 +103,7 @@ class UploadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     def retrieve(self, request, pk=None):
         upload = self.get_object()
         body = s.UploadSerializer(upload).data
+        body["parts"] = []  # what S3 holds of a multipart upload still receiving; empty otherwise
         if upload.mode == UploadMode.S3_MULTIPART and upload.status == "receiving":
             parts = actions.s3_parts(upload)
             body["parts"] = [{"part": p["part"], "size": p["size"]} for p in parts]

@@ -51,8 +51,8 @@ class PredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = ["id", "session", "phenotype", "display_name", "body_system", "value", "lower", "upper",
-                  "interval_level", "unit", "unit_ucum", "loinc", "model_name", "model_version", "recorded_at",
-                  "qc_passed", "withheld", "out_of_range", "created_at"]
+                  "interval_level", "unit", "unit_ucum", "loinc", "model_name", "model_version", "predictor_version",
+                  "encoder_version", "recorded_at", "qc_passed", "withheld", "out_of_range", "created_at"]
         read_only_fields = fields
 
     def _shown(self, obj, attr) -> float | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ..actions import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS
-from ..models import APIToken, AuditEvent, Membership, Organisation, Role
+from ..models import APIToken, AuditEvent, Invitation, Membership, Organisation, Role
 
 
 class OrganisationSerializer(serializers.ModelSerializer):
@@ -24,11 +24,26 @@ class MembershipSerializer(serializers.ModelSerializer):
 class MembershipCreateSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=Role.choices)
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=30, default=7)
+
+
+class InvitationCreatedSerializer(serializers.ModelSerializer):
+    """The answer to ``POST /members/``: an invitation for that username (the same whether or not the
+    name has an account anywhere); the user becomes a member when they open ``link`` and accept."""
+
+    state = serializers.CharField(read_only=True)
+    link = serializers.CharField(read_only=True, help_text="The one-time link, shown this once; send it to the user.")
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "username", "role", "state", "created_at", "expires_at", "link"]
+        read_only_fields = fields
 
 
 class APITokenSerializer(serializers.ModelSerializer):
     is_active = serializers.BooleanField(read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None, allow_null=True,
+                                       help_text="null for a token created by a token (or whose creator was deleted)")
 
     class Meta:
         model = APIToken

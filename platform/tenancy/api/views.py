@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import actions
+from .. import actions, invitations
 from ..filtersets import APITokenFilterSet, AuditEventFilterSet, MembershipFilterSet
 from ..models import APIToken, AuditEvent, Membership, Perm
 from . import serializers as s
@@ -47,12 +48,15 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     write_permission = Perm.MANAGE_MEMBERS
     ordering_fields = ["created_at", "role"]
 
-    @extend_schema(request=s.MembershipCreateSerializer, responses={201: s.MembershipSerializer})
+    @extend_schema(request=s.MembershipCreateSerializer, responses={202: s.InvitationCreatedSerializer})
     def create(self, request):
+        """Invite a user (by username) with a role: 202 with a one-time link. Nobody is added until they
+        accept; the answer is the same whether or not the name exists (no enumeration)."""
         data = s.MembershipCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        m = actions.add_member(self.actor, **data.validated_data)
-        return Response(s.MembershipSerializer(m).data, status=status.HTTP_201_CREATED)
+        inv, raw = invitations.create_invitation(self.actor, **data.validated_data)
+        inv.link = request.build_absolute_uri(reverse("dashboards:invite", args=[raw]))
+        return Response(s.InvitationCreatedSerializer(inv).data, status=status.HTTP_202_ACCEPTED)
 
     def perform_update(self, serializer):
         actions.change_role(self.actor, serializer.instance, serializer.validated_data.get("role", serializer.instance.role))

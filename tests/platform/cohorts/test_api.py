@@ -31,6 +31,7 @@ class CohortAPITest(CRUDTests, APITestBase):
 class SubjectAPITest(CRUDTests, APITestBase):
     basename = "subject"
     audit_prefix = "subject"
+    delete_status, delete_verb = 200, "erase"
     write_role = Role.CLINICIAN
     denied_role = Role.RESEARCHER
     update_data = {"weight_kg": 70.5, "consent_model_training": True}

@@ -61,11 +61,19 @@ class Tab:
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
 
     def login(self, user):
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+        from tenancy.logins import needs_second_factor
+
+        from tests.platform.factories import unused_totp_code
+
         self.page.goto(self.base + "/accounts/login/?next=/dashboard/")
         self.page.fill("#id_username", user.username)
         self.page.fill("#id_password", PASSWORD)
+        if needs_second_factor(user):  # owners and admins: the code of their authenticator app
+            device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=True, defaults={"name": "phone"})
+            self.page.fill("#id_otp_token", unused_totp_code(device))
         self.page.click("button[type=submit]")
-        self.page.wait_for_url("**/dashboard/")
+        self.page.wait_for_url(self.base + "/dashboard/")  # exactly (the login page's ?next=/dashboard/ would match a glob)
 
     def open(self, path: str):
         resp = self.page.goto(self.base + path)
@@ -185,7 +193,8 @@ def test_dashboards_in_chromium(browser, live_server, tmp_path):
         assert_no_sideways_scroll(tab, name)
         assert_clinical_wording(tab, name)
         if name == "subject-report":
-            tab.page.wait_for_function("Number(document.getElementById('replay').dataset.frames || 0) > 0", timeout=15000)
+            # (selectors, not wait_for_function: the page's CSP forbids evaluating strings, as it should)
+            tab.page.locator('#replay[data-frames]:not([data-frames="0"])').wait_for(state="attached", timeout=15000)
             tab.page.wait_for_timeout(600)  # a few replay frames
             assert tab.page.locator("text=Demonstration only — not for clinical use.").count() >= 1
         if name.startswith("cohort-") and name != "cohort-subjects" and name != "cohort-empty":
@@ -193,7 +202,7 @@ def test_dashboards_in_chromium(browser, live_server, tmp_path):
         tab.shot(f"admin-{name}")
     # the home page's recent sessions refresh on their own
     tab.open("/dashboard/")
-    tab.page.wait_for_function("Number(document.getElementById('refreshed').dataset.polls || 0) >= 1", timeout=10000)
+    tab.page.locator('#refreshed[data-polls]:not([data-polls="0"])').wait_for(state="attached", timeout=10000)
     # management flows: a token is shown once
     tab.open("/dashboard/manage/tokens/")
     tab.page.fill("#id_name", "station-1")

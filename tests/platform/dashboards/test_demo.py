@@ -92,7 +92,9 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
     # the pages say which predictor made the predictions, on what cohort, and that it is demonstration-only
     from django.contrib.auth import get_user_model
 
-    client.force_login(get_user_model().objects.get(username="demo"))
+    from tests.platform.factories import verified_login
+
+    verified_login(client, get_user_model().objects.get(username="demo"))
     for url in (f"/dashboard/cohorts/{cohort.pk}/", f"/dashboard/subjects/{subject.pk}/"):
         body = client.get(url).content.decode()
         assert "Demonstration only — not for clinical use" in body, url

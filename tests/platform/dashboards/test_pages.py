@@ -12,6 +12,7 @@ from tenancy.models import APIToken, AuditEvent, Membership
 from tenancy.scope import organisation_scope
 
 from tests.platform.dashboards.seed import PASSWORD, admin_urls, build_world, object_urls, page_urls
+from tests.platform.factories import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +23,7 @@ def world():
 
 
 def login(client, user):
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
+    return verified_login(client, user, PASSWORD)
 
 
 def test_every_page_renders_for_admin_and_clinician(client, world):
@@ -195,7 +195,48 @@ def test_invitation_link_makes_a_member(client, world):
     assert r.status_code == 302
     with organisation_scope(world.org_a):
         assert Membership.objects.get(user__username="newbie").role == "clinician"
-    assert client.get(path).status_code == 200 and b"accepted" in client.get(path).content
+    used = client.get(path)  # a used link shows nothing of the organisation
+    assert used.status_code == 404 and b"not valid" in used.content and world.org_a.name.encode() not in used.content
+
+
+def test_revoked_expired_and_unknown_invitations_show_nothing(client, world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from tenancy.audit import Actor
+    from tenancy.invitations import create_invitation, revoke_invitation
+
+    with organisation_scope(world.org_a):
+        revoked, revoked_key = create_invitation(Actor.system(), role="viewer")
+        revoke_invitation(Actor.system(), revoked)
+        expired, expired_key = create_invitation(Actor.system(), role="viewer")
+        type(expired).objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    for key in (revoked_key, expired_key, "inv_no-such-link"):
+        for method in ("get", "post"):
+            r = getattr(client, method)(f"/dashboard/invite/{key}/", {"username": "mallory", "password": "a-long-password-1"})
+            body = r.content.decode()
+            assert r.status_code == 404 and "not valid" in body, (key, method, r.status_code)
+            assert world.org_a.name not in body and "viewer" not in body
+    from django.contrib.auth import get_user_model
+
+    assert not get_user_model().objects.filter(username="mallory").exists()
+
+
+def test_an_invitation_for_a_username_is_for_that_user_only(client, world):
+    from tenancy.audit import Actor
+    from tenancy.invitations import create_invitation
+
+    with organisation_scope(world.org_a):
+        _, key = create_invitation(Actor.system(), role="researcher", username=world.outsider.username)
+    login(client, world.clinician)  # a member of A, not the invited user
+    client.post(f"/dashboard/invite/{key}/")
+    with organisation_scope(world.org_a):
+        assert Membership.objects.get(user=world.clinician).role == "clinician"
+    client.logout()
+    login(client, world.outsider)  # B's owner accepts for themselves
+    assert client.post(f"/dashboard/invite/{key}/").status_code == 302
+    with organisation_scope(world.org_a):
+        assert Membership.objects.get(user=world.outsider).role == "researcher"
 
 
 def test_profile_query_count_does_not_grow(client, world, django_assert_max_num_queries):
@@ -262,10 +303,10 @@ def test_every_dashboards_route_with_an_id_is_404_for_another_organisation(clien
     """Generated from the URLconf: every dashboards route taking an object id, GET and POST, answers 404
     to an owner of organisation B given A's ids (405 where the method does not exist)."""
     from dashboards import urls as dash_urls
-    from dashboards.actions import create_invitation
     from django.urls import URLPattern
     from tenancy.actions import create_token
     from tenancy.audit import Actor
+    from tenancy.invitations import create_invitation
 
     with organisation_scope(world.org_a):
         token, _ = create_token(Actor.system(), name="a-token", role="viewer")
@@ -273,6 +314,9 @@ def test_every_dashboards_route_with_an_id_is_404_for_another_organisation(clien
         membership = Membership.objects.get(user=world.clinician)
     ids = {"cohort_id": world.cohort.pk, "subject_id": world.subject.pk, "session_id": world.session.pk,
            "membership_id": membership.pk, "token_id": token.pk, "invitation_id": inv.pk}
+    from tests.registry_support import registry_objects
+
+    ids.update(registry_objects(world.org_a))  # the Models pages (registry)
     login(client, world.outsider)
     checked = 0
     for p in dash_urls.urlpatterns:

@@ -18,6 +18,7 @@ from tenancy.models import Role
 
 from tests.platform.base import APITestBase
 from tests.platform.factories import session_file_bytes, sha256
+from tests.platform.sessionfiles import bad_session_file_bytes, zip_bomb_bytes
 from tests.services import MOTO_MIN_PART
 
 
@@ -127,6 +128,59 @@ class UploadTestMixin:
         err = self.assertError(self.complete(up["id"]), 422, "invalid_session_file")
         self.assertIn("session file", err["message"])
         self.assertNothingStored()
+
+    def upload_whole(self, data: bytes, **extra):
+        up = self.create(data, **extra).json()
+        self.assertEqual(self.send(up["id"], 0, data).status_code, 200)
+        return up, self.complete(up["id"])
+
+    def test_zip_bomb_is_refused_from_the_archive_headers_and_stores_nothing(self):
+        bomb = zip_bomb_bytes()  # 0.6 MB that would inflate to 565 MiB
+        up, r = self.upload_whole(bomb, tasks=[])
+        err = self.assertError(r, 413, "too_large")
+        self.assertIn("1,398,101 frames", err["message"])
+        self.assertIn("the limit is 432,000 frames", err["message"])
+        self.assertNothingStored()
+
+    def test_impossible_values_are_a_clear_422_and_store_nothing(self):
+        cases = {"nan": ("non_finite", "non-finite coordinate (nan) at frame 40"),
+                 "inf": ("non_finite", "non-finite coordinate (inf) at frame 40"),
+                 "huge": ("absurd_coordinates", "coordinate 1e+30 mm at frame 40"),
+                 "decreasing": ("non_monotonic_timestamps", "timestamps must strictly increase; frame 40")}
+        for case, (code, words) in cases.items():
+            with self.subTest(case):
+                up, r = self.upload_whole(bad_session_file_bytes(case))
+                err = self.assertError(r, 422, code)
+                self.assertIn(words, err["message"])
+                detail = self.api.get(self.url("upload-detail", pk=up["id"])).json()
+                self.assertEqual((detail["status"], detail["error_code"]), ("failed", code))
+        self.assertNothingStored()
+
+    def test_filenames_become_safe_display_names(self):
+        for given, shown in (("../../etc/x.gait.npz\r\nSet-Cookie: a=b", "x.gait.npzSet-Cookie: a=b"),
+                             ("C:\\clinic\\s 1.gait.npz", "s 1.gait.npz"), ("..", ""), ("a\x07b\tc.npz", "abc.npz")):
+            with self.subTest(given):
+                r = self.create(session_file_bytes(seed=20), filename=given)
+                self.assertEqual(r.status_code, 201, r.content)
+                self.assertEqual(r.json()["filename"], shown)
+
+    def test_the_same_content_twice_returns_the_first_session_unless_asked(self):
+        data = session_file_bytes(seed=21)
+        first, r = self.upload_whole(data)
+        self.assertEqual(r.status_code, 201, r.content)
+        session = r.json()["id"]
+        again = self.create(data)  # another Idempotency-Key: a re-queued recording
+        self.assertEqual(again.status_code, 200, again.content)
+        body = again.json()
+        self.assertEqual((body["id"], body["session"], body["status"], body["duplicate"]),
+                         (first["id"], session, "complete", True))
+        self.assertEqual(self.complete(body["id"]).json()["id"], session)  # completing it is harmless
+        fresh = self.create(data, allow_duplicate=True)
+        self.assertEqual((fresh.status_code, fresh.json()["duplicate"]), (201, False))
+        self.assertFalse(first["duplicate"])
+        with self.scope():
+            self.assertEqual(GaitSession.objects.filter(sha256=sha256(data)).count(), 1)
+        self.assertIn("upload.duplicate", self.audit_actions())
 
     def test_unknown_format_is_a_400_and_stores_nothing(self):
         err = self.assertError(self.create(b"RIFF....", format="mp4"), 400, "unknown_format")

@@ -12,7 +12,7 @@ from tenancy.models import APIToken, AuditEvent, Membership, Role, hash_token
 from tenancy.scope import NoOrganisationScope, organisation_scope
 
 from tests.platform.base import APITestBase, count_queries
-from tests.platform.factories import make_member, make_org
+from tests.platform.factories import make_member, make_org, verified_login
 
 
 @pytest.mark.django_db
@@ -110,13 +110,52 @@ class TokenAPITest(APITestBase):
             cache.clear()
 
 
+    def test_the_upload_throttle_counts_uploads_only(self):
+        from django.core.cache import cache
+        from rest_framework.settings import api_settings
+        from tenancy.throttles import UploadRateThrottle
+
+        from tests.platform.factories import session_file_bytes, sha256
+
+        cache.clear()
+        UploadRateThrottle.THROTTLE_RATES = {**api_settings.DEFAULT_THROTTLE_RATES, "upload": "2/hour"}
+        try:
+            admin = self.client_for(Role.ADMIN)
+            for i in range(4):  # cohorts (and subjects, tokens, members) are not uploads
+                r = admin.post(self.url("cohort-list"), {"name": f"c{i}"}, format="json")
+                self.assertEqual(r.status_code, 201, r.content)
+            r = admin.post(self.url("subject-list"), {"cohort": r.json()["id"], "external_id": "S-9", "birth_year": 1970, "sex": "female"}, format="json")
+            self.assertEqual(r.status_code, 201, r.content)
+            subject = r.json()["id"]
+            codes = []
+            for i in range(3):
+                data = session_file_bytes(seed=30 + i)
+                codes.append(admin.post(self.url("upload-list"), {
+                    "subject": subject, "format": "gait-session", "size": len(data), "sha256": sha256(data)},
+                    format="json", HTTP_IDEMPOTENCY_KEY=f"k{i}").status_code)
+            self.assertEqual(codes, [201, 201, 429])
+            self.assertEqual(admin.post(self.url("cohort-list"), {"name": "c9"}, format="json").status_code, 201)
+        finally:
+            del UploadRateThrottle.THROTTLE_RATES
+            cache.clear()
+
+
 class MemberAndAuditAPITest(APITestBase):
     def test_admin_manages_members_and_the_last_owner_stays(self):
-        user = make_member(self.other, Role.VIEWER, username="carol")  # a member elsewhere may join too
+        user = make_member(self.other, Role.VIEWER, username="carol")  # a member elsewhere may join too...
         admin = self.client_for(Role.OWNER)
         r = admin.post(self.url("membership-list"), {"username": "carol", "role": "researcher"}, format="json")
-        self.assertEqual(r.status_code, 201, r.content)
-        r = admin.patch(self.url("membership-detail", pk=r.json()["id"]), {"role": "clinician"}, format="json")
+        self.assertEqual(r.status_code, 202, r.content)  # ...but only by accepting the invitation
+        with self.scope():
+            self.assertFalse(Membership.objects.filter(user=user).exists())
+        key = r.json()["link"].rstrip("/").rsplit("/", 1)[1]
+        web = APIClient()
+        web.force_login(user)
+        self.assertEqual(web.post(f"/dashboard/invite/{key}/").status_code, 302)
+        with self.scope():
+            m = Membership.objects.get(user=user)
+        self.assertEqual(m.role, "researcher")
+        r = admin.patch(self.url("membership-detail", pk=m.pk), {"role": "clinician"}, format="json")
         self.assertEqual(r.json()["role"], "clinician")
         with self.scope():
             self.assertEqual(Membership.objects.get(user=user).role, "clinician")
@@ -127,8 +166,22 @@ class MemberAndAuditAPITest(APITestBase):
         self.assertError(self.client_for(Role.CLINICIAN).post(self.url("membership-list"),
                                                               {"username": "olga", "role": "viewer"}, format="json"), 403)
         actions = self.audit_actions()
-        self.assertIn("membership.create", actions)
+        self.assertIn("invitation.create", actions)
+        self.assertIn("invitation.accept", actions)
         self.assertIn("membership.update", actions)
+
+    def test_inviting_a_name_never_tells_whether_it_exists(self):
+        make_member(self.other, Role.VIEWER, username="bob")  # exists, in another organisation
+        admin = self.client_for(Role.ADMIN)
+        answers = []
+        for name in ("bob", "no-such-user-xyz"):
+            r = admin.post(self.url("membership-list"), {"username": name, "role": "viewer"}, format="json")
+            self.assertEqual(r.status_code, 202, r.content)
+            body = r.json()
+            answers.append(sorted(body) + [body["state"], body["role"]])
+        self.assertEqual(answers[0], answers[1])
+        with self.scope():
+            self.assertEqual(Membership.objects.filter(user__username="bob").count(), 0)
 
     def test_audit_log_is_for_admins_and_records_who(self):
         self.client_for(Role.ADMIN).post(self.url("cohort-list"), {"name": "audited"}, format="json")
@@ -148,7 +201,7 @@ class MemberAndAuditAPITest(APITestBase):
             Cohort.objects.create(name="beta-cohort")
         with self.scope():
             Cohort.objects.create(name="alpha-cohort")
-        self.client.force_login(user)
+        verified_login(self.client, user)  # an admin elsewhere: signed in with a second factor
         names = lambda **h: [c["name"] for c in self.client.get(self.url("cohort-list"), **h).json()["results"]]  # noqa: E731
         self.assertEqual(names(), ["alpha-cohort"])  # first membership by organisation name
         self.assertEqual(names(HTTP_X_ORGANISATION="beta"), ["beta-cohort"])

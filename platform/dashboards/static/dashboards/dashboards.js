@@ -161,4 +161,12 @@
     requestAnimationFrame(loop);
   };
   window.GaitDash = GaitDash;
+  // Behaviour that pages declare with attributes (the Content-Security-Policy allows no inline handlers).
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("[data-autosubmit]") && e.target.form) { e.target.form.submit(); }
+  });
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest ? e.target.closest("[data-confirm]") : null;
+    if (el && !window.confirm(el.getAttribute("data-confirm"))) { e.preventDefault(); }
+  });
 })();

@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("results", "0002_cohort_summary"),
+        ("results", "0003_prediction_versions"),
     ]
 
     operations = [

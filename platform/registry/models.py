@@ -1,0 +1,213 @@
+"""The model registry: encoder versions, per-organisation predictor versions, aliases, training jobs.
+
+* ``EncoderVersion`` -- global (a GaitMAE checkpoint; its ``version_tag`` is what inference reports as
+  ``model_version``). The shipped checkpoint is the first (data migration 0002).
+* ``PredictorVersion`` -- an organisation's fitted heads on one encoder version, with lineage (snapshot
+  hash, code version, config + hash, parent, who started it), CV metrics per target, metrics on the
+  fixed, hashed evaluation set, and the artifact (JSON + NPZ coefficients in storage, never pickles).
+* ``Alias`` -- ``champion`` / ``challenger`` per organisation, pointing at a predictor version; moved only
+  by ``registry.actions`` inside a transaction, each move an ``AliasEvent`` (append-only).
+* ``TrainingJob`` -- a job of a ``kind`` (``finetune-heads`` now), its state machine, progress, logs,
+  metrics, artifacts and frozen data snapshot; launched by a named launcher backend.
+* ``PredictorCard`` -- the provenance of a predictor named in ``Prediction.model_name`` +
+  ``model_version`` (file-configured predictors such as the demo one; every predictor version gets one
+  too). Global: a card describes a model, it holds no subject data.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from tenancy.scope import TenantModel
+
+
+class EncoderVersion(models.Model):
+    """A GaitMAE checkpoint (global). ``version_tag`` = ``Embedding.model_version`` of its embeddings."""
+
+    version_tag = models.CharField(max_length=64, unique=True)
+    config_name = models.CharField(max_length=32)
+    weights_digest = models.CharField(max_length=64, help_text="gaitcore.model.checkpoint.weights_digest")
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=300, blank=True, help_text="where the checkpoint comes from")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, default="active", choices=[("active", "active"), ("retired", "retired")])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.version_tag
+
+
+class JobKind(models.TextChoices):
+    FINETUNE_HEADS = "finetune-heads", "fine-tune heads"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class TrainingJob(TenantModel):
+    """A training job of one organisation. ``scope`` says whose data it may read ("organisation" now; a
+    platform-level scope for encoder pretraining is a later kind)."""
+
+    kind = models.CharField(max_length=32, choices=JobKind.choices)
+    scope = models.CharField(max_length=16, default="organisation")
+    launcher = models.CharField(max_length=32, default="local", help_text="workers.launchers backend")
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED)
+    reason = models.TextField(blank=True, help_text="why the job is in its state (always set when final)")
+    config = models.JSONField(default=dict)
+    config_hash = models.CharField(max_length=64)
+    encoder = models.ForeignKey(EncoderVersion, on_delete=models.PROTECT, related_name="+")
+    label_table = models.ForeignKey("cohorts.PhenotypeTable", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    snapshot = models.JSONField(default=dict, blank=True, help_text="frozen data snapshot (manifest)")
+    snapshot_hash = models.CharField(max_length=64, blank=True)
+    n_sessions = models.PositiveIntegerField(default=0, help_text="sessions in the snapshot")
+    progress = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    artifacts = models.JSONField(default=dict, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the process running it")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.state})"
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+class JobLog(TenantModel):
+    """One line of a job's log (append-only)."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="logs")
+    at = models.DateTimeField(auto_now_add=True)
+    level = models.CharField(max_length=8, default="info")
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["id"]
+
+
+class PredictorVersion(TenantModel):
+    """Fitted heads of one organisation on one encoder version."""
+
+    number = models.PositiveIntegerField(help_text="1, 2, ... per organisation")
+    name = models.CharField(max_length=64, help_text="Prediction.model_name of its predictions")
+    encoder = models.ForeignKey(EncoderVersion, on_delete=models.PROTECT, related_name="predictors")
+    job = models.OneToOneField(TrainingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="predictor")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               help_text="the champion when it was trained")
+    status = models.CharField(max_length=16, default="candidate",
+                              choices=[("candidate", "candidate"), ("champion", "champion"),
+                                       ("challenger", "challenger"), ("retired", "retired")])
+    snapshot_hash = models.CharField(max_length=64)
+    code_version = models.CharField(max_length=64)
+    config = models.JSONField(default=dict)
+    config_hash = models.CharField(max_length=64)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    cv_metrics = models.JSONField(default=dict, help_text="{head: {metric: {mean, sd}}, representation}")
+    representation = models.JSONField(default=dict, help_text="{head: {chosen, outer_fold_wins, columns}}")
+    eval_set_hash = models.CharField(max_length=64)
+    eval_metrics = models.JSONField(default=dict, help_text="{target: metrics} on the evaluation set")
+    comparisons = models.JSONField(default=dict, blank=True,
+                                   help_text="{predictor version id: {target: metrics}} of other versions on this evaluation set")
+    artifact_key = models.CharField(max_length=300)
+    arrays_sha256 = models.CharField(max_length=64)
+    n_training_subjects = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["organisation", "number"], name="predictor_number_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AliasName(models.TextChoices):
+    CHAMPION = "champion"
+    CHALLENGER = "challenger"
+
+
+class Alias(TenantModel):
+    """``champion`` / ``challenger`` of an organisation. Move it only through ``registry.actions``."""
+
+    name = models.CharField(max_length=16, choices=AliasName.choices)
+    predictor = models.ForeignKey(PredictorVersion, on_delete=models.PROTECT, related_name="aliases")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="one_alias_per_name_and_org")]
+
+    def __str__(self) -> str:
+        return f"{self.name} -> {self.predictor}"
+
+
+class AliasEvent(TenantModel):
+    """Append-only log of alias moves (promotion, override, rollback)."""
+
+    alias = models.CharField(max_length=16, choices=AliasName.choices)
+    action = models.CharField(max_length=16, choices=[("promote", "promote"), ("override", "override"),
+                                                      ("rollback", "rollback"), ("assign", "assign")])
+    from_predictor = models.ForeignKey(PredictorVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_predictor = models.ForeignKey(PredictorVersion, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(blank=True)
+    gate = models.JSONField(default=dict, blank=True, help_text="the gate's comparison and verdict")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("alias events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("alias events are append-only")
+
+
+class PredictorCard(models.Model):
+    model_name = models.CharField(max_length=64)
+    model_version = models.CharField(max_length=64)
+    trained_on = models.CharField(max_length=200, help_text="the training cohort, in words")
+    cohort_kind = models.CharField(max_length=16, choices=[("synthetic", "synthetic"), ("real", "real")])
+    demonstration_only = models.BooleanField(default=True)
+    method = models.CharField(max_length=300, blank=True, help_text="how the values were produced")
+    n_training_subjects = models.PositiveIntegerField(default=0)
+    attribution = models.JSONField(default=dict, blank=True)  # {system: {legs, arms, torso, head}}
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model_name", "model_version"], name="one_card_per_model_version")]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} {self.model_version}"
+
+    def save(self, *args, **kwargs):
+        if self.cohort_kind == "synthetic":
+            self.demonstration_only = True  # a synthetic-trained predictor is never clinical
+        super().save(*args, **kwargs)
