@@ -5,7 +5,7 @@
 Creates a throwaway database (``gait_bench_dash_<pid>``) on the PostgreSQL server at 127.0.0.1:5432 (or
 ``--postgres-url``), migrates it, seeds one organisation with a cohort of ``--subjects`` synthetic subjects
 (about half of them with two visits) WITH synthetic result rows -- QC, drawn features and 19 predictions per
-session, written straight into the tables by ``dashboards.benchdata`` (bench data, NOT model output; the demo
+session, written straight into the tables by ``demo.benchdata`` (bench data, NOT model output; the demo
 goes through the real pipeline instead) -- plus a second cohort of a fifth of the size for the side-by-side view, runs
 ANALYZE, then renders pages in this process through the whole Django stack (middleware, scope, queries,
 templates; Django's test client, no network) ``--repeats`` times each after one warm-up. Prints JSON:
@@ -45,7 +45,7 @@ def run(n_subjects: int, repeats: int) -> dict:
     import django
 
     django.setup()
-    from dashboards.benchdata import seed_bench_cohort
+    from demo.benchdata import seed_bench_cohort
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection

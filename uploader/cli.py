@@ -239,6 +239,10 @@ def import_(files: tuple[Path, ...], fmt: str, subject: str, task: str | None) -
     from .client import file_sha256
     from .record import session_filename
 
+    sessions = [f for f in files if f.name.endswith(SESSION_SUFFIX)]
+    if sessions:
+        raise ImportFailed(f"{sessions[0]} is already a session file ({SESSION_SUFFIX}), not a {fmt} recording",
+                           f"queue it as it is: gait-upload add {sessions[0]}")
     paths = list(iter_recordings(files, fmt))
     if not paths:
         raise ImportFailed(f"no {fmt} recordings found in {', '.join(map(str, files))}",
@@ -266,6 +270,50 @@ def import_(files: tuple[Path, ...], fmt: str, subject: str, task: str | None) -
     if failed:
         raise ImportFailed(f"{failed} of {len(paths)} recordings could not be imported (see above)",
                            "fix or leave out those files; the others are queued")
+
+
+SESSION_SUFFIX = ".gait.npz"
+
+
+@main.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--subject", default=None, help="The subject's pseudonym (default: the one in the file).")
+def add(files: tuple[Path, ...], subject: str | None) -> None:
+    """Queue existing session files (.gait.npz: the platform's own format, e.g. from `gaitfm synth`)."""
+    import shutil
+
+    from gaitcore.errors import ValidationError
+    from gaitcore.sessionfile import read_session
+
+    from .client import file_sha256
+    from .record import session_filename
+
+    failed = 0
+    with _queue() as q:
+        for f in files:
+            try:
+                session = read_session(f)  # checks the format, the arrays and their checksum
+            except (ValidationError, ValueError, OSError) as exc:
+                failed += 1
+                err_console.print(f"[red]rejected[/] {f}: not a readable session file ({exc})")
+                continue
+            who = subject or session.subject
+            if subject and subject != session.subject:
+                from gaitcore.sessionfile import write_session
+
+                session.subject = subject  # the pseudonym the platform knows; the arrays are unchanged
+                out = write_session(session, cfg.sessions_dir() / session_filename(who))
+            else:
+                out = cfg.sessions_dir() / session_filename(who)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, out)  # the queue owns its copy (push deletes it once uploaded)
+            tasks = [t.task for t in session.tasks]
+            item = q.add(out, who, tasks=tasks, size=out.stat().st_size, sha256=file_sha256(out), source="file")
+            console.print(f"[green]queued[/] {f} -> queue item {item.id} (subject {who}, {session.n_frames} frames, "
+                          f"tasks {tasks or 'none'})")
+    if failed:
+        raise ImportFailed(f"{failed} of {len(files)} files are not session files (see above)",
+                           f"`gait-upload add` takes {SESSION_SUFFIX} files; other formats: `gait-upload import --format`")
 
 
 # --- queue -----------------------------------------------------------------------------------------

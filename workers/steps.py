@@ -237,8 +237,11 @@ def predict(session_id: int, model_version: str, run) -> dict:
             if "probability" in v:
                 rows.append(dict(phenotype=target, value=v["probability"], lower=None, upper=None, unit="probability"))
             else:
+                ref = v.get("reference") or {}  # the training cohort's statistics of the subject's group
                 rows.append(dict(phenotype=target, value=v["value"], lower=_finite(v.get("lower")),
-                                 upper=_finite(v.get("upper")), unit=str(units.get(target, ""))[:32]))
+                                 upper=_finite(v.get("upper")), unit=str(units.get(target, ""))[:32],
+                                 reference_mean=ref.get("mean"), reference_sd=ref.get("sd"), reference_n=ref.get("n"),
+                                 reference_group=str(ref.get("group", ""))[:16]))
         elif np.isfinite(v):
             # gait age is the age head's prediction and its gaps subtract a known age, so all three carry the
             # age head's conformal half-widths

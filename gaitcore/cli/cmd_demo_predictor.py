@@ -23,7 +23,13 @@ What it does, deterministically (fixed seeds; same inputs -> same coefficients):
    fitted heads instead of re-embedding zeroed inputs), averaged over the system's heads, shares summing
    to 1.
 
-The artifact goes to ``<out>/<key>/`` where ``key`` hashes (checkpoint version and file hash,
+Shipped: the artifact of the default parameters with the shipped checkpoint is in git next to that checkpoint
+(``gaitcore/model/checkpoints/demo-predictor/``: ``predictor.json`` + float64 ``predictor.npz``, loaded with
+``allow_pickle=False`` and checked against its SHA-256), so the first ``./run demo`` builds nothing: when
+the requested key equals the shipped artifact's, its folder is printed at once. ``--ship`` (maintainers)
+rebuilds it there after a change of the recipe, the generator or the checkpoint.
+
+Otherwise the artifact goes to ``<out>/<key>/`` where ``key`` hashes (checkpoint version and file hash,
 preprocessing version, generator version, predictor format, every parameter): a later call with the same
 inputs prints the folder at once without recomputing. The folder (and only it) is printed on stdout;
 progress goes to stderr. Nothing of it belongs in git: predictor coefficients are model weights.
@@ -36,7 +42,7 @@ import argparse
 NAME = "demo-predictor"
 HELP = "Build (or reuse from the cache) the synthetic demonstration predictor used by ./run demo."
 
-BUILD_VERSION = "2"  # bump when the recipe below changes (invalidates cached artifacts)
+BUILD_VERSION = "3"  # bump when the recipe below changes (invalidates cached artifacts)
 DEFAULT_TASKS = ("treadmill_3kmh",)
 REGIONS = ("legs", "arms", "torso", "head")
 
@@ -57,6 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default=None, help="GaitMAE checkpoint (default: the shipped one)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--force", action="store_true", help="rebuild even when the cache has this artifact")
+    parser.add_argument("--ship", action="store_true",
+                        help="write the artifact to the shipped folder next to the checkpoint (maintainers)")
     parser.add_argument("-q", "--quiet", action="store_true")
 
 
@@ -83,6 +91,25 @@ def target_units(targets: list[str]) -> dict[str, str]:
     units = {**{k: v for k, v in t["covariates"].items() if isinstance(v, str)},
              **{k: p["units"] for k, p in t["phenotypes"].items()}}
     return {k: units[k] for k in targets if k in units}
+
+
+def shipped_folder():
+    from pathlib import Path
+
+    from ..model.checkpoint import SHIPPED_CHECKPOINT
+
+    return Path(SHIPPED_CHECKPOINT).parent / "demo-predictor"
+
+
+def shipped_key() -> str:
+    """The build key of the shipped artifact ("" when there is none)."""
+    import json
+
+    try:
+        meta = json.loads((shipped_folder() / "predictor.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    return str((meta.get("demo_build") or {}).get("key", ""))
 
 
 def cache_key(params: dict) -> str:
@@ -170,7 +197,13 @@ def run(args: argparse.Namespace) -> int:
               "targets": targets, "sex_specific": sex_specific, "cv_seeds": args.seeds, "level": args.level}
     key = cache_key(params)
     folder = Path(args.out) / key
-    if (folder / "predictor.json").is_file() and not args.force:
+    if not args.force and not args.ship and shipped_key() == key:
+        say(f"shipped: {shipped_folder()} (checkpoint {ckpt.version_tag}, generator {GENERATOR_VERSION})")
+        print(shipped_folder().resolve())
+        return 0
+    if args.ship:
+        folder = shipped_folder()
+    if (folder / "predictor.json").is_file() and not args.force and not args.ship:
         say(f"cached: {folder} (checkpoint {ckpt.version_tag}, generator {GENERATOR_VERSION})")
         print(folder.resolve())
         return 0
@@ -285,8 +318,9 @@ def _save_replacing(pred, out, key: str, folder) -> None:
     """Write the predictor to a temporary folder, then put it in place of ``folder``."""
     import os
     import shutil
+    from pathlib import Path
 
-    tmp = out / f".tmp-{key}-{os.getpid()}"
+    tmp = Path(folder).parent / f".tmp-{key}-{os.getpid()}"  # (next to the shipped folder with --ship)
     shutil.rmtree(tmp, ignore_errors=True)
     pred.save(tmp)
     if folder.exists():

@@ -21,6 +21,12 @@ Gait age: the age head's prediction. ``gait_age_gap`` = gait age - chronological
 line of out-of-fold gait age on chronological age in the training cohort, corrected gap =
 gait age - (a + b * age) (uncorrelated with age in the training cohort, 0 on average at every age).
 
+Reference statistics (``reference`` in ``predictor.json``): per continuous target, the mean and SD of the
+training cohort's observed values, overall (``all``), per sex (``F``, ``M``) and per sex and age band
+(``F:40-59``; bands ``AGE_BANDS``). :meth:`Predictor.predict` attaches to each prediction the most specific
+group of the subject with at least ``MIN_REFERENCE_N`` subjects, so a deviation (value - mean) / SD is
+measured against the training cohort, not against whoever else an organisation has uploaded.
+
 Storage: ``predictor.json`` (metadata, head descriptions, the SHA-256 of the arrays file) and
 ``predictor.npz`` (float64 arrays only). Loading uses ``np.load(allow_pickle=False)`` and checks the
 hash; nothing is ever unpickled.
@@ -41,6 +47,42 @@ from .cv import ALPHAS, LOGISTIC_CS, grouped_fold_ids, make_folds, nested_cv, se
 from .metrics import score_panel
 
 FORMAT = "gaitcore.predictor/1"
+AGE_BANDS = {"20-39": (20, 40), "40-59": (40, 60), "60-79": (60, 80), "80+": (80, 200)}
+MIN_REFERENCE_N = 10
+
+
+def age_band(age: float | None) -> str:
+    if age is None or not np.isfinite(age):
+        return ""
+    return next((b for b, (lo, hi) in AGE_BANDS.items() if lo <= age < hi), "")
+
+
+def reference_statistics(Y: np.ndarray, targets: list[str], groups: np.ndarray, sex: np.ndarray,
+                         age: np.ndarray | None, binary: np.ndarray) -> dict:
+    """{target: {group: {"mean", "sd", "n"}}} over subjects (one value per subject: its first session),
+    groups ``all``, ``F``/``M`` and ``F:40-59``-style sex and age bands with at least 2 subjects."""
+    _, first = np.unique(groups, return_index=True)
+    sx = np.asarray(sex, dtype=object)[first]
+    bands = np.array([age_band(a) for a in (np.asarray(age, float)[first] if age is not None else [np.nan] * len(first))],
+                     dtype=object)
+    out: dict = {}
+    for j, t in enumerate(targets):
+        if binary[j]:
+            continue
+        y = Y[first, j]
+        keys = {"all": np.ones(len(y), bool)}
+        for s in ("F", "M"):
+            keys[s] = sx == s
+            for b in AGE_BANDS:
+                keys[f"{s}:{b}"] = (sx == s) & (bands == b)
+        stats = {}
+        for k, rows in keys.items():
+            v = y[rows & np.isfinite(y)]
+            if len(v) >= 2 and np.std(v, ddof=1) > 0:
+                stats[k] = {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)), "n": int(len(v))}
+        if stats:
+            out[t] = stats
+    return out
 SEX_SPECIFIC = ("age", "bmi")
 JSON_NAME, NPZ_NAME = "predictor.json", "predictor.npz"
 
@@ -124,7 +166,7 @@ class Predictor:
             sex: np.ndarray | None, *, embedding_model_version: str, cohort: str, source: str,
             feature_set: str = "embeddings", task_mode: str = "concat", tasks: list[str] | None = None,
             binary: np.ndarray | None = None, sex_specific: tuple[str, ...] = SEX_SPECIFIC, seeds: int = 5,
-            level: float = 0.9, n_jobs: int = 1, progress=None) -> Predictor:
+            level: float = 0.9, n_jobs: int = 1, progress=None, age: np.ndarray | None = None) -> Predictor:
         """Fit every head; CV metrics and conformal intervals from nested grouped CV with ``seeds`` seeds."""
         if cohort not in ("synthetic", "real"):
             raise ValueError("cohort must be 'synthetic' or 'real'")
@@ -178,6 +220,9 @@ class Predictor:
             "provenance": {"cohort": cohort, "source": source, "demonstration_only": cohort == "synthetic"},
             "interval_level": level,
         }
+        if age is None and "age" in targets:
+            age = Y[:, targets.index("age")]
+        meta["reference"] = reference_statistics(Y, targets, groups, sex, age, binary)
         return cls(meta, heads)
 
     # ---- persistence -------------------------------------------------------------------------------
@@ -266,6 +311,9 @@ class Predictor:
                 else:
                     hw = h.interval["halfwidth"] if h.interval else np.nan
                     out[i][t] = {"value": v, "lower": v - hw, "upper": v + hw, "head": h.key}
+                    ref = self.reference(t, str(sex[i]), float(age[i]) if age is not None else None)
+                    if ref:
+                        out[i][t]["reference"] = ref
                 if t == "age" and h.kind == "ridge":
                     out[i]["gait_age"] = v
                     if age is not None and np.isfinite(age[i]):
@@ -274,6 +322,17 @@ class Predictor:
                             exp = h.age_bias["intercept"] + h.age_bias["slope"] * float(age[i])
                             out[i]["gait_age_gap_corrected"] = v - exp
         return out
+
+    def reference(self, target: str, sex: str, age: float | None) -> dict | None:
+        """The training cohort's statistics of ``target`` for the most specific group of this subject with at
+        least ``MIN_REFERENCE_N`` subjects: {"mean", "sd", "n", "group"}; None without reference statistics."""
+        stats = (self.meta.get("reference") or {}).get(target) or {}
+        band = age_band(age)
+        for key in ([f"{sex}:{band}"] if sex and band else []) + ([sex] if sex else []) + ["all"]:
+            st = stats.get(key)
+            if st and st["n"] >= MIN_REFERENCE_N:
+                return {**st, "group": key}
+        return None
 
     def describe(self) -> dict:
         """What the API shows next to a prediction."""

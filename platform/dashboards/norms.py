@@ -1,11 +1,33 @@
-"""Indicative normative ranges of engineered gait features for healthy adults walking on a treadmill at a
-self-selected speed (rounded from commonly cited adult reference values; broad on purpose). They frame
-the cohort's means in the dashboards; they are not diagnostic thresholds. Units follow
-``gaitcore.features.FEATURES``."""
+"""Normative values of engineered gait features.
+
+Two kinds, kept apart on purpose:
+
+* ``AGE_SEX_NORMS``: published reference values by age decade and sex, mean and SD, so a subject gets a
+  percentile (normal approximation). Only what the cited tables give:
+
+  - comfortable overground gait speed, adults 20-79: Bohannon RW (1997) "Comfortable and maximum walking
+    speed of adults aged 20-79 years: reference values and determinants", Age and Ageing 26:15-19, Table 2
+    (cm/s here in m/s; 230 healthy volunteers timed over 7.62 m). The abstract's extremes (127.2 cm/s,
+    women in their seventies; 146.2 cm/s, men in their forties) are the table's.
+  - the decade means of Bohannon RW & Andrews AW (2011) "Normal walking speed: a descriptive
+    meta-analysis", Physiotherapy 97:182-189 (men 1.36/1.43/1.43/1.43/1.34/1.26, women
+    1.34/1.34/1.39/1.31/1.24/1.13 m/s for the 20s..70s; also used by ``gaitcore.synth.subject``) are
+    shown beside it as the pooled mean; the meta-analysis reports no between-person SD, so no percentile
+    comes from it.
+
+* ``NORMS``: indicative ranges of healthy adults for the other features (rounded from commonly cited adult
+  values, e.g. Hollman et al. 2011, Gait & Posture 34:111-118, for spatiotemporal parameters; broad on
+  purpose): they frame a value, they give no percentile and are not diagnostic thresholds.
+
+Units follow ``gaitcore.features.FEATURES``.
+"""
 
 from __future__ import annotations
 
+import math
+
 NORM_TASK = "treadmill_self_selected"
+SPEED_TASK = "overground_walk"  # the published speed norms are overground; the treadmill task is used when absent
 
 # feature -> (low, high)
 NORMS: dict[str, tuple[float, float]] = {
@@ -19,6 +41,17 @@ NORMS: dict[str, tuple[float, float]] = {
 }
 
 KEY_FEATURES = ("walking_speed_m_s", "cadence_steps_min", "stride_length_m")
+DECADES = ((20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, 79))
+
+# Bohannon 1997, Table 2: comfortable gait speed, mean and SD (m/s), by decade 20s..70s
+BOHANNON_1997 = "Bohannon 1997, Age Ageing 26:15-19"
+_SPEED_1997 = {
+    "male": ((1.393, 0.153), (1.458, 0.099), (1.462, 0.164), (1.393, 0.224), (1.359, 0.205), (1.330, 0.196)),
+    "female": ((1.407, 0.174), (1.415, 0.135), (1.390, 0.153), (1.395, 0.153), (1.296, 0.214), (1.272, 0.174)),
+}
+BOHANNON_ANDREWS_2011 = "Bohannon & Andrews 2011, Physiotherapy 97:182-189"
+_SPEED_2011 = {"male": (1.36, 1.43, 1.43, 1.43, 1.34, 1.26), "female": (1.34, 1.34, 1.39, 1.31, 1.24, 1.13)}
+AGE_SEX_NORMS = {"walking_speed_m_s": (_SPEED_1997, BOHANNON_1997)}
 
 
 def label(feature: str) -> tuple[str, str]:
@@ -32,3 +65,34 @@ def label(feature: str) -> tuple[str, str]:
             nice = nice[: -len(suffix)]
             break
     return nice.capitalize(), (spec.unit if spec else "")
+
+
+def decade(age: float) -> int | None:
+    return next((i for i, (lo, hi) in enumerate(DECADES) if lo <= age < hi + 1), None)
+
+
+def percentile(value: float, mean: float, sd: float) -> float:
+    """The percentile of ``value`` in a normal distribution (mean, sd)."""
+    return 50.0 * (1.0 + math.erf((value - mean) / (sd * math.sqrt(2.0))))
+
+
+def subject_norm(feature: str, value: float | None, age: float, sex: str) -> dict:
+    """The norm of ``feature`` for a subject of this age and sex: {"mean", "sd", "percentile", "source",
+    "group", "pooled_mean", "low", "high"} (what is known; empty strings/None otherwise)."""
+    out: dict = {"mean": None, "sd": None, "percentile": None, "source": "", "group": "", "pooled_mean": None,
+                 "low": None, "high": None}
+    if feature in NORMS:
+        out["low"], out["high"] = NORMS[feature]
+        out["source"] = "indicative adult range"
+    table = AGE_SEX_NORMS.get(feature)
+    d = decade(age)
+    if table and d is not None and sex in ("male", "female"):
+        rows, source = table
+        mean, sd = rows[sex][d]
+        lo, hi = DECADES[d]
+        out.update(mean=mean, sd=sd, source=source, group=f"{sex}, {lo}-{hi} y")
+        if feature == "walking_speed_m_s":
+            out["pooled_mean"] = _SPEED_2011[sex][d]
+        if value is not None:
+            out["percentile"] = percentile(value, mean, sd)
+    return out

@@ -1,9 +1,15 @@
 """Every query of the dashboards. Each page runs a fixed number of queries whatever the number of rows;
 aggregates (means, SDs, counts, shares outside a range) are computed by the database.
 
-Deviation predictions: ``Prediction`` rows ``<system>_deviation`` with ``unit == "SD"`` are a subject's predicted deviation of
-one body system from the reference population (the predictor's training cohort), in SD units. Gait age:
-phenotype ``gait_age`` (years). A subject's profile uses their latest processed (``done``) session.
+Deviations: a body system's deviation is the mean z of its phenotypes' predictions, each measured against the
+predictor's training cohort (the reference statistics stored with the prediction: same sex and age band)
+or, when the predictor has none, against this organisation's predictions of that phenotype (the pages then
+say "relative to this organisation's subjects"). ``Prediction`` rows ``<system>_deviation`` in unit ``SD``
+are a predictor's own deviations, used as they are. Gait age: phenotype ``gait_age`` (years).
+
+QC gate (``results.verdict``): a subject's profile uses their latest processed (``done``) session whose
+QC passed; sessions whose QC failed are left out of every aggregate (the pages say how many) and their
+predictions are withheld on the subject report.
 """
 
 from __future__ import annotations
@@ -12,22 +18,20 @@ import math
 from dataclasses import dataclass
 
 from cohorts.models import Cohort, Subject
-from django.db.models import Avg, Count, F, FloatField, OuterRef, Q, Subquery
+from django.db.models import Avg, Case, Count, F, FloatField, OuterRef, Q, Subquery, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 from recordings.models import GaitSession, SessionStatus
 from registry.models import PredictorCard
 from results.models import Prediction, QCReport, TaskFeatures
+from results.verdict import QC_PASSED, clipped_interval, flag, recorded_on, withheld_reason
 from tenancy.models import AuditEvent
 
-from .norms import KEY_FEATURES, NORM_TASK, NORMS, label
+from gaitcore.phenotypes import BY_NAME, SYSTEMS, info, system_name
 
-SYSTEMS = (
-    "cardiovascular", "liver", "sleep", "glycemic", "nmr_metabolomics", "lifestyle", "frailty",
-    "mental_health", "body_composition", "bone_density", "lipids", "renal", "hematopoietic", "immune",
-    "anthropometric", "metabolomics", "microbiome", "diet",
-)  # fmt: skip  (docs/science.md#body-systems, in its order)
+from .norms import KEY_FEATURES, NORM_TASK, NORMS, SPEED_TASK, label, subject_norm
+
 DEVIATION_UNIT = "SD"
 DEVIATION_SUFFIX = "_deviation"  # a deviation row: phenotype "<system>_deviation" in unit "SD"
 DEVIATION = Q(unit=DEVIATION_UNIT, phenotype__endswith=DEVIATION_SUFFIX)
@@ -50,7 +54,7 @@ def sample_sd(mean, mean_sq, n):
 
 
 def system_label(system: str) -> str:
-    return {"nmr_metabolomics": "NMR metabolomics"}.get(system, system.replace("_", " ").capitalize())
+    return system_name(system)
 
 
 # ---- organisation home ------------------------------------------------------------------------------
@@ -112,39 +116,70 @@ class Filters:
         return qs
 
 
-def latest_done_sessions(subjects):
-    """A subquery of the latest processed session id of each subject."""
-    latest = (GaitSession.objects.filter(subject=OuterRef("pk"), status=SessionStatus.DONE)
-              .order_by("-recorded_at", "-id").values("id")[:1])
+def latest_done_sessions(subjects, qc_passed: bool = True):
+    """A subquery of the latest processed session id of each subject; with ``qc_passed`` (the default) only
+    sessions whose QC passed count (a QC-failed session's results are withheld: ``results.verdict``)."""
+    done = GaitSession.objects.filter(subject=OuterRef("pk"), status=SessionStatus.DONE)
+    if qc_passed:
+        done = done.filter(QC_PASSED)
+    latest = done.order_by("-recorded_at", "-id").values("id")[:1]
     return subjects.annotate(latest=Subquery(latest)).filter(latest__isnull=False).values("latest")
 
 
-def system_profile(session_ids) -> list[dict]:
-    """Per body system: mean predicted deviation, its 95 % CI (mean +- 1.96 SD / sqrt(n)), the mean of the
-    subjects' own prediction intervals, n, and the reference the deviation is taken from.
+def qc_excluded(subjects) -> int:
+    """Subjects whose latest processed session failed QC (left out of the aggregates)."""
+    latest = latest_done_sessions(subjects, qc_passed=False)
+    return GaitSession.objects.filter(pk__in=latest).exclude(QC_PASSED).count()
 
-    Deviation rows (unit ``SD``) are used as they are (reference: the predictor's training population).
-    A system with only raw-unit predictions (e.g. mmol/L) is standardised per phenotype against all of the
-    organisation's predictions of that phenotype and averaged per subject and system (reference: the
-    organisation's subjects) -- said so on the page. Four queries whatever the number of rows."""
-    rows = (Prediction.objects.filter(DEVIATION, session_id__in=session_ids).order_by()
-            .values("body_system").annotate(mean=Avg("value"), m2=Avg(F("value") * F("value")), n=Count("id"),
-                                            lower=Avg("lower"), upper=Avg("upper"), level=Avg("interval_level")))
-    by = {r["body_system"]: {**r, "sd": sample_sd(r["mean"], r["m2"], r["n"]), "reference": "predictor"} for r in rows}
-    missing = [s for s in SYSTEMS if s not in by]
-    if missing:
-        by.update(_standardised_profile(session_ids, missing))
+
+def _z(field: str, org_stats: list[dict]):
+    """A prediction's deviation in SD units: a predictor's own deviation row as it is; else against the
+    training cohort's reference statistics stored with the prediction; else against the organisation's
+    predictions of that phenotype (``org_stats``)."""
+    whens = [When(DEVIATION, then=F(field)),
+             When(reference_sd__gt=0, then=(F(field) - F("reference_mean")) / F("reference_sd"))]
+    whens += [When(phenotype=r["phenotype"], then=(F(field) - Value(r["m"])) / Value(r["sd"])) for r in org_stats]
+    return Case(*whens, default=None, output_field=FloatField())
+
+
+def _profile_rows(session_ids):
+    """Per session and body system: mean z of its phenotypes (value, interval bounds), the level, and how
+    many of the rows were measured against the organisation (one query, plus one for the org's stats)."""
+    base = _deviation_inputs().filter(session_id__in=session_ids)
+    stats = _reference_stats()
+    return list(base.order_by().values("body_system", "session_id").annotate(
+        z=Avg(_z("value", stats)), zl=Avg(_z("lower", stats)), zu=Avg(_z("upper", stats)),
+        level=Avg("interval_level"), n_org=Count("id", filter=~DEVIATION & Q(reference_sd__isnull=True)),
+        n_rows=Count("id")).filter(z__isnull=False))
+
+
+def system_profile(session_ids) -> list[dict]:
+    """Per body system: mean deviation over subjects, its 95 % CI (mean +- 1.96 SD / sqrt(n)), the mean of the
+    subjects' own (z-scaled) prediction intervals, n, and the reference: ``training`` (the predictor's
+    training cohort, by sex and age band), ``organisation`` (this organisation's subjects: the predictor has
+    no reference statistics) or ``mixed``."""
+    acc: dict[str, list] = {}
+    for r in _profile_rows(session_ids):  # one row per subject and system (bounded by subjects x 18)
+        acc.setdefault(r["body_system"], []).append(r)
     out = []
     for s in SYSTEMS:
-        r = by.get(s)
-        if r is None or not r["n"]:
+        rs = acc.get(s)
+        if not rs:
             out.append({"system": s, "label": system_label(s), "n": 0})
             continue
-        half = 1.96 * (r["sd"] or 0.0) / math.sqrt(r["n"]) if r["n"] > 1 else None
-        out.append({"system": s, "label": system_label(s), "n": r["n"], "mean": r["mean"],
-                    "ci_low": None if half is None else r["mean"] - half,
-                    "ci_high": None if half is None else r["mean"] + half,
-                    "lower": r["lower"], "upper": r["upper"], "level": r["level"], "reference": r["reference"]})
+        vals = [r["z"] for r in rs]
+        n = len(vals)
+        mean = sum(vals) / n
+        sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else None
+        half = 1.96 * sd / math.sqrt(n) if sd is not None else None
+        n_org, n_rows = sum(r["n_org"] for r in rs), sum(r["n_rows"] for r in rs)
+        zl = [r["zl"] for r in rs if r["zl"] is not None]
+        zu = [r["zu"] for r in rs if r["zu"] is not None]
+        out.append({"system": s, "label": system_label(s), "n": n, "mean": mean,
+                    "ci_low": None if half is None else mean - half, "ci_high": None if half is None else mean + half,
+                    "lower": sum(zl) / len(zl) if zl else None, "upper": sum(zu) / len(zu) if zu else None,
+                    "level": rs[0]["level"],
+                    "reference": "organisation" if n_org == n_rows else "training" if n_org == 0 else "mixed"})
     return out
 
 
@@ -153,44 +188,24 @@ def system_profile(session_ids) -> list[dict]:
 NOT_STANDARDISED = (GAIT_AGE, "age", "gait_age_gap", "gait_age_gap_corrected")
 
 
-def _raw_predictions(systems):
-    base = Prediction.objects.filter(body_system__in=systems, lower__isnull=False).exclude(DEVIATION)
-    return base.exclude(phenotype__in=NOT_STANDARDISED).exclude(unit="probability")
+def _deviation_inputs():
+    """Predictions that enter a body-system deviation: deviation rows and raw-unit phenotypes with an
+    interval, of sessions whose QC passed."""
+    return (Prediction.objects.filter(lower__isnull=False, session__qc__passed=True)
+            .exclude(phenotype__in=NOT_STANDARDISED).exclude(unit="probability"))
 
 
-def _reference_stats(systems) -> list[dict]:
-    """Mean and SD of each raw-unit phenotype over all of the organisation's predictions (one query)."""
-    rows = (_raw_predictions(systems).order_by().values("phenotype")
+def _reference_stats() -> list[dict]:
+    """Mean and SD of each raw-unit phenotype without training reference statistics, over all of the
+    organisation's predictions of QC-passed sessions (one query): the fallback reference."""
+    rows = (_deviation_inputs().exclude(DEVIATION).filter(reference_sd__isnull=True).order_by().values("phenotype")
             .annotate(m=Avg("value"), m2=Avg(F("value") * F("value")), n=Count("id")))
     out = [{**r, "sd": sample_sd(r["m"], r["m2"], r["n"])} for r in rows]
     return [r for r in out if r["sd"] and r["sd"] > 1e-12 * max(1.0, abs(r["m"]))]
 
 
-def _standardised_profile(session_ids, systems) -> dict:
-    from django.db.models import Case, Value, When
-
-    base = _raw_predictions(systems)
-    stats = _reference_stats(systems)
-    if not stats:
-        return {}
-    def z(field):
-        return Case(*[When(phenotype=r["phenotype"], then=(F(field) - Value(r["m"])) / Value(r["sd"])) for r in stats],
-                    default=None, output_field=FloatField())
-    per_subject = (base.filter(session_id__in=session_ids, phenotype__in=[r["phenotype"] for r in stats]).order_by()
-                   .values("body_system", "session_id").annotate(z=Avg(z("value")), zl=Avg(z("lower")), zu=Avg(z("upper")),
-                                                                 level=Avg("interval_level")))
-    acc: dict[str, list] = {}
-    for r in per_subject:  # one row per subject and system (bounded by subjects x 18)
-        acc.setdefault(r["body_system"], []).append(r)
-    out = {}
-    for system, rs in acc.items():
-        vals = [r["z"] for r in rs]
-        n = len(vals)
-        mean = sum(vals) / n
-        sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1)) if n > 1 else None
-        out[system] = {"n": n, "mean": mean, "sd": sd, "lower": sum(r["zl"] for r in rs) / n,
-                       "upper": sum(r["zu"] for r in rs) / n, "level": rs[0]["level"], "reference": "organisation"}
-    return out
+def age_at(when, birth_year: int) -> float:
+    return when.year + (when.timetuple().tm_yday - 1) / 365.25 - birth_year - 0.5
 
 
 def gait_age_points(session_ids) -> list[dict]:
@@ -199,8 +214,7 @@ def gait_age_points(session_ids) -> list[dict]:
             .values_list("value", "session__subject__birth_year", "session__recorded_at", "session__created_at"))
     pts = []
     for value, birth_year, recorded, created in rows:
-        when = recorded or created
-        age = when.year + (when.timetuple().tm_yday - 1) / 365.25 - birth_year - 0.5
+        age = age_at(recorded or created, birth_year)
         pts.append({"age": round(age, 1), "gait_age": round(value, 1), "gap": round(value - age, 1)})
     return pts
 
@@ -267,6 +281,7 @@ def cohort_profile(cohort, filters: Filters) -> dict:
         "cohort": cohort,
         "n_subjects": subjects.count(),
         "n_profiled": max([len(points)] + [s["n"] for s in systems]),
+        "n_qc_excluded": qc_excluded(subjects),
         "systems": systems,
         "gait_age": points,
         "gap_hist": histogram(gaps),
@@ -276,16 +291,31 @@ def cohort_profile(cohort, filters: Filters) -> dict:
     }
 
 
+def reference_wording(refs: set[str]) -> str:
+    """How a page names the reference of its deviations."""
+    if refs == {"training"}:
+        return "the predictor's training cohort (same sex and age band)"
+    if refs == {"organisation"}:
+        return "relative to this organisation's subjects"
+    if not refs:
+        return ""
+    return "the predictor's training cohort where it publishes reference statistics, else relative to this organisation's subjects"
+
+
 def cohort_page(cohort, other, filters: Filters) -> dict:
     """Everything the cohort health profile page shows (``other``: the cohort compared side by side)."""
     profiles = [cohort_profile(c, filters) for c in (cohort, other) if c is not None]
     chart = [{"name": p["cohort"].name, "systems": p["systems"], "gait_age": p["gait_age"], "gap_hist": p["gap_hist"],
               "features": p["features"]} for p in profiles]
+    refs = {r["reference"] for p in profiles for r in p["systems"] if r.get("n")}
+    wording = reference_wording(refs)
     return {
-        "cohort": cohort, "compare": other, "profiles": profiles, "filters": filters, "chart": chart,
+        "cohort": cohort, "compare": other, "profiles": profiles, "filters": filters,
+        "chart": {"profiles": chart, "axis": f"predicted deviation (SD units{'; ' + wording if wording else ''})"},
         "system_rows": [(row["label"], [p["systems"][i] for p in profiles]) for i, row in enumerate(profiles[0]["systems"])],
         "cards": list({(c.model_name, c.model_version): c for p in profiles for c in p["cards"]}.values()),
-        "org_referenced": any(r.get("reference") == "organisation" for p in profiles for r in p["systems"]),
+        "org_referenced": bool(refs - {"training"}),
+        "reference": wording,
         "has_results": any(p["n_profiled"] for p in profiles),
         "all_cohorts": list(Cohort.objects.filter(archived_at__isnull=True).exclude(pk=cohort.pk)),
         "age_bands": AGE_BANDS, "sexes": SEXES,
@@ -294,7 +324,8 @@ def cohort_page(cohort, other, filters: Filters) -> dict:
 
 # ---- subject report ------------------------------------------------------------------------------------
 def subject_sessions(subject) -> list[dict]:
-    """Sessions over time with gait age, key features and QC (a constant number of queries)."""
+    """Sessions over time with gait age, key features and QC (a constant number of queries). The gait age of
+    a session whose QC failed is withheld (``withheld`` says why)."""
     gait_age = Prediction.objects.filter(session=OuterRef("pk"), phenotype=GAIT_AGE).order_by("-id")
     feats = TaskFeatures.objects.filter(session=OuterRef("pk"), task=NORM_TASK)
     ann = {"gait_age": Subquery(gait_age.values("value")[:1]),
@@ -304,13 +335,18 @@ def subject_sessions(subject) -> list[dict]:
         ann[f] = Subquery(feats.annotate(v=Cast(KT(f"values__{f}"), FloatField())).values("v")[:1])
     rows = list(GaitSession.objects.filter(subject=subject).annotate(**ann).select_related("qc")
                 .order_by("recorded_at", "id"))
+    ga = info(GAIT_AGE)
     out = []
     for s in rows:
-        when = s.recorded_at or s.created_at
+        when = recorded_on(s)
         qc = getattr(s, "qc", None)  # (a missing reverse one-to-one raises an AttributeError subclass)
-        out.append({"session": s, "when": when, "gait_age": s.gait_age, "gait_age_lower": s.gait_age_lower,
-                    "gait_age_upper": s.gait_age_upper,
-                    "age": when.year + (when.timetuple().tm_yday - 1) / 365.25 - subject.birth_year - 0.5,
+        why = withheld_reason(s) if s.status == SessionStatus.DONE else ""
+        shown = s.gait_age is not None and not why
+        out.append({"session": s, "when": when, "withheld": why,
+                    "gait_age": s.gait_age if shown else None,
+                    "gait_age_lower": ga.clip(s.gait_age_lower) if shown else None,
+                    "gait_age_upper": ga.clip(s.gait_age_upper) if shown else None,
+                    "age": age_at(when, subject.birth_year),
                     "features": {f: getattr(s, f) for f in KEY_FEATURES}, "qc": qc,
                     "task_qc": sorted(((qc.metrics or {}).get("tasks") or {}).items()) if qc else []})
     return out
@@ -318,81 +354,174 @@ def subject_sessions(subject) -> list[dict]:
 
 @dataclass
 class SystemDeviation:
-    """A body system's deviation standardised from raw-unit predictions (mean z of its phenotypes against
-    the organisation's predictions of each), shown like a predictor's own deviation rows."""
+    """A body system's deviation: the mean z of its phenotypes (value and interval bounds)."""
 
     body_system: str
     value: float
-    lower: float
-    upper: float
+    lower: float | None
+    upper: float | None
     interval_level: float
-    model_name: str
-    model_version: str
-    unit: str = "SD (organisation)"
+    reference: str  # "training" | "organisation" | "mixed"
     label: str = ""
-    card: object = None
+    unit: str = "SD"
 
 
-def standardised_deviations(preds, systems) -> list[SystemDeviation]:
-    """Per system (of ``systems``) of a session's raw-unit predictions with intervals: the mean z of its
-    phenotypes (value and interval bounds) against the organisation's predictions (one query)."""
-    rows = [p for p in preds if p.body_system in systems and p.lower is not None and p.upper is not None
-            and not is_deviation(p) and p.unit != "probability" and p.phenotype not in NOT_STANDARDISED]
+@dataclass
+class PhenotypeRow:
+    """One prediction as the report shows it: catalogue name and unit, rounding, interval clipped to the
+    plausible range, a flag when the value itself is implausible, and the direction that is worse."""
+
+    phenotype: str
+    label: str
+    system: str
+    value: str
+    interval: str
+    unit: str
+    worse: str
+    flag: str
+    reference: str
+    level: float
+
+
+def _zs(p, org: dict) -> tuple[float, float | None, float | None, str] | None:
+    if is_deviation(p):
+        return p.value, p.lower, p.upper, "training"
+    if p.reference_sd:
+        m, sd, ref = p.reference_mean, p.reference_sd, "training"
+    elif p.phenotype in org:
+        (m, sd), ref = org[p.phenotype], "organisation"
+    else:
+        return None
+    return ((p.value - m) / sd, None if p.lower is None else (p.lower - m) / sd,
+            None if p.upper is None else (p.upper - m) / sd, ref)
+
+
+def system_deviations(preds) -> list[SystemDeviation]:
+    """Per body system of a session's predictions (ordered as SYSTEMS): the mean z of its phenotypes."""
+    rows = [p for p in preds if p.lower is not None and p.upper is not None and p.unit != "probability"
+            and p.phenotype not in NOT_STANDARDISED]
     if not rows:
         return []
-    stats = {r["phenotype"]: (r["m"], r["sd"]) for r in _reference_stats({p.body_system for p in rows})}
+    org = {}
+    if any(not is_deviation(p) and not p.reference_sd for p in rows):
+        org = {r["phenotype"]: (r["m"], r["sd"]) for r in _reference_stats()}
     acc: dict[str, list] = {}
     for p in rows:
-        if p.phenotype in stats:
-            m, sd = stats[p.phenotype]
-            acc.setdefault(p.body_system, []).append(((p.value - m) / sd, (p.lower - m) / sd, (p.upper - m) / sd, p))
+        z = _zs(p, org)
+        if z is not None:
+            acc.setdefault(p.body_system, []).append((*z, p.interval_level))
     out = []
-    for system, zs in acc.items():
+    order = {s: i for i, s in enumerate(SYSTEMS)}
+    for system in sorted(acc, key=lambda s: order.get(s, 99)):
+        zs = acc[system]
         n = len(zs)
-        first = zs[0][3]
+        refs = {z[3] for z in zs}
         out.append(SystemDeviation(system, sum(z[0] for z in zs) / n, sum(z[1] for z in zs) / n,
-                                   sum(z[2] for z in zs) / n, first.interval_level, first.model_name,
-                                   first.model_version))
+                                   sum(z[2] for z in zs) / n, zs[0][4],
+                                   refs.pop() if len(refs) == 1 else "mixed", system_label(system)))
     return out
 
 
-def subject_predictions(session) -> dict:
-    """The latest session's predictions: deviations per system (ordered as SYSTEMS; a predictor's own SD
-    rows, else standardised from its raw-unit predictions against the organisation's), the raw predictions,
-    the predictor cards and the attribution per system from each card."""
+def phenotype_row(p) -> PhenotypeRow:
+    c = info(p.phenotype)
+    if p.unit == "probability":
+        value, interval, unit = f"{100 * p.value:.0f} %", "-", "probability"
+    else:
+        lo, hi = clipped_interval(p)
+        value = c.fmt(p.value)
+        interval = f"{c.fmt(lo)} to {c.fmt(hi)}" if lo is not None and hi is not None else "-"
+        unit = c.unit if p.phenotype in BY_NAME else p.unit
+    ref = ""
+    if p.reference_sd:
+        ref = f"training cohort {p.reference_group} (n {p.reference_n}): {c.fmt(p.reference_mean)} +/- {c.fmt(p.reference_sd)}"
+    return PhenotypeRow(p.phenotype, c.display, c.system_display, value, interval, unit,
+                        {"higher": "higher", "lower": "lower"}.get(c.worse, ""), flag(p), ref, p.interval_level)
+
+
+def gait_age_summary(preds, session, subject) -> dict | None:
+    """The one gait-age figure: value, interval (clipped), chronological age, gap and corrected gap, and a
+    plain-language note on the gap."""
+    by = {p.phenotype: p for p in preds}
+    g = by.get(GAIT_AGE)
+    if g is None:
+        return None
+    c = info(GAIT_AGE)
+    age = age_at(recorded_on(session), subject.birth_year)
+    gap = g.value - age
+    corrected = by.get("gait_age_gap_corrected")
+    direction = "older" if gap > 0 else "younger"
+    note = (f"Walks like a typical person {abs(gap):.0f} years {direction} than their age ({age:.0f})."
+            if abs(gap) >= 1 else f"Walks like a typical person of their age ({age:.0f}).")
+    if corrected is not None:
+        note += (f" Part of any gap is regression to the mean (predictions are pulled towards the training cohort's "
+                 f"average age); compared with people of the same age in the training cohort the gap is "
+                 f"{corrected.value:+.0f} years.")
+    half = (g.upper - g.lower) / 2 if g.lower is not None and g.upper is not None else None
+    if half is not None and abs(gap) < half:
+        note += f" The gap is within the prediction's {100 * g.interval_level:.0f} % interval (+/- {half:.0f} years)."
+    lo, hi = clipped_interval(g)
+    return {"value": g.value, "lower": lo, "upper": hi, "level": g.interval_level, "age": age, "gap": gap,
+            "corrected": corrected.value if corrected is not None else None, "note": note,
+            "text": f"{c.fmt(g.value)} years" + (f" ({c.fmt(lo)} to {c.fmt(hi)})" if lo is not None else "")}
+
+
+def subject_predictions(session, subject) -> dict:
+    """The predictions of one session: gait age, deviations per body system, the phenotype rows, the
+    predictor cards and the attribution per system from each card."""
     preds = list(Prediction.objects.filter(session=session).order_by("body_system", "phenotype", "id"))
     if preds:  # earlier predictors' rows are kept (registry): show the predictor that wrote last
         newest = max(preds, key=lambda p: (p.created_at, p.id))
         preds = [p for p in preds if (p.model_name, p.model_version) == (newest.model_name, newest.model_version)]
+    deviations = system_deviations(preds)
     order = {s: i for i, s in enumerate(SYSTEMS)}
-    deviations = [p for p in preds if is_deviation(p)]
-    covered = {p.body_system for p in deviations}
-    deviations += standardised_deviations(preds, set(SYSTEMS) - covered)
-    deviations.sort(key=lambda p: order.get(p.body_system, 99))
-    others = [p for p in preds if not is_deviation(p)]
+    others = sorted((p for p in preds if not is_deviation(p) and p.phenotype not in NOT_STANDARDISED),
+                    key=lambda p: (order.get(p.body_system, 99), info(p.phenotype).display))
     cards = cards_by_pair({(p.model_name, p.model_version) for p in preds})
-    card_of = {(c.model_name, c.model_version): c for c in cards}
     attribution = []
-    for p in deviations:
-        card = card_of.get((p.model_name, p.model_version))
-        a = (card.attribution or {}).get(p.body_system) if card else None
+    for d in deviations:
+        a = next(((c.attribution or {}).get(d.body_system) for c in cards if (c.attribution or {}).get(d.body_system)), None)
         if a:
-            attribution.append({"system": p.body_system, "label": system_label(p.body_system), **a})
-        p.label = system_label(p.body_system)
-        p.card = card
-    for p in others:
-        p.label = p.phenotype.replace("_", " ").capitalize()
-        p.card = card_of.get((p.model_name, p.model_version))
-    return {"deviations": deviations, "others": others, "cards": cards, "attribution": attribution}
+            attribution.append({"system": d.body_system, "label": d.label, **a})
+    return {"gait_age": gait_age_summary(preds, session, subject), "deviations": deviations,
+            "phenotypes": [phenotype_row(p) for p in others], "cards": cards, "attribution": attribution,
+            "reference": reference_wording({d.reference for d in deviations} | {"training" for p in others if p.reference_sd}
+                                           if deviations else set())}
+
+
+def subject_norms(subject, session) -> list[dict]:
+    """Each engineered gait feature of ``session`` against its norm for the subject's age and sex (with a
+    percentile where the published norm has an SD)."""
+    if session is None:
+        return []
+    feats = {t.task: t.values for t in TaskFeatures.objects.filter(session=session)}
+    age = age_at(recorded_on(session), subject.birth_year)
+    out = []
+    for f in NORMS:
+        task = SPEED_TASK if f == "walking_speed_m_s" and f in feats.get(SPEED_TASK, {}) else NORM_TASK
+        value = feats.get(task, {}).get(f)
+        if not isinstance(value, int | float):
+            continue
+        name, unit = label(f)
+        n = subject_norm(f, float(value), age, subject.sex)
+        out.append({"feature": f, "label": name, "unit": unit, "task": task.replace("_", " "), "value": float(value),
+                    **n, "outside": n["low"] is not None and not (n["low"] <= value <= n["high"])})
+    return out
+
+
+EMPTY_PREDICTIONS = {"gait_age": None, "deviations": [], "phenotypes": [], "cards": [], "attribution": [], "reference": ""}
 
 
 def subject_report(subject) -> dict:
-    """Sessions over time and the predictions of the latest processed session (page and PDF)."""
+    """Sessions over time and the predictions of the latest processed session whose QC passed (page and
+    PDF); newer processed sessions whose QC failed are listed with the reason their results are withheld."""
     sessions = subject_sessions(subject)
     done = [s for s in sessions if s["session"].status == SessionStatus.DONE]
-    latest = done[-1]["session"] if done else None
-    preds = subject_predictions(latest) if latest else {"deviations": [], "others": [], "cards": [], "attribution": []}
-    return {"subject": subject, "sessions": sessions, "latest": latest, **preds}
+    valid = [s for s in done if not s["withheld"]]
+    latest = valid[-1]["session"] if valid else None
+    withheld = [s for s in done if s["withheld"] and (latest is None or s["when"] >= recorded_on(latest))]
+    preds = subject_predictions(latest, subject) if latest else dict(EMPTY_PREDICTIONS)
+    return {"subject": subject, "sessions": sessions, "latest": latest, "withheld": withheld,
+            "norms": subject_norms(subject, latest), **preds}
 
 
 def subject_page(subject) -> dict:
@@ -402,6 +531,7 @@ def subject_page(subject) -> dict:
                       "lower": s["gait_age_lower"], "upper": s["gait_age_upper"], **s["features"]}
                      for s in ctx["sessions"] if s["gait_age"] is not None],
         "deviations": [{"label": p.label, "value": p.value, "lower": p.lower, "upper": p.upper} for p in ctx["deviations"]],
+        "axis": f"predicted deviation (SD units; {ctx['reference']})",
         "attribution": ctx["attribution"]}
     ctx["replay_sessions"] = [s["session"] for s in ctx["sessions"] if s["session"].file_key]
     return ctx

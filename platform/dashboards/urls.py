@@ -12,6 +12,7 @@ urlpatterns = [
     path("subjects/<int:subject_id>/", views.subject_report, name="subject"),
     path("subjects/<int:subject_id>/report.pdf", views.subject_pdf, name="subject-pdf"),
     path("sessions/<int:session_id>/frames.json", views.session_frames, name="session-frames"),
+    path("sessions/<int:session_id>/fhir.json", views.session_fhir, name="session-fhir"),
     path("manage/members/", views_manage.members, name="members"),
     path("manage/members/<int:membership_id>/", views_manage.member_change, name="member-change"),
     path("manage/invitations/<int:invitation_id>/revoke/", views_manage.invitation_revoke, name="invitation-revoke"),

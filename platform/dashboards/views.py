@@ -92,3 +92,14 @@ def session_frames(request, session_id: int):
     except OSError:
         raise Http404("the recording is not in storage") from None
     return JsonResponse(frames_of(data, session.file_key, request.GET.get("task")))
+
+
+@page(Perm.READ)
+def session_fhir(request, session_id: int):
+    """The session's FHIR R4 Bundle as a download (the same document as ``/api/v1/fhir/sessions/{id}/``)."""
+    from results.fhir import session_bundle
+
+    session = get_object_or_404(GaitSession.objects.select_related("subject", "qc"), pk=session_id)
+    resp = JsonResponse(session_bundle(session), content_type="application/fhir+json")
+    resp["Content-Disposition"] = f'attachment; filename="gait-{session.subject.external_id}-{session.pk}.fhir.json"'
+    return resp

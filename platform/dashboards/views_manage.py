@@ -26,8 +26,9 @@ ACTION_ERRORS = (ActionInvalid, ActionDenied, APIError)
 
 def _error_text(exc) -> str:
     detail = getattr(exc, "detail", None) or getattr(exc, "message", None) or str(exc)
-    if isinstance(detail, dict):
-        return "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in detail.items())
+    if isinstance(detail, dict):  # form-wide errors ("__all__", "non_field_errors") without their key
+        return "; ".join(f"{'' if k in ('__all__', 'non_field_errors') else k + ': '}"
+                         f"{' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in detail.items())
     if isinstance(detail, list):
         return " ".join(map(str, detail))
     return str(detail)
@@ -149,6 +150,9 @@ def cohorts(request):
     form = forms.CohortForm()
     if request.method == "POST":
         form = forms.CohortForm(request.POST)
+        if form.is_valid() and Cohort.objects.filter(name=form.cleaned_data["name"]).exists():
+            form.add_error("name", f"A cohort named \u201c{form.cleaned_data['name']}\u201d already exists "
+                                   "(archived cohorts count too): choose another name.")
         if form.is_valid():
             _, ok = _run(request, cohort_actions.create_cohort, request.actor, ok="Cohort created.", **form.cleaned_data)
             if ok:
@@ -164,6 +168,9 @@ def cohort_change(request, cohort_id: int):
     op = request.POST.get("op")
     if op == "rename":
         name = request.POST.get("name", "").strip()
+        if Cohort.objects.filter(name=name).exclude(pk=cohort.pk).exists():
+            messages.error(request, f"A cohort named \u201c{name}\u201d already exists (archived cohorts count too).")
+            return redirect("dashboards:cohorts")
         _run(request, cohort_actions.update_cohort, request.actor, cohort, name=name, ok=f"Renamed to {name}.")
     elif op in ("archive", "restore"):
         _run(request, cohort_actions.archive_cohort, request.actor, cohort, op == "archive",

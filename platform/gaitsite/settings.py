@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "results",
     "registry",
     "dashboards",
+    "demo",  # demo seeding and bench rows (no models)
 ]
 
 MIDDLEWARE = [
@@ -222,6 +223,7 @@ if PRODUCTION and not {"owner", "admin"} <= set(TOTP_ROLES):
 OTP_TOTP_ISSUER = "Gait platform"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/dashboard/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"  # our login page, not Django admin's "logged out" page
 def _rate(name: str) -> str:
     value = CONFIG.get(name)
     num, _, period = value.partition("/")

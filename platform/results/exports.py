@@ -6,8 +6,12 @@ Layouts (one row per ...):
   (long format: feature sets differ by task and grow over time without changing the columns);
 * ``embeddings``: per session, task and model -- ``subject, session, task, model_name, model_version,
   e0000 .. e<dim-1>``;
-* ``predictions``: per session and phenotype -- ``subject, session, phenotype, body_system, value, lower,
-  upper, interval_level, unit, model_name, model_version``.
+* ``predictions``: per session and phenotype -- ``subject, session, recorded_at, qc_passed, withheld,
+  phenotype, display_name, body_system, value, lower, upper, interval_level, unit, unit_ucum, out_of_range,
+  model_name, model_version`` (a session whose QC failed: value and interval empty, ``withheld`` says why;
+  ``results.verdict``).
+
+Every layout carries the session's recording date and QC verdict (``qc_passed``).
 
 Only subjects who consented to research use are exported. Each batch is read inside the organisation's scope, entered afresh for the batch (the response is
 iterated after the view returned).
@@ -24,6 +28,9 @@ from gaitsite.api import APIError
 from tenancy.audit import Actor, record
 from tenancy.scope import organisation_scope
 
+from gaitcore.phenotypes import info
+
+from . import verdict
 from .models import Embedding, Prediction, TaskFeatures
 
 BATCH = 2000
@@ -36,7 +43,7 @@ def _batches(org, model, cohort_id: int) -> Iterator[list]:
         with organisation_scope(org):
             batch = list(model.objects.filter(session__subject__cohort_id=cohort_id, pk__gt=last,
                                               session__subject__consent_research=True)
-                         .select_related("session__subject").order_by("pk")[:BATCH])
+                         .select_related("session__subject", "session__qc").order_by("pk")[:BATCH])
         if not batch:
             return
         last = batch[-1].pk
@@ -45,25 +52,32 @@ def _batches(org, model, cohort_id: int) -> Iterator[list]:
 
 def _rows(org, kind: str, cohort_id: int) -> tuple[list[str], Iterator[tuple]]:
     if kind == "features":
-        cols = ["subject", "session", "recorded_at", "task", "feature", "value"]
+        cols = ["subject", "session", "recorded_at", "qc_passed", "task", "feature", "value"]
 
         def gen():
             for batch in _batches(org, TaskFeatures, cohort_id):
                 for f in batch:
-                    rec = f.session.recorded_at.isoformat() if f.session.recorded_at else ""
+                    rec = verdict.recorded_on(f.session).isoformat()
+                    qc = verdict.qc_verdict(f.session)[0]
                     for name, value in sorted(f.values.items()):
-                        yield (f.session.subject.external_id, f.session_id, rec, f.task, name,
+                        yield (f.session.subject.external_id, f.session_id, rec, qc, f.task, name,
                                float(value) if isinstance(value, int | float) else None)
         return cols, gen()
     if kind == "predictions":
-        cols = ["subject", "session", "phenotype", "body_system", "value", "lower", "upper", "interval_level",
-                "unit", "model_name", "model_version"]
+        cols = ["subject", "session", "recorded_at", "qc_passed", "withheld", "phenotype", "display_name",
+                "body_system", "value", "lower", "upper", "interval_level", "unit", "unit_ucum", "out_of_range",
+                "model_name", "model_version"]
 
         def gen():
             for batch in _batches(org, Prediction, cohort_id):
                 for p in batch:
-                    yield (p.session.subject.external_id, p.session_id, p.phenotype, p.body_system, p.value, p.lower,
-                           p.upper, p.interval_level, p.unit, p.model_name, p.model_version)
+                    why = verdict.withheld_reason(p.session)
+                    c = info(p.phenotype)
+                    shown = (None, None, None) if why else (p.value, p.lower, p.upper)
+                    yield (p.session.subject.external_id, p.session_id, verdict.recorded_on(p.session).isoformat(),
+                           verdict.qc_verdict(p.session)[0], why, p.phenotype, c.display, p.body_system, *shown,
+                           p.interval_level, p.unit, "1" if p.unit == "probability" else c.ucum,
+                           "" if why else verdict.flag(p), p.model_name, p.model_version)
         return cols, gen()
     if kind == "embeddings":
         with organisation_scope(org):
@@ -127,9 +141,10 @@ def _parquet(kind, cols, rows) -> Iterator[bytes]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    text = {"subject", "recorded_at", "task", "feature", "phenotype", "body_system", "unit", "model_name", "model_version"}
-    schema = pa.schema([pa.field(c, pa.string() if c in text else pa.int64() if c == "session" else pa.float64())
-                        for c in cols])
+    text = {"subject", "recorded_at", "task", "feature", "phenotype", "body_system", "unit", "model_name", "model_version",
+            "withheld", "display_name", "unit_ucum", "out_of_range"}
+    schema = pa.schema([pa.field(c, pa.string() if c in text else pa.int64() if c == "session"
+                                 else pa.bool_() if c == "qc_passed" else pa.float64()) for c in cols])
     sink = _Sink()
     writer = pq.ParquetWriter(sink, schema, compression="zstd")
     batch: list[tuple] = []

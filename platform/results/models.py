@@ -65,6 +65,10 @@ class Prediction(TenantModel):
                                         related_name="+")
     predictor_version = models.ForeignKey("registry.PredictorVersion", null=True, blank=True,
                                           on_delete=models.PROTECT, related_name="predictions")
+    reference_mean = models.FloatField(null=True, blank=True)
+    reference_sd = models.FloatField(null=True, blank=True)
+    reference_n = models.PositiveIntegerField(null=True, blank=True)
+    reference_group = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -59,3 +59,21 @@ def test_demo_predictor_is_deterministic(tmp_path):
     a = Predictor.load(build(tmp_path / "a", ckpt, "--subjects", "20", "--targets", "age,bmi"))
     b = Predictor.load(build(tmp_path / "b", ckpt, "--subjects", "20", "--targets", "age,bmi"))
     assert a.meta["arrays_sha256"] == b.meta["arrays_sha256"]
+
+
+def test_the_shipped_demo_predictor_is_current_and_loads_without_pickles(tmp_path, capsys):
+    """`gaitfm demo-predictor` with its defaults answers with the artifact shipped next to the checkpoint
+    (rebuild with --ship when the recipe, generator or checkpoint changes): the first ./run demo builds nothing."""
+    import numpy as np
+
+    from gaitcore.cli import main
+    from gaitcore.cli.cmd_demo_predictor import shipped_folder
+    from gaitcore.probe.predictor import NPZ_NAME, Predictor
+
+    assert main(["demo-predictor", "--out", str(tmp_path), "-q"]) == 0
+    assert capsys.readouterr().out.strip() == str(shipped_folder().resolve())
+    assert not any(tmp_path.iterdir())  # nothing built
+    with np.load(shipped_folder() / NPZ_NAME, allow_pickle=False) as z:
+        assert all(z[k].dtype == np.float64 for k in z.files)
+    pred = Predictor.load(shipped_folder())  # checks the arrays' SHA-256
+    assert pred.meta["provenance"]["demonstration_only"] and pred.meta["reference"]["bmi"]["all"]["n"] >= 100

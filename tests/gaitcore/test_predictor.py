@@ -108,3 +108,24 @@ def test_cli_fit_predictor_reads_model_version_from_table(tmp_path):
     assert np.isfinite(out1[0]["age"]["value"])
     with pytest.raises(ValueError, match="input columns"):
         p.predict(sm.X, [f"other:{c}" for c in sm.columns], sex)
+
+
+def test_reference_statistics_of_the_training_cohort_by_sex_and_age_band(fitted, tmp_path):
+    """Deviations are measured against the training cohort: per target, overall, per sex and per sex and age
+    band, from the observed training values; a prediction carries the most specific group with >= 10."""
+    pred, X, cols, Y, sex = fitted
+    ref = Predictor.load(pred.save(tmp_path / "p")).meta["reference"]
+    assert "event" not in ref  # binary: no SD reference
+    bmi = Y[:, 1]
+    women = (sex == "F") & np.isfinite(bmi)
+    assert ref["bmi"]["all"]["n"] == int(np.isfinite(bmi).sum())
+    assert ref["bmi"]["F"]["mean"] == pytest.approx(float(np.mean(bmi[women])))
+    assert ref["bmi"]["F"]["sd"] == pytest.approx(float(np.std(bmi[women], ddof=1)))
+    band = women & (Y[:, 0] >= 40) & (Y[:, 0] < 60)
+    assert ref["bmi"]["F:40-59"]["n"] == int(band.sum())
+    assert ref["bmi"]["F:40-59"]["mean"] == pytest.approx(float(np.mean(bmi[band])))
+    i = int(np.flatnonzero(band)[0])
+    out = pred.predict(X[i:i + 1], cols, sex[i:i + 1], Y[i:i + 1, 0])[0]
+    assert out["bmi"]["reference"]["group"] == ("F:40-59" if band.sum() >= 10 else "F")
+    assert "reference" not in out["event"]
+    assert pred.reference("bmi", "", None)["group"] == "all"

@@ -239,6 +239,40 @@ def test_record_refuses_an_unknown_subject_before_recording(platform_server, cli
     assert not (Path(client_env["GAIT_UPLOAD_HOME"]) / "sessions").exists()  # nothing recorded
 
 
+def test_a_gaitfm_synth_session_file_is_queued_pushed_and_processed_to_done(platform_server, client_env, tmp_path):
+    """`gait-upload add` queues the platform's own .gait.npz (here from `gaitfm synth`); `push` uploads it and a
+    real Celery worker (tiny checkpoint, in-process inference) takes the session to ``done``."""
+    from tests.pipeline_support import Worker, tiny_checkpoint
+
+    out = subprocess.run([sys.executable, "-m", "gaitcore.cli", "synth", "--subjects", "1", "--seed", "5", "--out",
+                          str(tmp_path / "synth"), "--duration-scale", "0.17", "--no-progress"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300, env=client_env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (npz,) = sorted((tmp_path / "synth").rglob("*.gait.npz"))
+    wrong = gait_upload(["import", str(npz), "--format", "csv", "--subject", "DEMO-002"], client_env)
+    assert wrong.returncode != 0 and "already a session file" in wrong.stderr + wrong.stdout
+    assert "\x00" not in wrong.stderr + wrong.stdout
+    login(platform_server["url"], platform_server["token"], client_env)
+    added = gait_upload(["add", str(npz), "--subject", "DEMO-002"], client_env)
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert npz.exists()  # the queue works on its own copy
+    pushed = gait_upload(["push"], client_env)
+    assert pushed.returncode == 0 and "1 uploaded, 0 rejected" in pushed.stdout, pushed.stdout + pushed.stderr
+    session_id = queue_rows(client_env)[-1]["server_session"]
+    ckpt = tiny_checkpoint(tmp_path / "ckpt")
+    worker = Worker({**platform_server["env"], "GAIT_MODEL_CHECKPOINT": str(ckpt), "GAIT_INFERENCE_BACKEND": "inprocess"},
+                    tmp_path / "worker.log").start()
+    try:
+        deadline = time.monotonic() + 300
+        while (s := api(platform_server, "GET", f"sessions/{session_id}/").json())["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, worker.log()[-3000:]
+            time.sleep(1)
+    finally:
+        worker.stop()
+    assert s["status"] == "done", (s, worker.log()[-3000:])
+    assert s["subject_external_id"] == "DEMO-002"
+
+
 def test_the_same_recording_queued_twice_is_stored_once(platform_server, proxy, client_env, tmp_path):
     """A re-queued recording (a new item, a new Idempotency-Key) is recognised by its content: the server
     answers with the first session and nothing is sent; --allow-duplicate stores it again."""

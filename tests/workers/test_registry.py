@@ -109,11 +109,10 @@ class Registry:
     def new_session_predictions(self, index: int) -> list:
         """A new processed session of the organisation, predicted by the real predict step."""
         from cohorts.models import Subject
+        from recordings.models import GaitSession
         from registry.models import EncoderVersion
         from results.models import Prediction
         from tenancy.scope import organisation_scope
-
-        from recordings.models import GaitSession
 
         from workers import steps
         from workers.leases import StepRun

@@ -1,11 +1,14 @@
 from cohorts.models import Cohort
+from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from recordings.models import GaitSession
+from rest_framework import mixins
 from rest_framework.decorators import action
 from tenancy.api.base import TenantReadOnlyViewSet, TenantViewSet
 from tenancy.models import Perm
 
-from .. import exports
+from .. import exports, fhir
 from ..filtersets import EmbeddingFilterSet, PredictionFilterSet, QCReportFilterSet, TaskFeaturesFilterSet
 from ..models import Embedding, Prediction, QCReport, TaskFeatures
 from . import serializers as s
@@ -36,6 +39,7 @@ class PredictionViewSet(TenantReadOnlyViewSet):
     model = Prediction
     serializer_class = s.PredictionSerializer
     filterset_class = PredictionFilterSet
+    select_related = ("session", "session__qc")
     ordering_fields = ["created_at", "phenotype", "value"]
 
 
@@ -70,3 +74,14 @@ class CohortExportViewSet(TenantViewSet):
     @action(detail=True, methods=["get"])
     def predictions(self, request, pk=None):
         return self._export("predictions")
+
+
+class SessionFHIRViewSet(mixins.RetrieveModelMixin, TenantViewSet):
+    """A session's results as a FHIR R4 Bundle (``results.fhir``): ``/fhir/sessions/{id}/``."""
+
+    model = GaitSession
+    select_related = ("subject", "qc")
+
+    @extend_schema(responses={(200, "application/fhir+json"): OpenApiResponse(OpenApiTypes.OBJECT)})
+    def retrieve(self, request, pk=None):
+        return JsonResponse(fhir.session_bundle(self.get_object()), content_type="application/fhir+json")

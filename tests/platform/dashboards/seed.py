@@ -1,8 +1,8 @@
 """Two organisations for the dashboards' tests: A with two small synthetic cohorts WITH results, an empty
 cohort, members of each role; B with its own member and cohort.
 
-A's results come either from bench rows (``dashboards.benchdata``: fast, for the page tests) or -- with
-``pipeline=(checkpoint, predictor folder)`` -- through the demo's real path (``dashboards.demo``: uploads
+A's results come either from bench rows (``demo.benchdata``: fast, for the page tests) or -- with
+``pipeline=(checkpoint, predictor folder)`` -- through the demo's real path (``demo.seeding``: uploads
 through the API's actions, then the Celery pipeline in eager mode with that checkpoint and predictor), as
 ``./run demo`` does (the browser test)."""
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cohorts.models import Cohort, Subject
-from dashboards.benchdata import seed_bench_cohort
+from demo.benchdata import seed_bench_cohort
 from django.db.models import Count
 from recordings.models import GaitSession
 from tenancy.models import Role
@@ -59,9 +59,9 @@ def pipeline_models(folder: Path) -> tuple[Path, Path]:
 
 
 def seed_through_pipeline(org, cohorts, ckpt: Path, predictor: Path, duration_scale: float = 0.17) -> dict:
-    """Upload ``cohorts`` (``dashboards.demo.DemoCohort``) and run the Celery pipeline on them in this process."""
-    from dashboards import demo
+    """Upload ``cohorts`` (``demo.seeding.DemoCohort``) and run the Celery pipeline on them in this process."""
     from dashboards.cards import register_artifact
+    from demo import seeding as demo
     from django.test import override_settings
 
     register_artifact(predictor)
@@ -70,7 +70,9 @@ def seed_through_pipeline(org, cohorts, ckpt: Path, predictor: Path, duration_sc
     try:
         with override_settings(MODEL_CHECKPOINT=str(ckpt), INFERENCE_BACKEND="inprocess"):
             res = demo.seed(org, cohorts, duration_scale=duration_scale)
-            demo.process_inline(demo.unfinished(res["sessions"]), org.pk)
+            from workers.inline import process_inline
+
+            process_inline(demo.unfinished(res["sessions"]), org.pk)
     finally:
         if old is None:
             os.environ.pop("GAIT_PREDICTOR", None)
@@ -87,10 +89,11 @@ def build_world(n_subjects: int = 6, pipeline: tuple[Path, Path] | None = None) 
     outsider = make_member(org_b, Role.OWNER, "bob-other-org")
     with organisation_scope(org_a):
         if pipeline:
-            from dashboards.demo import DemoCohort
+            from demo.seeding import DemoCohort
 
             seed_through_pipeline(org_a, (
-                DemoCohort("Cohort A", seed=3, n_subjects=n_subjects, prefix="PA", visits=3, degraded=(0.35,), too_short=1),
+                DemoCohort("Cohort A", seed=3, n_subjects=n_subjects, prefix="PA", visits=3, degraded=(0.35, 0.6),
+                           too_short=1),
                 DemoCohort("Cohort A2", seed=4, n_subjects=4, prefix="PB", visits=1)), *pipeline)
             cohort, cohort2 = Cohort.objects.get(name="Cohort A"), Cohort.objects.get(name="Cohort A2")
         else:

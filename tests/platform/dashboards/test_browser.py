@@ -103,6 +103,79 @@ def assert_no_sideways_scroll(tab: Tab, name: str) -> None:
     assert overflow <= 1, f"{name}: the page scrolls sideways by {overflow}px"
 
 
+CODE_NAMES = ("Bmi", "Phq9", "Gad7", "Il6", "Met cortisol", "Met urate", "Cgm time above 140", "Gait age gap corrected",
+              "Nmr ", "Mb shannon", "Hba1c", "Egfr", " in unit z")
+
+
+def assert_clinical_wording(tab: Tab, name: str) -> None:
+    """No code-name label and no claim of a "reference population" on any page."""
+    from gaitcore.phenotypes import CATALOGUE
+
+    text = tab.page.inner_text("body")
+    for bad in CODE_NAMES:
+        assert bad not in text, f"{name}: code-name label {bad!r}"
+    for c in CATALOGUE:  # a code name turned into words ("Spine bmd tscore") is not a label
+        raw = c.name.replace("_", " ").capitalize()
+        if "_" in c.name and raw != c.display:
+            assert raw not in text, f"{name}: code-name label {raw!r}"
+    assert "reference population" not in text, f"{name}: names a reference population"
+
+
+def check_trust(tab: Tab, w, base: str) -> None:
+    """The QC-failed, longitudinal and failed subjects of the demo path: QC-failed results withheld, the
+    deviations' reference named as it is, every subject's PDF laid out, every session's FHIR Bundle valid."""
+    from cohorts.models import Subject
+    from recordings.models import GaitSession
+    from results.models import Prediction
+    from tenancy.scope import organisation_scope
+
+    from tests.platform.dashboards.pdfcheck import text_box_problems
+    from tests.platform.results.test_fhir import check_session_bundle
+
+    with organisation_scope(w.org_a):
+        bad = GaitSession.objects.filter(status="done", qc__passed=False).select_related("subject").get()
+        failed = GaitSession.objects.filter(status="failed").select_related("subject").first()
+        trained = Prediction.objects.filter(reference_sd__isnull=False).exists()
+        subjects = list(Subject.objects.all())
+        sessions = list(GaitSession.objects.filter(status="done").select_related("subject", "qc"))
+        bad_values = {f"{p.value:.1f}" for p in Prediction.objects.filter(session=bad) if p.phenotype == "gait_age"}
+    assert trained, "the demo predictor carries reference statistics of its training cohort"
+    # the QC-failed subject: withheld, with the reason; its gait age nowhere on the page
+    tab.open(f"/dashboard/subjects/{bad.subject_id}/")
+    assert tab.page.locator("#withheld").count() == 1
+    text = tab.page.inner_text("body")
+    assert "failed quality control" in text and "joint samples are missing" in text
+    row = tab.page.locator("#table-sessions tr.withheld")
+    assert row.count() == 1 and "withheld: QC failed" in row.inner_text()
+    assert_clinical_wording(tab, "qc-failed-subject")
+    tab.shot("admin-subject-qc-failed")
+    # the cohort page says how many subjects it left out
+    tab.open(f"/dashboard/cohorts/{w.cohort.pk}/")
+    assert "left out: latest session failed quality control" in tab.page.inner_text("body")
+    assert "training cohort" in tab.page.locator("#cohort-reference").inner_text()
+    # the longitudinal subject: one gait-age figure with its note, the reference named
+    tab.open(f"/dashboard/subjects/{w.subject.pk}/")
+    assert tab.page.locator("#gait-age").count() == 1 and tab.page.locator("#gait-age-note").inner_text()
+    assert "training cohort" in tab.page.locator("#deviation-reference").inner_text()
+    assert tab.page.locator("#table-norms tbody tr").count() >= 3
+    assert_clinical_wording(tab, "longitudinal-subject")
+    # the subject with a failed upload: the pipeline's reason
+    tab.open(f"/dashboard/subjects/{failed.subject_id}/")
+    assert failed.status_reason in tab.page.inner_text("body")
+    assert_clinical_wording(tab, "failed-subject")
+    for s in subjects:
+        pdf = tab.page.request.get(base + f"/dashboard/subjects/{s.pk}/report.pdf")
+        assert pdf.status == 200 and text_box_problems(pdf.body()) == [], s.external_id
+    for s in sessions:
+        r = tab.page.request.get(base + f"/dashboard/sessions/{s.pk}/fhir.json")
+        assert r.status == 200
+        check_session_bundle(r.json(), s.subject.external_id, qc_passed=s.pk != bad.pk)
+    assert bad_values  # the QC-failed session has a stored gait age, shown nowhere
+    tab.open(f"/dashboard/subjects/{bad.subject_id}/")
+    gait_ages = tab.page.locator("#table-sessions tr.withheld td:nth-child(4)").inner_text()
+    assert not any(v in gait_ages for v in bad_values)
+
+
 def test_dashboards_in_chromium(browser, live_server, tmp_path):
     # organisation A's cohorts go through the demo's real path: uploads, then the Celery pipeline with a tiny
     # checkpoint and a demo predictor fitted on it (``gaitfm demo-predictor``, tiny sizes)
@@ -118,6 +191,7 @@ def test_dashboards_in_chromium(browser, live_server, tmp_path):
         assert resp.status == 200, (name, resp.status)
         check_charts(tab, name)
         assert_no_sideways_scroll(tab, name)
+        assert_clinical_wording(tab, name)
         if name == "subject-report":
             # (selectors, not wait_for_function: the page's CSP forbids evaluating strings, as it should)
             tab.page.locator('#replay[data-frames]:not([data-frames="0"])').wait_for(state="attached", timeout=15000)
@@ -142,6 +216,7 @@ def test_dashboards_in_chromium(browser, live_server, tmp_path):
     # the PDF export answers a PDF
     pdf = tab.page.request.get(base + f"/dashboard/subjects/{w.subject.pk}/report.pdf")
     assert pdf.status == 200 and pdf.body()[:5] == b"%PDF-"
+    check_trust(tab, w, base)
     assert not tab.errors, f"console errors as admin: {tab.errors}"
     tab.close()
 

@@ -34,7 +34,15 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
     call_command("demo_setup", "--password", "pw-123456789")
     org = Organisation.objects.get(slug="demo-clinic")
     with override_settings(MODEL_CHECKPOINT=str(ckpt), INFERENCE_BACKEND="inprocess"):
-        call_command("seed_demo", "--predictor", str(predictor), "--process", "inline", "--subjects", "3,2")
+        # uploads only, then the worker side's inline pipeline in this process (``seed_demo --process inline``
+        # runs the same function as ``python -m workers.inline``, which cannot see the test database)
+        call_command("seed_demo", "--predictor", str(predictor), "--process", "none", "--subjects", "3,2")
+        from demo.seeding import demo_session_ids, unfinished
+
+        from workers.inline import process_inline
+
+        with organisation_scope(org):
+            process_inline(unfinished(demo_session_ids()), org.pk)
     meta = json.loads((predictor / "predictor.json").read_text())
     name = f"predictor-{meta['arrays_sha256'][:12]}"
     with organisation_scope(org):
@@ -70,8 +78,9 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
         subject = done.order_by("-recorded_at").first().subject
         cohort = Cohort.objects.get(name="Synthetic cohort A")
     # idempotent: a second run uploads and processes nothing new
-    call_command("seed_demo", "--predictor", str(predictor), "--process", "inline", "--subjects", "3,2")
+    call_command("seed_demo", "--predictor", str(predictor), "--process", "none", "--subjects", "3,2")
     with organisation_scope(org):
+        assert not unfinished(demo_session_ids())
         assert (GaitSession.objects.count(), Prediction.objects.count()) == counts
     # a session left unfinished by an interrupted start is queued again for the worker
     with organisation_scope(org):
@@ -93,3 +102,29 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
     r = client.get(f"/dashboard/subjects/{subject.pk}/")
     systems = {d.body_system for d in r.context["deviations"]}
     assert len(systems) == 18 and "bone_density" in systems and r.context["attribution"]
+
+
+def test_demo_setup_restart_keeps_the_login_and_the_printed_token(tmp_path, settings, capsys):
+    """A second start prints the same password and token, and both still work."""
+    import re
+
+    from django.contrib.auth import authenticate
+    from tenancy.models import APIToken, hash_token
+
+    settings.VAR_DIR = tmp_path
+    call_command("demo_setup")
+    first = capsys.readouterr().out
+    call_command("demo_setup")
+    second = capsys.readouterr().out
+    pw = re.search(r"Login: demo / (\S+)", first).group(1)
+    token = re.search(r"(gait_\S+)", first).group(1)
+    assert pw == re.search(r"Login: demo / (\S+)", second).group(1)
+    assert token == re.search(r"(gait_\S+)", second).group(1)
+    assert authenticate(username="demo", password=pw) is not None
+    assert APIToken.unscoped.get(key_hash=hash_token(token)).revoked_at is None
+    assert (tmp_path / "demo-login.json").stat().st_mode & 0o077 == 0
+    org = Organisation.objects.get(slug="demo-clinic")
+    from cohorts.models import Cohort
+
+    with organisation_scope(org):
+        assert Cohort.objects.get(name__startswith="Your uploads").description.startswith("subjects DEMO-001")

@@ -82,7 +82,7 @@ def test_pdf_has_pseudonym_and_predictions(client, world):
     assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages)
     assert world.subject.external_id in text
-    assert "Predictions" in text and "Cardiovascular" in text and "Gait age" in text.replace("gait age", "Gait age")
+    assert "Predicted deviation per body system" in text and "Cardiovascular" in text and "Gait age" in text
     assert "DEMONSTRATION ONLY" in text
     # and it renders (poppler, when installed): page 1 as a PNG next to the browser screenshots
     import shutil
@@ -145,6 +145,16 @@ def test_cohort_create_rename_archive(client, world):
     with organisation_scope(world.org_b):
         world.cohort_b.refresh_from_db()
         assert world.cohort_b.archived_at is None
+
+
+def test_duplicate_cohort_name_reads_as_a_sentence_and_logout_lands_on_our_login(client, world):
+    login(client, world.admin)
+    r = client.post("/dashboard/manage/cohorts/", {"name": "Cohort A", "description": ""})
+    body = r.content.decode()
+    assert "already exists" in body and "__all__" not in body and "Organisation and Name" not in body
+    r = client.post("/accounts/logout/")
+    assert r.status_code == 302 and r["Location"] == "/accounts/login/"
+    assert "quality time" not in client.get(r["Location"]).content.decode()
 
 
 def test_subject_csv_import_reports_rows_and_move(client, world):
@@ -234,7 +244,7 @@ def test_profile_query_count_does_not_grow(client, world, django_assert_max_num_
     url = f"/dashboard/cohorts/{world.cohort.pk}/?compare={world.cohort2.pk}"
     with CaptureQueriesContext(connection) as small:
         client.get(url)
-    from dashboards.benchdata import seed_bench_cohort
+    from demo.benchdata import seed_bench_cohort
 
     with organisation_scope(world.org_a):
         seed_bench_cohort(world.org_a, cohort_name="Cohort A", n_subjects=30, seed=9, prefix="PZ", features="drawn",
@@ -260,8 +270,13 @@ def test_raw_unit_predictions_are_standardised_against_the_organisation(client, 
     login(client, world.clinician)
     r = client.get(f"/dashboard/cohorts/{world.cohort.pk}/")
     renal = next(x for x in r.context["profiles"][0]["systems"] if x["system"] == "renal")
-    assert renal["n"] == 4 and renal["reference"] == "organisation" and abs(renal["mean"]) < 2
-    assert "measured against all of" in r.content.decode()
+    excluded = r.context["profiles"][0]["n_qc_excluded"]
+    assert excluded == 1  # the bench subject whose latest session failed QC
+    assert renal["n"] == 4 - excluded and renal["reference"] == "organisation" and abs(renal["mean"]) < 2
+    body = r.content.decode()
+    assert "measured against all of" in body and "relative to this organisation's subjects" in body
+    assert "1 left out: latest session failed quality control" in body
+    assert "reference population" not in body
     # a predictor without a card is of unknown provenance: shown as demonstration-only
     assert "predictor-x" in r.content.decode()
 
@@ -346,7 +361,7 @@ def test_dashboards_never_import_torch(tmp_path):
 
     code = ("import django, sys; django.setup()\n"
             "import gaitsite.urls, dashboards.views, dashboards.views_manage, dashboards.pdf, dashboards.frames\n"
-            "import dashboards.demo, dashboards.benchdata, dashboards.cards\n"
+            "import demo.seeding, demo.benchdata, dashboards.cards\n"
             "from gaitcore.features import compute_session_features\n"
             "from gaitcore.synth.cohort import build_session\n"
             "from gaitcore.qc import session_qc\n"
@@ -391,3 +406,38 @@ print("ok")
 """
     r = run_python(code, {"GAIT_VAR_DIR": str(tmp_path)})
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
+
+
+def test_pdf_text_boxes_stay_apart_and_on_the_page_for_every_subject(client, world):
+    from cohorts.models import Subject
+
+    from tests.platform.dashboards.pdfcheck import text_box_problems
+
+    login(client, world.clinician)
+    with organisation_scope(world.org_a):
+        ids = list(Subject.objects.values_list("pk", flat=True))
+    assert len(ids) >= 8
+    for pk in ids:
+        r = client.get(f"/dashboard/subjects/{pk}/report.pdf")
+        assert r.status_code == 200
+        assert text_box_problems(r.content) == [], pk
+
+
+def test_qc_failed_session_is_withheld_on_the_subject_report(client, world):
+    from recordings.models import GaitSession
+
+    with organisation_scope(world.org_a):
+        bad = GaitSession.objects.filter(status="done", qc__passed=False).select_related("subject").first()
+    login(client, world.clinician)
+    r = client.get(f"/dashboard/subjects/{bad.subject_id}/")
+    body = r.content.decode()
+    assert 'id="withheld"' in body and "failed quality control" in body
+    row = next(s for s in r.context["sessions"] if s["session"].pk == bad.pk)
+    assert row["gait_age"] is None and row["withheld"].startswith("withheld: QC failed")
+    assert r.context["latest"] is None or r.context["latest"].pk != bad.pk
+    assert "reference population" not in body
+    from pypdf import PdfReader
+
+    pdf = client.get(f"/dashboard/subjects/{bad.subject_id}/report.pdf").content
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "withheld (QC)" in text and "failed quality control" in text

@@ -33,6 +33,34 @@ class ResultsAPITest(APITestBase):
         feats = client.get(self.url("taskfeatures-list"), {"cohort": self.objs["cohort"][0].pk}).json()
         self.assertEqual(feats["count"], 3)
 
+    def fail_qc(self, session):
+        from results.models import QCReport
+        from tenancy.scope import organisation_scope
+
+        with organisation_scope(self.org):
+            QCReport.objects.filter(session=session).update(passed=False, issues=["61% of joint samples are missing"])
+
+    def test_predictions_carry_the_qc_verdict_and_recording_date_and_are_withheld_when_qc_failed(self):
+        bad, good = self.objs["gaitsession"][0], self.objs["gaitsession"][1]
+        self.fail_qc(bad)
+        client = self.client_for(Role.VIEWER)
+        p = client.get(self.url("prediction-list"), {"session": bad.pk}).json()["results"][0]
+        self.assertEqual((p["value"], p["lower"], p["upper"], p["qc_passed"]), (None, None, None, False))
+        self.assertIn("QC failed (61% of joint samples are missing)", p["withheld"])
+        self.assertEqual(p["display_name"], "Age (predicted from gait)")
+        self.assertEqual((p["unit_ucum"], p["loinc"]), ("a", "30525-0"))
+        self.assertTrue(p["recorded_at"])
+        q = client.get(self.url("prediction-list"), {"session": good.pk}).json()["results"][0]
+        self.assertEqual((q["value"], q["qc_passed"], q["withheld"]), (50.0, True, ""))
+        rows = list(csv.DictReader(io.StringIO(b"".join(self.export("predictions", "csv").streaming_content).decode())))
+        by = {int(r["session"]): r for r in rows}
+        self.assertEqual((by[bad.pk]["value"], by[bad.pk]["qc_passed"]), ("", "False"))
+        self.assertIn("QC failed", by[bad.pk]["withheld"])
+        self.assertEqual((by[good.pk]["value"], by[good.pk]["qc_passed"], by[good.pk]["withheld"]), ("50.0", "True", ""))
+        self.assertTrue(all(r["recorded_at"] for r in rows))
+        feats = list(csv.DictReader(io.StringIO(b"".join(self.export("features", "csv").streaming_content).decode())))
+        self.assertEqual({r["qc_passed"] for r in feats if int(r["session"]) == bad.pk}, {"False"})
+
     def export(self, kind, file_format, role=Role.RESEARCHER):
         return self.client_for(role).get(self.url(f"export-{kind}", pk=self.objs["cohort"][0].pk),
                                          {"file_format": file_format})

@@ -39,7 +39,8 @@
   };
 
   /* ---- cohort health profile ---- */
-  GaitDash.cohortCharts = function (profiles) {
+  GaitDash.cohortCharts = function (data) {
+    var profiles = data.profiles;
     var labels = profiles[0].systems.map(function (s) { return s.label; });
     var datasets = [];
     profiles.forEach(function (p, i) {
@@ -48,7 +49,7 @@
       datasets.push({type: "bar", label: p.name + " 95% CI", data: p.systems.map(function (s) { return s.ci_low != null ? [s.ci_low, s.ci_high] : null; }), backgroundColor: col + "33", borderColor: col, borderWidth: 1, barPercentage: 0.25, grouped: true});
     });
     chart("chart-systems", {data: {labels: labels, datasets: datasets}, options: {indexAxis: "y",
-      scales: {x: {title: {display: true, text: "predicted deviation (SD units; 0 = reference population)"}, suggestedMin: -1, suggestedMax: 1}},
+      scales: {x: {title: {display: true, text: data.axis}, suggestedMin: -1, suggestedMax: 1}},
       plugins: {tooltip: {callbacks: {label: function (c) { var v = c.raw; return c.dataset.label + ": " + (Array.isArray(v) ? fmt(v[0], 2) + " to " + fmt(v[1], 2) : fmt(v, 2)); }}}}}});
     var all = [].concat.apply([], profiles.map(function (p) { return p.gait_age.map(function (g) { return g.age; }); }));
     var lo = Math.floor(Math.min.apply(null, all.length ? all : [20]) / 5) * 5, hi = Math.ceil(Math.max.apply(null, all.length ? all : [80]) / 5) * 5;
@@ -100,7 +101,7 @@
       chart("chart-deviations", {data: {labels: dv.map(function (p) { return p.label; }), datasets: [
         {type: "bar", label: "interval", data: dv.map(function (p) { return [p.lower, p.upper]; }), backgroundColor: "#2563a833", borderColor: "#2563a8", borderWidth: 1, barPercentage: 0.5},
         {type: "scatter", label: "prediction", data: dv.map(function (p, i) { return {x: p.value, y: p.label}; }), backgroundColor: "#b3261e", pointRadius: 5}]},
-        options: {indexAxis: "y", scales: {x: {title: {display: true, text: "predicted deviation (SD units)"}, suggestedMin: -2, suggestedMax: 2}, y: {type: "category"}}}});
+        options: {indexAxis: "y", scales: {x: {title: {display: true, text: d.axis}, suggestedMin: -2, suggestedMax: 2}, y: {type: "category"}}}});
     }
     var at = d.attribution || [];
     if (at.length) {

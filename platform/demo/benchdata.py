@@ -1,7 +1,7 @@
 """BENCH AND TEST DATA -- synthetic result rows written straight into the results tables, for
 ``bench/dashboard.py`` (render time of a 1,000-subject cohort) and the dashboards' page tests. Nothing here
 is a model's output and nothing here is used by ``./run demo`` (that goes through the real pipeline:
-``dashboards.demo``, ``manage.py seed_demo``).
+``demo.seeding``, ``manage.py seed_demo``). Kept in the ``demo`` app, out of the production apps.
 
 * session files (optional): ``gaitcore.synth`` sessions, stored like uploaded sessions;
 * QC and engineered features: computed by gaitcore on those files (``features="gaitcore"``), or drawn
@@ -20,14 +20,13 @@ from datetime import timedelta
 
 import numpy as np
 from cohorts.models import Cohort, Subject
+from dashboards.selectors import DEVIATION_UNIT, GAIT_AGE, SYSTEMS
 from django.db import transaction
 from django.utils import timezone
 from recordings.models import GaitSession, SessionStatus
 from registry.models import PredictorCard
 from results.models import Prediction, QCReport, TaskFeatures
 from tenancy.audit import Actor, record
-
-from .selectors import DEVIATION_UNIT, GAIT_AGE, SYSTEMS
 
 BENCH_MODEL = ("bench-synthetic-rows", "1")
 BENCH_ATTRIBUTION_SEED = 11

@@ -1,4 +1,5 @@
-"""The demo organisation's cohorts, put through the platform's real path (``manage.py seed_demo``).
+"""The demo organisation's cohorts, put through the platform's real path (``manage.py seed_demo``). Kept in the
+``demo`` app, out of the production apps.
 
 Nothing here writes a result. The seeding only does what a clinic does:
 
@@ -9,8 +10,9 @@ Nothing here writes a result. The seeding only does what a clinic does:
    checked, file parsed, stored, session created, processing queued on commit);
 3. the real Celery pipeline (``workers``: validate -> preprocess -> features -> embed -> predict ->
    aggregate) then produces every QC report, feature, embedding, prediction and cohort summary -- in the
-   demo's worker process (``./run demo``), or in this process with ``process_inline`` (Celery's eager
-   mode: the same task functions, their failure policy and their chaining).
+   demo's worker process (``./run demo``), or with ``--process inline`` in a ``python -m workers.inline``
+   process (Celery's eager mode: the same task functions, their failure policy and their chaining; worker
+   side, since the platform never imports workers).
 
 Predictions come from the predictor artifact(s) in ``GAIT_PREDICTOR`` (``gaitfm demo-predictor`` builds
 the synthetic demonstration predictor; its card says "demonstration only -- not for clinical use").
@@ -224,22 +226,6 @@ def requeue(ids) -> None:
 
     for s in GaitSession.objects.filter(pk__in=ids):
         queue_processing(s)
-
-
-def process_inline(ids, organisation_id: int, progress: Callable[[str], None] = lambda _m: None) -> None:
-    """Run the Celery pipeline for ``ids`` in this process: the same tasks (``workers.tasks.pipeline``), in
-    Celery's eager mode, so each task runs here and sends the next one here too."""
-    from workers.celery_app import app
-    from workers.tasks.pipeline import process_session
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        for k, sid in enumerate(ids, 1):
-            process_session.apply_async(args=[sid, organisation_id])
-            progress(f"processed {k} of {len(ids)} demo sessions")
-    finally:
-        app.conf.task_always_eager = before
 
 
 def status_summary(ids) -> dict[str, int]:

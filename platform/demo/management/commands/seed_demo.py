@@ -3,7 +3,7 @@
     manage.py seed_demo [--organisation demo-clinic] [--predictor DIR[,DIR]] [--process worker|inline|none]
         [--timeout 1800] [--subjects 12,8] [--duration-scale 0.17]
 
-Uploads the demo cohorts' synthetic sessions through the API's upload actions (see ``dashboards.demo``),
+Uploads the demo cohorts' synthetic sessions through the API's upload actions (see ``demo.seeding``),
 registers the predictor card of each predictor artifact (``--predictor``, default ``$GAIT_PREDICTOR``),
 then
 
@@ -11,7 +11,8 @@ then
   the command waits until the running Celery worker has taken every demo session to ``done`` or
   ``failed`` (progress on stderr; after ``--timeout`` seconds it stops waiting -- the dashboards show the
   rest as processing and fill in);
-* ``--process inline``: runs the same Celery tasks in this process (eager mode), no worker needed;
+* ``--process inline``: runs the same Celery tasks in a ``python -m workers.inline`` process (eager mode), no
+  worker needed;
 * ``--process none``: only uploads.
 
 Idempotent: a second run uploads nothing new; demo sessions left unfinished by an interrupted start are
@@ -22,12 +23,12 @@ import os
 import sys
 import time
 
+from dashboards.cards import register_artifact
 from django.core.management.base import BaseCommand, CommandError
 from tenancy.models import Organisation
 from tenancy.scope import organisation_scope
 
-from dashboards import demo
-from dashboards.cards import register_artifact
+from demo import seeding as demo
 
 
 class Command(BaseCommand):
@@ -73,8 +74,11 @@ class Command(BaseCommand):
                  f"{len(pending)} to process")
         if process == "inline" and pending:
             t0 = time.monotonic()
-            with organisation_scope(org):
-                demo.process_inline(pending, org.pk, progress=self.say)
+            import subprocess
+
+            done = subprocess.run([sys.executable, "-m", "workers.inline", str(org.pk), *map(str, pending)], check=False)
+            if done.returncode != 0:
+                raise CommandError(f"the inline pipeline exited with {done.returncode}")
             self.say(f"processed in {time.monotonic() - t0:.0f} s")
         elif process == "worker" and pending:
             self.wait(org, ids, timeout)
