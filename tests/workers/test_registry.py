@@ -144,7 +144,9 @@ def test_finetune_promote_gate_rollback_through_the_api(reg):
     theirs = seed_organisation(reg.other, 30, first=5000, prefix="B")
     table = reg.upload_labels(data)
     reg.worker()
-    job = reg.start(table)
+    # 3 CV repeats: the cross-validation lasts a few seconds even on a quiet machine, so the 0.2 s poll
+    # below sees it running (with one repeat it can finish between two polls)
+    job = reg.start(table, seeds=3)
     assert job["state"] == "queued" and job["n_sessions"] == N_SUBJECTS  # only consenting subjects
     seen: list[dict] = []
     job = reg.wait(job["id"], seen=seen)
