@@ -34,18 +34,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "platform"), str(REPO)]
 
+from pgdb import create_database  # noqa: E402 - bench/ is the script's folder, first on sys.path
+
 
 def log(msg: str) -> None:
     print(f"[bench/finetune] {msg}", file=sys.stderr, flush=True)
-
-
-def create_database(admin_url: str, name: str, drop: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def main() -> int:
