@@ -81,7 +81,7 @@ def finish(job_id: int, state: str, reason: str, **fields) -> bool:
     from tenancy.audit import Actor, record
 
     with transaction.atomic():
-        job = TrainingJob.unscoped.select_for_update().select_related("organisation").get(pk=job_id)
+        job = TrainingJob.unscoped.select_for_update(of=("self",)).select_related("organisation").get(pk=job_id)
         if job.state in FINAL_STATES:
             return False
         job.state, job.reason, job.finished_at = state, reason[:4000], timezone.now()

@@ -30,7 +30,14 @@ class EncoderVersion(models.Model):
     file_sha256 = models.CharField(max_length=64, blank=True)
     source = models.CharField(max_length=300, blank=True, help_text="where the checkpoint comes from")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=16, default="active", choices=[("active", "active"), ("retired", "retired")])
+    status = models.CharField(max_length=16, default="active",
+                              choices=[("candidate", "candidate"), ("active", "active"), ("retired", "retired")],
+                              help_text="candidate: trained, not yet promoted; active: may serve; retired: no longer")
+    artifact_uri = models.CharField(max_length=500, blank=True,
+                                    help_text="where the checkpoint file lives (checkpoint-store URL or repository path)")
+    job = models.OneToOneField("TrainingJob", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="encoder_produced", help_text="the pretraining job that produced it")
+    metrics = models.JSONField(default=dict, blank=True, help_text="the pretraining run's summary")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,6 +49,7 @@ class EncoderVersion(models.Model):
 
 class JobKind(models.TextChoices):
     FINETUNE_HEADS = "finetune-heads", "fine-tune heads"
+    PRETRAIN_ENCODER = "pretrain-encoder", "pretrain encoder"
 
 
 class JobState(models.TextChoices):
@@ -56,9 +64,12 @@ FINAL_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
 class TrainingJob(TenantModel):
-    """A training job of one organisation. ``scope`` says whose data it may read ("organisation" now; a
-    platform-level scope for encoder pretraining is a later kind)."""
+    """A training job. ``scope`` says whose data it may read: ``organisation`` (its organisation's only) or
+    ``global`` (platform-level, e.g. encoder pretraining: no organisation, started by platform staff)."""
 
+    organisation = models.ForeignKey("tenancy.Organisation", null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="+", editable=False,
+                                     help_text="null for a platform-level (global scope) job")
     kind = models.CharField(max_length=32, choices=JobKind.choices)
     scope = models.CharField(max_length=16, default="organisation")
     launcher = models.CharField(max_length=32, default="local", help_text="workers.launchers backend")
@@ -66,7 +77,9 @@ class TrainingJob(TenantModel):
     reason = models.TextField(blank=True, help_text="why the job is in its state (always set when final)")
     config = models.JSONField(default=dict)
     config_hash = models.CharField(max_length=64)
-    encoder = models.ForeignKey(EncoderVersion, on_delete=models.PROTECT, related_name="+")
+    encoder = models.ForeignKey(EncoderVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                help_text="finetune-heads: the encoder whose embeddings it fits; pretrain-encoder: "
+                                          "the encoder it starts from (null: from scratch)")
     label_table = models.ForeignKey("cohorts.PhenotypeTable", null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
     snapshot = models.JSONField(default=dict, blank=True, help_text="frozen data snapshot (manifest)")
@@ -99,6 +112,8 @@ class TrainingJob(TenantModel):
 class JobLog(TenantModel):
     """One line of a job's log (append-only)."""
 
+    organisation = models.ForeignKey("tenancy.Organisation", null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="+", editable=False, help_text="the job's (null for a global job)")
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="logs")
     at = models.DateTimeField(auto_now_add=True)
     level = models.CharField(max_length=8, default="info")
