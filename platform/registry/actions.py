@@ -295,3 +295,30 @@ def repredict(actor: Actor, champion: Alias) -> int:
     for sid in ids:
         send_after_commit(PREDICT_TASK, [sid, org.pk, version], "preprocess")
     return len(ids)
+
+
+# --- encoders (platform level) ---------------------------------------------------------------------------
+@transaction.atomic
+def register_encoder(actor: Actor, *, version_tag: str, config_name: str, weights_digest: str, artifact_uri: str,
+                     file_sha256: str = "", source: str = "", parent: EncoderVersion | None = None,
+                     job: TrainingJob | None = None, metrics: dict | None = None,
+                     status: str = "candidate") -> EncoderVersion:
+    """Register a GaitMAE checkpoint as an encoder version (a ``candidate`` until promoted). The facts
+    (tag, digest, file hash) are read from the checkpoint by the caller (a worker: the API never loads
+    torch). Registering the same tag twice with the same digest returns the existing row; a different
+    digest under an existing tag is refused. Audited at platform level."""
+    from tenancy.audit import record_platform
+
+    existing = EncoderVersion.objects.filter(version_tag=version_tag).first()
+    if existing is not None:
+        if existing.weights_digest != weights_digest:
+            raise ValidationError({"version_tag": f"{version_tag} is already registered with other weights "
+                                                  f"({existing.weights_digest}, not {weights_digest})"})
+        return existing
+    enc = EncoderVersion.objects.create(version_tag=version_tag, config_name=config_name,
+                                        weights_digest=weights_digest, file_sha256=file_sha256,
+                                        artifact_uri=artifact_uri, source=source or artifact_uri, parent=parent,
+                                        job=job, metrics=metrics or {}, status=status)
+    record_platform(actor, "encoder.register", enc, version_tag=version_tag, weights_digest=weights_digest,
+                    artifact_uri=artifact_uri, job=getattr(job, "pk", None))
+    return enc

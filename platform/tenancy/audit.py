@@ -40,3 +40,18 @@ def record(actor: Actor, action: str, obj: Any = None, **data: Any) -> AuditEven
         object_repr=str(obj)[:200] if obj is not None else "",
         data=data,
     )
+
+
+def record_platform(actor: Actor, action: str, obj: Any = None, **data: Any) -> AuditEvent:
+    """A platform-level event (no organisation): staff actions on global objects such as encoders."""
+    event = AuditEvent.for_platform(
+        actor_user=actor.user,
+        actor_token=actor.token,
+        action=action,
+        object_type=obj._meta.model_name if obj is not None and hasattr(obj, "_meta") else "",
+        object_id=str(getattr(obj, "pk", "") or "") if obj is not None else "",
+        object_repr=str(obj)[:200] if obj is not None else "",
+        data=data,
+    )
+    event.save()
+    return event

@@ -56,6 +56,9 @@ def role_can(role: str, perm: str) -> bool:
 class Organisation(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=64, unique=True)
+    pooled_pretraining = models.BooleanField(
+        default=False, help_text="the organisation lets its consenting subjects' sessions enter the platform's "
+                                 "pooled encoder pretraining (off by default; changed only through an audited action)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -114,8 +117,11 @@ class APIToken(TenantModel):
 
 
 class AuditEvent(TenantModel):
-    """Who did what, when: every write, export and token use of note."""
+    """Who did what, when: every write, export and token use of note. ``organisation`` is null for a
+    platform-level event (encoder pretraining, promotion), written by ``audit.record_platform``."""
 
+    organisation = models.ForeignKey("tenancy.Organisation", null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="+", editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     actor_token = models.ForeignKey(APIToken, null=True, on_delete=models.SET_NULL, related_name="+")

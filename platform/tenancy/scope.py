@@ -157,6 +157,17 @@ class TenantModel(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
-        if self.organisation_id is None:
+        if self.organisation_id is None and not getattr(self, "_platform_level", False):
             self.organisation = current_organisation()
         super().save(*args, **kwargs)
+
+    @classmethod
+    def for_platform(cls, **fields):
+        """An unsaved platform-level row (no organisation), for the models whose ``organisation`` is
+        nullable (global training jobs and their logs, platform audit events). Saving any other row
+        without an organisation still needs a scope (fails closed)."""
+        if not cls._meta.get_field("organisation").null:
+            raise NoOrganisationScope(f"{cls.__name__} rows always belong to an organisation")
+        obj = cls(**fields)
+        obj._platform_level = True
+        return obj
