@@ -213,13 +213,14 @@ def embed(session_id: int, client, run) -> dict:
     return {"model_version": version, "windows": len(ws)}
 
 
-def predict(session_id: int, model_version: str, run) -> dict:
+def predict(session_id: int, model_version: str, run, predictor_version: int | None = None) -> dict:
     from results.models import Embedding, Prediction
 
     from .predictors import body_system, choose_predictor, chosen_inputs, subject_covariates
 
     session = _session(session_id)
-    chosen = choose_predictor(model_version)  # the organisation's champion, else a configured artifact
+    # the organisation's champion, else a configured artifact (or the version a rollout names)
+    chosen = choose_predictor(model_version, predictor_version)
     if chosen is None:
         with transaction.atomic():
             run.advance(run.lock())

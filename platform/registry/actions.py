@@ -86,7 +86,9 @@ DEFAULT_FINETUNE = {"representations": ["embedding", "gait", "body", "concat"], 
 
 
 def default_encoder() -> EncoderVersion:
-    enc = EncoderVersion.objects.filter(status="active").order_by("-id").first()
+    """The encoder a rollout made the default, else the newest active one."""
+    enc = (EncoderVersion.objects.filter(is_default=True).first()
+           or EncoderVersion.objects.filter(status="active").order_by("-id").first())
     if enc is None:
         raise ValidationError({"encoder": "no encoder version is registered"})
     return enc

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.urls import URLPattern, URLResolver, get_resolver
 
 API_PREFIX = "api/v1/"
+PLATFORM_PREFIX = "api/v1/platform/"  # staff-only, platform-level routes (not tenant data): platform_routes()
 METHODS = ("get", "post", "put", "patch", "delete")
 SUMMARY: list[str] = []  # lines the platform conftest prints at the end of the run
 
@@ -42,10 +43,13 @@ def _walk(patterns, prefix=""):
             yield prefix + _pattern_str(p), p
 
 
-def api_routes() -> list[Route]:
+def api_routes(platform: bool = False) -> list[Route]:
+    """The tenant API's routes; ``platform=True``: the staff-only platform routes instead."""
     routes = []
     for path, pattern in _walk(get_resolver().url_patterns):
         if not path.startswith(API_PREFIX) or "<format>" in path:
+            continue
+        if path.startswith(PLATFORM_PREFIX) != platform:
             continue
         cb = pattern.callback
         cls = getattr(cb, "cls", None)
@@ -57,3 +61,7 @@ def api_routes() -> list[Route]:
         routes.append(Route(path=path, name=pattern.name, view=cls, methods=methods, detail="<pk>" in path,
                             model=getattr(cls, "model", None)))
     return routes
+
+
+def platform_routes() -> list[Route]:
+    return api_routes(platform=True)
