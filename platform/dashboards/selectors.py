@@ -329,8 +329,8 @@ def subject_sessions(subject) -> list[dict]:
     a session whose QC failed is withheld (``withheld`` says why)."""
     enc, name = live_bundle()  # the live bundle's gait age first (earlier bundles' rows are kept)
     live = Q(**({"model_version": enc} if enc else {}), **({"model_name": name} if name else {}))
-    gait_age = (Prediction.objects.filter(session=OuterRef("pk"), phenotype=GAIT_AGE)
-                .order_by(Case(When(live, then=Value(0)), default=Value(1)), "-id"))
+    first = [Case(When(live, then=Value(0)), default=Value(1))] if live else []
+    gait_age = Prediction.objects.filter(session=OuterRef("pk"), phenotype=GAIT_AGE).order_by(*first, "-id")
     feats = TaskFeatures.objects.filter(session=OuterRef("pk"), task=NORM_TASK)
     ann = {"gait_age": Subquery(gait_age.values("value")[:1]),
            "gait_age_lower": Subquery(gait_age.values("lower")[:1]),
