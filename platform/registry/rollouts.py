@@ -138,6 +138,8 @@ def go_live(rollout: EncoderRollout, switch=None) -> EncoderRollout:
     rollout = EncoderRollout.objects.select_for_update().get(pk=rollout.pk)
     if rollout.state == RolloutState.LIVE:
         return rollout
+    if rollout.state not in (RolloutState.GOING_LIVE, RolloutState.PREDICTING):
+        raise ValidationError({"state": f"the rollout is {rollout.state}: it cannot go live"})
     verdict = go_live_verdict(rollout.results, rollout.override_reason)
     if not verdict["ready"]:
         raise ValidationError({"verdict": verdict})

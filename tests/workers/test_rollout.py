@@ -87,6 +87,7 @@ class Platform:
                                                                             is_staff=True))
         self.a_admin = APIClient(HTTP_AUTHORIZATION=f"Bearer {make_token(self.a, Role.ADMIN)}")
         self.a_clinician = APIClient(HTTP_AUTHORIZATION=f"Bearer {make_token(self.a, Role.CLINICIAN)}")
+        self.b_clinician = APIClient(HTTP_AUTHORIZATION=f"Bearer {make_token(self.b, Role.CLINICIAN)}")
         self.env = {"DATABASE_URL": db_url(), "GAIT_BROKER_URL": broker, "GAIT_RESULT_BACKEND": broker,
                     "GAIT_VAR_DIR": str(settings.VAR_DIR), "GAIT_JOB_HEARTBEAT_S": "0.5",
                     "GAIT_ROLLOUT_TICK_S": "0.3", "GAIT_ROLLOUT_BATCH": "16", "GAIT_INFERENCE_BACKEND": "inprocess",
@@ -136,18 +137,19 @@ class Platform:
         assert r.status_code == 200, r.content
         return r.json()
 
-    def upload(self, subject, data: bytes) -> int:
+    def upload(self, subject, data: bytes, client=None) -> int:
         from gaitcore.sessionfile import from_bytes
 
+        client = client or self.a_clinician
         body = {"subject": subject.pk, "format": "gait-session", "size": len(data), "sha256": sha256(data),
                 "tasks": [t.task for t in from_bytes(data).tasks], "filename": "new.gait.npz"}
-        up = self.a_clinician.post("/api/v1/uploads/", body, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+        up = client.post("/api/v1/uploads/", body, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
         assert up.status_code == 201, up.content
         uid = up.json()["id"]
-        r = self.a_clinician.put(f"/api/v1/uploads/{uid}/chunk/", data,
+        r = client.put(f"/api/v1/uploads/{uid}/chunk/", data,
                                  content_type="application/offset+octet-stream", HTTP_UPLOAD_OFFSET="0")
         assert r.status_code in (200, 204), r.content
-        r = self.a_clinician.post(f"/api/v1/uploads/{uid}/complete/")
+        r = client.post(f"/api/v1/uploads/{uid}/complete/")
         assert r.status_code == 201, r.content
         return r.json()["id"]
 
@@ -237,6 +239,12 @@ def test_promote_backfill_refit_go_live_lineage_rollback(plat, tmp_path):
     v2 = res_a["predictor"]
     assert set(Prediction.unscoped.filter(predictor_version_id=v2).values_list("session_id", flat=True)) == set(a_ids)
 
+    # a session uploaded during the rollout is processed by the current default (the shipped encoder) ...
+    during = plat.upload(data_b["subjects"][0], synthetic_session_bytes(seed=55), plat.b_clinician)
+    plat.wait("session during the rollout", lambda: GaitSession.unscoped.get(pk=during).status in ("done", "failed"))
+    assert GaitSession.unscoped.get(pk=during).status == "done", plat.logs()
+    assert set(Embedding.unscoped.filter(session_id=during).values_list("model_version", flat=True)) == {old.version_tag}
+
     # staff override with a written reason -> live
     assert plat.staff.post(f"/api/v1/platform/encoder-rollouts/{rid}/override/", {"reason": " "},
                            format="json").status_code == 400
@@ -245,6 +253,9 @@ def test_promote_backfill_refit_go_live_lineage_rollback(plat, tmp_path):
     assert r.status_code == 200, r.content
     live = plat.wait("live", lambda: (x := plat.rollout(rid))["state"] == "live" and x["finished_at"] and x, 240)
     assert live_encoder().pk == cand.pk and champion_of(plat.a) == v2
+    # ... and the catch-up before go-live re-embedded it with the new one (the old kept)
+    assert set(Embedding.unscoped.filter(session_id=during, task="ensemble").values_list("model_version", flat=True)
+               ) == {old.version_tag, cand.version_tag}
     assert EncoderVersion.objects.get(pk=cand.pk).status == "active"
     with organisation_scope(plat.a):
         ev = AliasEvent.objects.get(pk=live["alias_events"][0])
