@@ -97,12 +97,13 @@ def main() -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        from gaitcore.model.checkpoint import load_checkpoint, weights_digest
         from recordings import storage
         from registry import actions, rollouts
         from registry.models import EncoderRollout
         from tenancy.audit import Actor
         from tenancy.models import Organisation
+
+        from gaitcore.model.checkpoint import load_checkpoint, weights_digest
         from tests.pipeline_support import tiny_checkpoint
         from tests.registry_support import seed_organisation
         from workers.steps import windows_name

@@ -61,9 +61,10 @@ def store_windows(sessions) -> None:
 
 def register_candidate(folder) -> object:
     """A real checkpoint written to a file:// checkpoint store and registered as a candidate."""
-    from gaitcore.model.checkpoint import load_checkpoint, weights_digest
     from registry import actions
     from tenancy.audit import Actor
+
+    from gaitcore.model.checkpoint import load_checkpoint, weights_digest
 
     path = tiny_checkpoint(folder, seed=3, run_id="rollout-v2")
     ckpt = load_checkpoint(path)

@@ -18,11 +18,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 def test_register_not_default_then_switch_and_roll_back(torchserve, tiny_ckpt, tmp_path, monkeypatch):
     from registry.models import EncoderVersion
+
     from serving import server
     from serving.archive import safe_version
     from serving.client import TorchServeClient
     from serving.management import ManagementClient
-
     from workers import inference, rollout
 
     new_path = tiny_checkpoint(tmp_path / "store", seed=9, run_id="ts-rollout-v2")
