@@ -318,3 +318,49 @@ def _job_state(org, pk: int) -> str:
     from registry.models import TrainingJob
 
     return TrainingJob.unscoped.get(pk=pk).state
+
+
+def test_worker_killed_mid_backfill_the_rollout_resumes_and_goes_live(plat, tmp_path, monkeypatch):
+    """kill -9 of the only worker while sessions are re-embedded, and the queued tick lost with it: the
+    sweeper starts a new chain of ticks
+    (``sweep_rollouts``; the beat runs it every 60 s, called here), a new worker finishes the backfill and
+    the rollout goes live; no session is left without the new version."""
+    from registry.models import EncoderRollout, EncoderVersion
+    from results.models import Embedding
+
+    from workers.rollout import sweep_rollouts
+
+    old = shipped_encoder()
+    EncoderVersion.objects.filter(pk=old.pk).update(artifact_uri="gaitcore/model/checkpoints/gaitmae-small.pt")
+    data = seed_organisation(plat.a, 24)
+    store_windows(data["sessions"])
+    cand = register_candidate(tmp_path / "store")
+    plat.env.update({"GAIT_PREDICTOR": str(tmp_path / "no-predictors"), "GAIT_PIPELINE_DELAY": "embed:0.5",
+                     "GAIT_ROLLOUT_BATCH": "4", "GAIT_ROLLOUT_BATCH_TIMEOUT_S": "6", "GAIT_PIPELINE_LEASE_S": "3",
+                     "GAIT_BROKER_VISIBILITY_TIMEOUT": "10"})
+    first = plat.worker()
+    rid = plat.staff.post(f"/api/v1/platform/encoders/{cand.pk}/promote/").json()["id"]
+    plat.wait("some sessions embedded", lambda: 4 <= (plat.rollout(rid)["progress"].get("embedded") or 0) < 20, 120)
+    first.kill()
+    import redis
+
+    redis.Redis.from_url(plat.env["GAIT_BROKER_URL"]).delete("training")  # its next tick is lost too
+    stuck = plat.rollout(rid)
+    assert stuck["state"] == "backfilling"
+    plat.worker()
+    monkeypatch.setenv("GAIT_JOB_STALE_AFTER_S", "1")
+    time.sleep(1.5)
+    with mock.patch("registry.actions.send_task", side_effect=lambda n, a, q, k=None: plat.celery.send_task(
+            n, args=a, queue=q)):
+        from django.db import transaction
+
+        with transaction.atomic():
+            assert sweep_rollouts()["restarted"] == [rid]
+    done = plat.wait("live after the kill", lambda: (x := plat.rollout(rid))["state"] in ("live", "failed")
+                     and x["finished_at"] and x, 240)
+    assert done["state"] == "live" and done["attempts"] == 1, done
+    assert not done["progress"].get("skipped"), done["progress"]
+    ids = {s.pk for s in data["sessions"]}
+    assert set(Embedding.unscoped.filter(model_version=cand.version_tag, task="ensemble",
+                                         session_id__in=ids).values_list("session_id", flat=True)) == ids
+    assert EncoderRollout.objects.get(pk=rid).to_encoder.is_default
