@@ -47,7 +47,7 @@ class PretrainSpec:
     name: str  # the Job's name (DNS-1123 label, at most 52 characters: pods add a suffix)
     image: str
     checkpoint_store: str  # a path in the pod or s3://bucket/prefix
-    data: list[str]  # session folders in the pod
+    data: list[str]  # session folders in the pod (when there is no data_store)
     config: str = "small"
     steps: int = 1000
     batch_size: int = 8
@@ -64,6 +64,7 @@ class PretrainSpec:
     backoff_limit: int = 3
     labels: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
+    data_store: str = ""  # a job's exported snapshot (gaitcore.model.snapshot): the pod fetches and trains on it only
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?", self.name):
@@ -87,7 +88,8 @@ def pretrain_command(spec: PretrainSpec) -> list[str]:
         launcher = ["torchrun", "--nnodes", str(spec.nodes), "--nproc-per-node", str(spec.nproc_per_node),
                     "--rdzv-backend", "c10d", "--rdzv-id", spec.name,
                     "--rdzv-endpoint", f"{spec.name}-0.{spec.service}:{RDZV_PORT}", "--max-restarts", "3"]
-    return [*launcher, "-m", "gaitcore.cli", "pretrain", "--config", spec.config, "--data", *spec.data,
+    data = ["--data-store", spec.data_store] if spec.data_store else ["--data", *spec.data]
+    return [*launcher, "-m", "gaitcore.cli", "pretrain", "--config", spec.config, *data,
             "--out", spec.work_dir, "--checkpoint-store", spec.checkpoint_store, "--resume",
             "--steps", str(spec.steps), "--batch-size", str(spec.batch_size), "--ckpt-every", str(spec.ckpt_every),
             "--no-progress", *spec.extra_args]
@@ -474,7 +476,17 @@ def spec_for_job(job, namespace: str | None = None) -> PretrainSpec:
     name = f"gait-pretrain-{job.pk}" + (f"-a{attempt}" if attempt > 1 else "")
     keys = ("config", "steps", "batch_size", "ckpt_every", "nodes", "nproc_per_node", "gpus_per_node", "cpu",
             "memory", "deadline_s", "backoff_limit")
-    return PretrainSpec(name=name, image=image, checkpoint_store=f"{base.rstrip('/')}/jobs/{job.pk}", data=list(data),
+    store = f"{base.rstrip('/')}/jobs/{job.pk}"
+    # a job of the registry has a frozen snapshot: the pod trains on its exported files only
+    # (workers.pretrain.export_job_data writes them to <store>/data before the Job is created)
+    data_store = f"{store}/data" if getattr(job, "snapshot_hash", "") else ""
+    extra = ["--seed", str(cfg["seed"])] if "seed" in cfg else []
+    for key, flag in (("lr", "--lr"), ("warmup_steps", "--warmup-steps"), ("val_fraction", "--val-fraction"),
+                      ("log_every", "--log-every"), ("micro_batch", "--micro-batch")):
+        if key in cfg:
+            extra += [flag, str(cfg[key])]
+    return PretrainSpec(name=name, image=image, checkpoint_store=store, data=list(data), data_store=data_store,
+                        extra_args=extra,
                         namespace=namespace or os.environ.get("GAIT_K8S_NAMESPACE", "gait"),
                         data_claim=cfg.get("data_claim", os.environ.get("GAIT_TRAINING_DATA_CLAIM", "")),
                         labels={"gait/job-kind": kind}, **{k: cfg[k] for k in keys if k in cfg})
