@@ -272,7 +272,7 @@ class KubernetesLauncher:
                 config.load_incluster_config()
             except config.ConfigException:
                 try:
-                    config.load_kube_config()
+                    config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)  # read now
                 except (config.ConfigException, OSError) as exc:
                     raise LaunchError(f"no Kubernetes cluster configured (in-cluster or kubeconfig): {exc}") from exc
             self._api_client = client.ApiClient()
