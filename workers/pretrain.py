@@ -32,7 +32,7 @@ import os
 import time
 from pathlib import Path
 
-from workers.training import JobFailed  # the runner's "fails with this reason"
+from workers.job_errors import JobFailed, SnapshotChanged
 
 log = logging.getLogger("workers")
 
@@ -81,8 +81,6 @@ def snapshot_files(job) -> list[dict]:
     from tenancy.models import Organisation
     from tenancy.scope import organisation_scope
 
-    from workers.training import SnapshotChanged
-
     rows = job.snapshot.get("sessions", [])
     by_org: dict[int, list[dict]] = {}
     for r in rows:
@@ -106,8 +104,6 @@ def snapshot_files(job) -> list[dict]:
 
 def _read_checked(item: dict) -> bytes:
     from recordings import storage
-
-    from workers.training import SnapshotChanged
 
     try:
         data = storage.read(item["file_key"])
@@ -243,10 +239,11 @@ def _run_local(job, ctx):
 
 def register(job, ctx, store_url: str, summary: dict, resumed_from=None):
     """Register the store's final ``model.pt`` as a ``candidate`` encoder version of this job."""
-    from gaitcore.model.checkpoint import load_checkpoint_bytes, weights_digest
-    from gaitcore.model.store import open_store
     from registry.actions import register_encoder
     from tenancy.audit import Actor
+
+    from gaitcore.model.checkpoint import load_checkpoint_bytes, weights_digest
+    from gaitcore.model.store import open_store
 
     ctx.progress({"stage": "registering", "step": summary.get("step"), "steps": job.config.get("steps"),
                   "done": summary.get("step"), "total": job.config.get("steps")})

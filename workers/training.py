@@ -29,6 +29,8 @@ import numpy as np
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from .job_errors import JobFailed, SnapshotChanged  # noqa: F401 - re-exported: runners raise them
+
 log = logging.getLogger("workers")
 
 
@@ -230,12 +232,7 @@ def run_job(job_id: int) -> dict:
         beat.join(timeout=10)
 
 
-class JobFailed(Exception):
-    """The job cannot succeed; the message is its reason."""
 
-
-class SnapshotChanged(JobFailed):
-    """A session of the frozen snapshot is gone or its content changed."""
 
 
 # --- finetune-heads ----------------------------------------------------------------------------------

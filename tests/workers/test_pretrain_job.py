@@ -66,12 +66,12 @@ def seed(org, files: list[bytes], consent: list[bool]) -> list:
 def warm_start_encoder(folder: Path):
     """A ``tiny`` encoder version registered from a checkpoint file (the job's warm start and parent)."""
     import torch
+    from registry.actions import register_encoder
+    from tenancy.audit import Actor
 
     from gaitcore.model.checkpoint import load_checkpoint, save_checkpoint, weights_digest
     from gaitcore.model.gaitmae import GaitMAE, get_config
     from gaitcore.preprocess import PREPROCESSING_VERSION
-    from registry.actions import register_encoder
-    from tenancy.audit import Actor
 
     torch.manual_seed(11)
     path = save_checkpoint(folder / "warm.pt", GaitMAE(get_config("tiny")), PREPROCESSING_VERSION,
