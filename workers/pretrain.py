@@ -38,6 +38,7 @@ log = logging.getLogger("workers")
 
 REPO = Path(__file__).resolve().parents[1]
 PROGRESS_EVERY_S = 0.5
+API_RETRIES, API_RETRY_S = 30, 10  # following a Kubernetes Job survives 5 minutes of API errors
 
 
 
@@ -214,6 +215,17 @@ def _train_config(job, out: Path, data: Path, store: str, init: str):
 
 
 def _run_local(job, ctx):
+    """Train in this process; the copied session files leave the worker's disk when the job ends (a killed
+    worker never gets here: its retry reuses them)."""
+    import shutil
+
+    try:
+        return _train_local(job, ctx)
+    finally:
+        shutil.rmtree(job_dir(job), ignore_errors=True)
+
+
+def _train_local(job, ctx):
     from gaitcore.model.train import pretrain
 
     store = job_store_url(job)
@@ -308,11 +320,27 @@ def _follow_kubernetes(job, ctx):
         ctx.progress({"stage": f"kubernetes: {st.state}", "step": step, "steps": steps, "checkpoint_step": step,
                       "pods": st.pods, "detail": st.reason, "done": step or 0, "total": steps})
 
-    from gaitcore.probe.finetune import Cancelled
+    import urllib3
 
+    from gaitcore.probe.finetune import Cancelled
+    from workers.launchers import LaunchError
+
+    errors = 0
     try:
         while True:
-            st = launcher.watch(handle, timeout_s=30, on_status=on_status, recheck_s=10)
+            try:
+                st = launcher.watch(handle, timeout_s=30, on_status=on_status, recheck_s=10)
+                errors = 0
+            except (LaunchError, urllib3.exceptions.HTTPError) as exc:  # the API server unreachable for a while: keep following, then give up
+                errors += 1
+                ctx.log(f"cannot read the Kubernetes Job {handle['job']} ({exc}); retry {errors} of {API_RETRIES}")
+                if errors >= API_RETRIES:
+                    raise JobFailed(f"lost contact with the Kubernetes API while following the Job {handle['job']}: "
+                                    f"{exc} (the Job may still run: its checkpoints are in {handle['checkpoint_store']})"
+                                    ) from exc
+                time.sleep(API_RETRY_S)
+                ctx.progress({"stage": "kubernetes: unreachable", "done": 0, "total": None})
+                continue
             on_status(st)  # also checks cancel between two watches
             if st.state in (SUCCEEDED, FAILED):
                 break

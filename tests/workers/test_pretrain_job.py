@@ -208,3 +208,32 @@ def test_pretrain_job_killed_mid_run_resumes_from_its_checkpoint_and_registers_a
         for p in patches:
             p.stop()
         celery.close()
+
+
+def test_a_session_file_changed_after_the_snapshot_fails_the_job_with_the_reason(transactional_db, tmp_path, cohort,
+                                                                                 monkeypatch):
+    """The runner checks every file against the snapshot's SHA-256 before training on it."""
+    from django.contrib.auth import get_user_model
+    from django.core.files.storage import storages
+    from registry.actions import start_pretrain_job
+    from registry.models import TrainingJob
+    from tenancy.audit import Actor
+
+    from tests.platform.factories import make_org
+    from workers.training import run_job
+
+    monkeypatch.setenv("GAIT_CHECKPOINT_STORE", str(tmp_path / "store"))
+    org = make_org("pool-t")
+    org.pooled_pretraining = True
+    org.save()
+    sessions = seed(org, cohort[:2], [True, True])
+    staff = get_user_model().objects.create_user("ops-t", is_staff=True)
+    with mock.patch("registry.actions.send_task"):
+        job = start_pretrain_job(Actor(user=staff, role="staff"), config={"config": "tiny", "steps": 5})
+    st = storages["default"]
+    st.delete(sessions[1].file_key)
+    st.save(sessions[1].file_key, __import__("io").BytesIO(cohort[5]))  # same name, other bytes
+    assert run_job(job.pk)["state"] == "failed"
+    job = TrainingJob.unscoped.get(pk=job.pk)
+    assert job.reason == f"the file of session {sessions[1].pk} does not match its SHA-256 in the snapshot"
+    assert not (settings.VAR_DIR / "jobs" / str(job.pk)).exists()  # the copied files were removed
