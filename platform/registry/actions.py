@@ -232,19 +232,38 @@ def _pretrain_config(config: dict | None, launcher: str) -> dict:
     return cfg
 
 
-def freeze_global_snapshot(file_exists=None) -> dict:
+def stored_keys(keys: list[str]) -> set[str]:
+    """Which of these storage keys exist: one listing per folder (S3: a paged LIST per prefix, not a HEAD
+    per file)."""
+    import posixpath
+
+    from recordings import storage
+
+    st = storage.storage()
+    by_dir: dict[str, set[str]] = {}
+    for k in keys:
+        by_dir.setdefault(posixpath.dirname(k), set()).add(posixpath.basename(k))
+    present: set[str] = set()
+    for folder, names in by_dir.items():
+        try:
+            _, files = st.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            files = []
+        present |= {posixpath.join(folder, f) for f in set(files) & names}
+    return present
+
+
+def freeze_global_snapshot() -> dict:
     """The frozen data snapshot of a global ``pretrain-encoder`` job: of the organisations that opted in to
     pooled pretraining (``Organisation.pooled_pretraining``), the subjects with ``consent_model_training``,
     their ``done`` sessions whose session file exists in storage: ``sessions = [{session, organisation,
     subject, sha256}]`` (sha256 = the stored file's), plus how many organisations / subjects / sessions were
     included and excluded, and why. Each organisation is read inside its own scope."""
     from cohorts.models import Subject
-    from recordings import storage
     from recordings.models import GaitSession, SessionStatus
     from tenancy.models import Organisation
     from tenancy.scope import organisation_scope
 
-    exists = file_exists or storage.storage().exists
     rows: list[dict] = []
     inc = {"organisations": 0, "subjects": 0, "sessions": 0}
     exc = {"organisation_not_opted_in": {"organisations": 0, "subjects": 0, "sessions": 0},
@@ -265,9 +284,11 @@ def freeze_global_snapshot(file_exists=None) -> dict:
             exc["session_not_done"]["sessions"] += GaitSession.objects.filter(
                 subject__in=consenting).exclude(status=SessionStatus.DONE).count()
             subjects = set()
-            for sid, subj, sha, key in (GaitSession.objects.filter(subject__in=consenting, status=SessionStatus.DONE)
-                                        .order_by("id").values_list("id", "subject_id", "sha256", "file_key")):
-                if not key or not exists(key):
+            done = list(GaitSession.objects.filter(subject__in=consenting, status=SessionStatus.DONE)
+                        .order_by("id").values_list("id", "subject_id", "sha256", "file_key"))
+            present = stored_keys([key for *_, key in done if key])
+            for sid, subj, sha, key in done:
+                if key not in present:
                     exc["session_file_missing"]["sessions"] += 1
                     continue
                 rows.append({"session": sid, "organisation": org.pk, "subject": subj, "sha256": sha})
