@@ -93,6 +93,12 @@ def subject_report_pdf(ctx: dict, organisation) -> bytes:
              f"{s['gait_age']:.0f} ({_num(s['gait_age_lower'], '{:.0f}')}-{_num(s['gait_age_upper'], '{:.0f}')})",
              _num(s["features"].get("walking_speed_m_s")), _num(s["features"].get("cadence_steps_min"), "{:.0f}"),
              _qc(s)] for s in ctx["sessions"]], [22, 18, 12, 34, 20, 18, 66])
+    task_rows = [[s["when"].date().isoformat(), t["label"], "passed" if t["passed"] else "FAILED",
+                  f"{t['missing_pct']:.0f} %", _num(t["duration_s"], "{:.0f} s"), t["reason"] or "-"]
+                 for s in ctx["sessions"] for t in s["task_qc"]]
+    if task_rows:
+        _heading(pdf, "Quality control per task")
+        _table(pdf, ["Date", "Task", "Verdict", "Missing", "Duration", "Reason"], task_rows, [22, 38, 16, 16, 18, 80])
     for s in ctx.get("withheld") or []:
         _note(pdf, f"The session of {s['when']:%Y-%m-%d} failed quality control "
                    f"({'; '.join(s['qc'].issues) if s['qc'] else 'no QC report'}): its predictions are withheld and it "

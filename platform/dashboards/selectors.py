@@ -348,7 +348,20 @@ def subject_sessions(subject) -> list[dict]:
                     "gait_age_upper": ga.clip(s.gait_age_upper) if shown else None,
                     "age": age_at(when, subject.birth_year),
                     "features": {f: getattr(s, f) for f in KEY_FEATURES}, "qc": qc,
-                    "task_qc": sorted(((qc.metrics or {}).get("tasks") or {}).items()) if qc else []})
+                    "task_qc": task_verdicts(qc)})
+    return out
+
+
+def task_verdicts(qc) -> list[dict]:
+    """Each recorded task's QC verdict, in recording order: {task, label, passed, reason, missing_pct,
+    duration_s} ([] without a QC report, or for one made before QC was recorded per task)."""
+    from gaitcore.schemas import TASK_LABELS
+
+    out = []
+    for t in (qc.tasks if qc is not None else None) or []:
+        out.append({"task": t["task"], "label": TASK_LABELS.get(t["task"], t["task"].replace("_", " ")),
+                    "passed": bool(t.get("passed")), "reason": "; ".join(t.get("issues") or []),
+                    "missing_pct": 100.0 * (t.get("fraction_missing") or 0.0), "duration_s": t.get("duration_s")})
     return out
 
 
