@@ -12,6 +12,8 @@ from __future__ import annotations
 from django.utils import timezone
 from fpdf import FPDF
 
+from .norms import SPEED_CAVEAT
+
 DEMO_MARK = "DEMONSTRATION ONLY - NOT FOR CLINICAL USE"
 WIDTH = 190  # printable width (A4, 10 mm margins)
 
@@ -134,10 +136,12 @@ def subject_report_pdf(ctx: dict, organisation) -> bytes:
         _note(pdf, "No predictions: no processed session that passed quality control.", 10)
     if ctx.get("norms"):
         _heading(pdf, "Gait features against published norms")
+        _note(pdf, SPEED_CAVEAT)
         _table(pdf, ["Feature", "Subject", "Norm (age, sex)", "Percentile", "Source"],
                [[f"{n['label']} ({n['unit']})" if n["unit"] else n["label"], _num(n["value"]),
-                 f"{n['mean']:.2f} +/- {n['sd']:.2f}" if n["mean"] is not None else f"{n['low']:.2f} to {n['high']:.2f}",
-                 _num(n["percentile"], "{:.0f}"), n["source"]] for n in ctx["norms"]], [52, 20, 34, 18, 66])
+                 f"{n['mean']:.2f} +/- {n['sd']:.2f}" if n["mean"] is not None else
+                 f"none (indicative {n['low']:.2f} to {n['high']:.2f})" if n["low"] is not None else "none",
+                 _num(n["percentile"], "{:.0f}"), n["source"]] for n in ctx["norms"]], [52, 20, 44, 18, 56])
     if ctx.get("attribution"):
         _heading(pdf, "Body-part attribution (ablation importance)")
         _table(pdf, ["Body system", "Legs", "Arms", "Torso", "Head"],
