@@ -30,7 +30,16 @@ from tenancy.models import AuditEvent
 
 from gaitcore.phenotypes import BY_NAME, SYSTEMS, info, system_name
 
-from .norms import BOHANNON_1997, KEY_FEATURES, NORM_TASK, NORMS, SPEED_CAVEAT, SPEED_TASK, label, subject_norm
+from .norms import (
+    BOHANNON_1997,
+    KEY_FEATURES,
+    NORM_TASK,
+    NORMS,
+    SPEED_CAVEAT,
+    SPEED_TASK,
+    label,
+    subject_norm,
+)
 
 DEVIATION_UNIT = "SD"
 DEVIATION_SUFFIX = "_deviation"  # a deviation row: phenotype "<system>_deviation" in unit "SD"
