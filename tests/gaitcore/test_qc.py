@@ -56,6 +56,7 @@ def test_gaitfm_inspect(tmp_path, capsys) -> None:
     assert main(["inspect", str(path)]) == 0
     out = capsys.readouterr().out
     for text in ("subject   s01", "sensor    azure_kinect", "walk_in_place", "KNEE_LEFT", "10.0%",
+                 "QC FAILED: 2.0 s long, under the 10 s a model window needs",
                  "31/32 joints provided", "repaired frames 3", "NOSE"):
         assert text in out, text
     assert main(["inspect", "--json", str(path)]) == 0
