@@ -9,7 +9,7 @@ from ..models import Embedding, Prediction, QCReport, TaskFeatures
 class QCReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = QCReport
-        fields = ["id", "session", "passed", "metrics", "issues", "created_at"]
+        fields = ["id", "session", "passed", "metrics", "issues", "tasks", "created_at"]
         read_only_fields = fields
 
 
