@@ -306,11 +306,17 @@ def _follow_kubernetes(job, ctx):
     launcher = get_launcher("kubernetes")
     handle = (job.artifacts or {}).get("launch")
     if not handle or handle.get("backend") != "kubernetes":
-        export_job_data(job, ctx)
-        handle = launcher.launch(job)
+        from workers.launchers.kubernetes import spec_for_job
+
+        handle = launcher.find(spec_for_job(job, launcher.namespace), job.pk)  # created, but not recorded
+        if handle is None:
+            export_job_data(job, ctx)
+            handle = launcher.launch(job)
+            ctx.log(f"created the Kubernetes Job {handle['namespace']}/{handle['job']}")
+        else:
+            ctx.log(f"found the Kubernetes Job {handle['namespace']}/{handle['job']} created by an earlier attempt")
         job.artifacts = {**(job.artifacts or {}), "launch": handle}
         TrainingJob.unscoped.filter(pk=job.pk).update(artifacts=job.artifacts)
-        ctx.log(f"created the Kubernetes Job {handle['namespace']}/{handle['job']}")
     else:
         ctx.log(f"following the Kubernetes Job {handle['namespace']}/{handle['job']} again")
     steps = int(job.config["steps"])

@@ -36,6 +36,7 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "k8s" / "jobs"
 CONTAINER = "trainer"
 RDZV_PORT = 29400
 JOB_LABEL = "gait/training-job"
+JOB_ID_LABEL = "gait/training-job-id"  # the registry's TrainingJob id (every attempt's Job carries it)
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 FINAL = (SUCCEEDED, FAILED)
 
@@ -327,6 +328,20 @@ class KubernetesLauncher:
                 "service": spec.service if spec.nodes > 1 else "", "nodes": spec.nodes,
                 "checkpoint_store": spec.checkpoint_store, "steps": spec.steps}
 
+    def find(self, spec: PretrainSpec, job_id: int) -> dict | None:
+        """The handle of a Job already created for training job ``job_id`` that has not ended (a follower
+        that died between creating it and recording its handle), or None."""
+        ret = self.batch.list_namespaced_job(spec.namespace, label_selector=f"{JOB_ID_LABEL}={job_id}")
+        for obj in sorted(ret.items, key=lambda o: o.metadata.name):
+            if (obj.metadata.labels or {}).get(JOB_ID_LABEL) != str(job_id):
+                continue
+            handle = {"backend": self.name, "namespace": spec.namespace, "job": obj.metadata.name,
+                      "service": f"{obj.metadata.name}-rdzv" if spec.nodes > 1 else "", "nodes": spec.nodes,
+                      "checkpoint_store": spec.checkpoint_store, "steps": spec.steps}
+            if not self.poll(handle).final:
+                return handle
+        return None
+
     def pods(self, handle: dict) -> list:
         """The Job's pods (the label selector is also checked here, not only by the server)."""
         ret = self.core.list_namespaced_pod(handle["namespace"], label_selector=f"job-name={handle['job']}")
@@ -489,4 +504,5 @@ def spec_for_job(job, namespace: str | None = None) -> PretrainSpec:
                         extra_args=extra,
                         namespace=namespace or os.environ.get("GAIT_K8S_NAMESPACE", "gait"),
                         data_claim=cfg.get("data_claim", os.environ.get("GAIT_TRAINING_DATA_CLAIM", "")),
-                        labels={"gait/job-kind": kind}, **{k: cfg[k] for k in keys if k in cfg})
+                        labels={"gait/job-kind": kind, JOB_ID_LABEL: str(job.pk)},
+                        **{k: cfg[k] for k in keys if k in cfg})

@@ -151,6 +151,29 @@ def test_the_pod_trains_on_the_exported_snapshot_and_the_runner_registers_the_ca
     assert done.artifacts["launch"]["job"] == name
 
 
+def test_a_retried_follower_adopts_the_job_an_earlier_attempt_created(cluster, files):
+    """A follower killed after creating the Job but before recording it: its retry finds the Job by the
+    training job's label and follows it; no second Job trains into the same store."""
+    from registry.models import TrainingJob
+
+    from workers.launchers.kubernetes import KubernetesLauncher
+
+    job, _ = start(files, {"config": "tiny", "steps": 6, "batch_size": 2})
+    TrainingJob.unscoped.filter(pk=job.pk).update(attempts=1)
+    job.refresh_from_db()
+    first = KubernetesLauncher(api_client=cluster.api_client, namespace=NS).launch(job)  # what attempt 1 created
+    runner = run_in_thread(job.pk)  # attempt 2
+    deadline = time.monotonic() + 30
+    while not TrainingJob.unscoped.get(pk=job.pk).artifacts.get("launch") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert TrainingJob.unscoped.get(pk=job.pk).artifacts["launch"]["job"] == first["job"]
+    _job_condition(cluster, first, "Failed", "DeadlineExceeded", "too long")
+    runner.join(60)
+    assert [j.metadata.name for j in cluster.batch.list_namespaced_job(NS).items] == []  # cleaned up, none added
+    done = TrainingJob.unscoped.get(pk=job.pk)
+    assert done.state == "failed" and "ran longer than its deadline" in done.reason, done.reason
+
+
 def test_a_pod_killed_at_its_memory_limit_fails_the_job_with_the_reason(cluster, files):
     from registry.models import TrainingJob
 
