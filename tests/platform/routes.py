@@ -20,6 +20,7 @@ class Route:
     methods: tuple[str, ...]  # HTTP methods the route answers
     detail: bool
     model: type | None
+    platform: bool = False  # a platform-staff route (tenancy.api.platform.PlatformViewSet), not a tenant one
 
     @property
     def openapi_path(self) -> str:
@@ -55,5 +56,5 @@ def api_routes() -> list[Route]:
         else:
             methods = tuple(m for m in METHODS if hasattr(cls, m))
         routes.append(Route(path=path, name=pattern.name, view=cls, methods=methods, detail="<pk>" in path,
-                            model=getattr(cls, "model", None)))
+                            model=getattr(cls, "model", None), platform=bool(getattr(cls, "platform", False))))
     return routes

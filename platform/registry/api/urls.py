@@ -1,10 +1,12 @@
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import platform, views
 
 router = SimpleRouter()
 router.register("training-jobs", views.TrainingJobViewSet, basename="trainingjob")
 router.register("predictor-versions", views.PredictorVersionViewSet, basename="predictorversion")
 router.register("aliases", views.AliasViewSet, basename="alias")
 router.register("alias-events", views.AliasEventViewSet, basename="aliasevent")
+# platform staff only (tenancy.api.platform.PlatformViewSet): global jobs, no organisation
+router.register("platform/training-jobs", platform.PlatformTrainingJobViewSet, basename="platform-trainingjob")
 urlpatterns = router.urls

@@ -125,6 +125,38 @@ def test_token_shown_once_and_revoked_with_audit(client, world):
     assert client.post("/dashboard/manage/tokens/", {"name": "x", "role": "admin", "expires_in_days": 3}).status_code == 403
 
 
+def test_the_owner_turns_pooled_pretraining_on_and_off_on_the_organisation_page(client, world):
+    from tenancy.models import Role
+
+    from tests.platform.factories import make_member
+
+    login(client, world.admin)  # an admin sees the setting but may not change it
+    r = client.get("/dashboard/manage/organisation/")
+    assert b"Pooled pretraining is <b>off</b>" in r.content and b'id="pooled-form"' not in r.content
+    r = client.post("/dashboard/manage/organisation/", {"pooled_pretraining": "on"}, follow=True)
+    assert b"only the organisation&#x27;s owner" in r.content
+    world.org_a.refresh_from_db()
+    assert not world.org_a.pooled_pretraining
+    client.logout()
+    owner = make_member(world.org_a, Role.OWNER, "olga-owner")
+    owner.set_password(PASSWORD)
+    owner.save()
+    login(client, owner)
+    r = client.post("/dashboard/manage/organisation/", {"pooled_pretraining": "on", "reason": "consortium"},
+                    follow=True)
+    assert b"Pooled pretraining is <b>on</b>" in r.content and b"consortium" in r.content
+    client.post("/dashboard/manage/organisation/", {"reason": "consortium ended"})
+    world.org_a.refresh_from_db()
+    assert not world.org_a.pooled_pretraining
+    with organisation_scope(world.org_a):
+        events = list(AuditEvent.objects.filter(action="organisation.pooled_pretraining").order_by("id")
+                      .values_list("actor_user__username", "data"))
+    assert events == [("olga-owner", {"enabled": True, "reason": "consortium"}),
+                      ("olga-owner", {"enabled": False, "reason": "consortium ended"})]
+    world.org_b.refresh_from_db()
+    assert not world.org_b.pooled_pretraining
+
+
 def test_cohort_create_rename_archive(client, world):
     login(client, world.admin)
     client.post("/dashboard/manage/cohorts/", {"name": "New cohort", "description": ""})
