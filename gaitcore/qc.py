@@ -1,4 +1,4 @@
-"""Quality control of a session, per session and per joint.
+"""Quality control of a session, per session, per recorded task and per joint.
 
 Measures (all from the stored session, nothing recomputed from the source file):
 
@@ -13,6 +13,16 @@ Measures (all from the stored session, nothing recomputed from the source file):
   feet and hands; tracking jitter shows up as much larger values. Session value: median over joints;
 * ``repaired_frames``: frames with at least one interpolated or masked joint on import (from the
   session's ``metadata["import"]``), per session and per joint.
+
+Verdicts (one place for the pipeline's validate step and the bench rows):
+
+* session (``session_issues``; the gate: a session with an issue has its results withheld): more than
+  half of the joint samples missing; a frame rate off 30 Hz by more than 5 Hz;
+* each recorded task (``TaskQC``, frames ``[start, end)`` of its segment, the joints the *session*
+  provides): the same missing-samples rule over the task's frames, and a task shorter than
+  ``MIN_TASK_S`` (10 s: the preprocessing's shortest model window, ``window // 3`` = 300 frames at
+  30 Hz, so a shorter task gets no embedding). A task verdict explains the session's results (which task
+  was lost and why); it does not gate the session on its own.
 
 This module imports numpy only.
 """
@@ -37,6 +47,25 @@ class JointQC:
     repaired_frames: int
 
 
+MAX_FRACTION_MISSING = 0.5
+MIN_TASK_S = 10.0  # = gaitcore.preprocess.windows' shortest window (900 // 3 frames) at 30 Hz; tested
+
+
+@dataclass
+class TaskQC:
+    """QC of one recorded task segment: its figures, ``passed`` and the ``issues`` that failed it."""
+
+    task: str
+    start: int
+    n_frames: int
+    duration_s: float
+    fraction_missing: float
+    fraction_low_confidence: float
+    jitter_mm: float | None
+    passed: bool
+    issues: list[str] = field(default_factory=list)
+
+
 @dataclass
 class SessionQC:
     session_id: str
@@ -52,6 +81,7 @@ class SessionQC:
     repaired_frames: int
     import_status: str | None = None
     joints: list[JointQC] = field(default_factory=list)
+    tasks: list[TaskQC] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (joints as a list of dicts)."""
@@ -84,6 +114,42 @@ def jitter_per_joint(positions: np.ndarray, valid: np.ndarray, timestamps_us: np
     n = ok.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, np.sqrt((sq * ok).sum(axis=0) / n), np.nan)
+
+
+def _missing_issue(fraction: float) -> list[str]:
+    return [f"{fraction:.0%} of joint samples are missing"] if fraction > MAX_FRACTION_MISSING else []
+
+
+def session_issues(qc: SessionQC) -> list[str]:
+    """Why the session fails QC ([] = it passes)."""
+    issues = _missing_issue(qc.fraction_missing)
+    if qc.frame_rate_hz and abs(qc.frame_rate_hz - 30) > 5:
+        issues.append(f"frame rate {qc.frame_rate_hz:.1f} Hz (expected 30 Hz)")
+    return issues
+
+
+def task_qc(session: Session, provided: np.ndarray) -> list[TaskQC]:
+    """QC of each task segment, in recording order (``provided`` [J]: the joints the session provides)."""
+    conf, ts = session.confidence, session.timestamps_us
+    rate = frame_rate_hz(ts)
+    out = []
+    for seg in session.tasks:
+        c = conf[seg.start:seg.end][:, provided]
+        n = int(c.shape[0])
+        valid = c > Confidence.NONE
+        missing = float((~valid).mean()) if valid.size else 1.0
+        low = float((c == Confidence.LOW).mean()) if c.size else 0.0
+        jit = jitter_per_joint(session.positions[seg.start:seg.end][:, provided], valid, ts[seg.start:seg.end])
+        jit = jit[np.isfinite(jit)]
+        span = (float(ts[seg.end - 1] - ts[seg.start]) / 1e6 if n > 1 else 0.0) + (1.0 / rate if rate else 0.0)
+        issues = _missing_issue(missing)
+        if span < MIN_TASK_S:
+            issues.append(f"{span:.1f} s long, under the {MIN_TASK_S:.0f} s a model window needs")
+        out.append(TaskQC(task=seg.task, start=int(seg.start), n_frames=n, duration_s=round(span, 3),
+                          fraction_missing=round(missing, 4), fraction_low_confidence=round(low, 4),
+                          jitter_mm=round(float(np.median(jit)), 3) if jit.size else None,
+                          passed=not issues, issues=issues))
+    return out
 
 
 def session_qc(session: Session) -> SessionQC:
@@ -123,4 +189,5 @@ def session_qc(session: Session) -> SessionQC:
         repaired_frames=int(imp.get("repaired_frames", 0)),
         import_status=imp.get("status"),
         joints=joints,
+        tasks=task_qc(session, provided),
     )

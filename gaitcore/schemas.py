@@ -205,4 +205,13 @@ TASKS: tuple[str, ...] = (
     "romberg_eyes_closed",
     "overground_walk",
 )
+# how a task reads on pages and reports
+TASK_LABELS: dict[str, str] = {
+    "treadmill_3kmh": "Treadmill, 3 km/h",
+    "treadmill_self_selected": "Treadmill, own speed",
+    "walk_in_place": "Walking in place",
+    "sit_to_stand": "Sit to stand",
+    "romberg_eyes_closed": "Romberg, eyes closed",
+    "overground_walk": "Overground walk",
+}
 FRAME_RATE_HZ = 30.0

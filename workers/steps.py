@@ -89,7 +89,7 @@ def read_session_file(session):
 def validate(session_id: int, run) -> dict:
     from results.models import QCReport
 
-    from gaitcore.qc import session_qc
+    from gaitcore.qc import session_issues, session_qc
 
     session = _session(session_id)
     parsed = read_session_file(session)
@@ -99,16 +99,13 @@ def validate(session_id: int, run) -> dict:
     if not parsed.tasks:
         raise BadSessionData("the recording has no protocol tasks marked; record it again with the protocol")
     qc = session_qc(parsed)
-    metrics = {k: v for k, v in qc.__dict__.items() if k != "joints"}
-    issues = []
-    if qc.fraction_missing > 0.5:
-        issues.append(f"{qc.fraction_missing:.0%} of joint samples are missing")
-    if qc.frame_rate_hz and abs(qc.frame_rate_hz - 30) > 5:
-        issues.append(f"frame rate {qc.frame_rate_hz:.1f} Hz (expected 30 Hz)")
+    metrics = {k: v for k, v in qc.__dict__.items() if k not in ("joints", "tasks")}
+    issues = session_issues(qc)  # the session's verdict is the gate; each task's verdict explains it
+    tasks = [t.__dict__ for t in qc.tasks]
     with transaction.atomic():
         s = run.lock()
         QCReport.objects.update_or_create(session_id=session_id, defaults={
-            "passed": not issues, "metrics": _json_safe(metrics), "issues": issues})
+            "passed": not issues, "metrics": _json_safe(metrics), "issues": issues, "tasks": _json_safe(tasks)})
         run.advance(s)
     return {"frames": parsed.n_frames, "tasks": [t.task for t in parsed.tasks]}
 

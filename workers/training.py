@@ -9,8 +9,8 @@ reads ``cancel_requested``; the fit's progress callback writes fold / target / E
 stops the fit between two folds or targets once cancel is asked. A worker killed mid-job leaves a
 stale heartbeat: ``workers.jobs_sweeper`` retries the job or fails it with the reason.
 
-Kinds: ``RUNNERS`` maps a job kind to its function ``(job, ctx) -> (metrics, artifacts)``. A new kind
-(e.g. ``pretrain-encoder``) is one more entry.
+Kinds: ``RUNNERS`` maps a job kind to its function ``(job, ctx) -> (metrics, artifacts, extra)``:
+``finetune-heads`` (here) and ``pretrain-encoder`` (``workers.pretrain``: a global job, no organisation).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
+
+from .job_errors import JobFailed, SnapshotChanged  # noqa: F401 - re-exported: runners raise them
 
 log = logging.getLogger("workers")
 
@@ -71,14 +73,17 @@ def job_log(job_id: int, message: str, level: str = "info") -> None:
     from registry.models import JobLog, TrainingJob
 
     job = TrainingJob.unscoped.only("organisation_id").get(pk=job_id)
-    JobLog.unscoped.create(job_id=job_id, organisation_id=job.organisation_id, message=message[:4000], level=level)
+    if job.organisation_id is None:  # a global job's log is platform-level too
+        JobLog.for_platform(job_id=job_id, message=message[:4000], level=level).save()
+    else:
+        JobLog.unscoped.create(job_id=job_id, organisation_id=job.organisation_id, message=message[:4000], level=level)
     (log.warning if level != "info" else log.info)("job %s: %s", job_id, message)
 
 
 def finish(job_id: int, state: str, reason: str, **fields) -> bool:
     """Move a job to a final state (no-op if it already is in one). Audited."""
     from registry.models import FINAL_STATES, TrainingJob
-    from tenancy.audit import Actor, record
+    from tenancy.audit import Actor, record, record_platform
 
     with transaction.atomic():
         job = TrainingJob.unscoped.select_for_update(of=("self",)).select_related("organisation").get(pk=job_id)
@@ -88,8 +93,11 @@ def finish(job_id: int, state: str, reason: str, **fields) -> bool:
         for k, v in fields.items():
             setattr(job, k, v)
         job.save()
-        with job_scope(job):
-            record(Actor.system(), f"training_job.{state}", job, reason=reason[:500])
+        if job.organisation_id is None:
+            record_platform(Actor.system(), f"training_job.{state}", job, reason=reason[:500])
+        else:
+            with job_scope(job):
+                record(Actor.system(), f"training_job.{state}", job, reason=reason[:500])
     job_log(job_id, f"{state}: {reason}", "info" if state == "succeeded" else "warning")
     return True
 
@@ -104,13 +112,19 @@ def dispatch_job(job_id: int) -> dict:
     job = TrainingJob.unscoped.filter(pk=job_id).first()
     if job is None or job.state != JobState.QUEUED:
         return {"job": job_id, "skipped": getattr(job, "state", "missing")}
+    # a pretrain-encoder job's runner, on a training worker, uses the job's launcher itself (workers.pretrain:
+    # in-process, or it exports the snapshot, creates the Kubernetes Job and follows it)
+    backend = "local" if job.kind == "pretrain-encoder" else job.launcher
     try:
-        handle = get_launcher(job.launcher).launch(job)
+        handle = get_launcher(backend).launch(job)
     except LaunchError as exc:
         finish(job_id, JobState.FAILED, f"could not be launched: {exc}")
         return {"job": job_id, "failed": str(exc)}
-    TrainingJob.unscoped.filter(pk=job_id).update(artifacts={**job.artifacts, "launch": handle})
-    job_log(job_id, f"launched on {job.launcher}: {handle}")
+    if backend == job.launcher:
+        TrainingJob.unscoped.filter(pk=job_id).update(artifacts={**job.artifacts, "launch": handle})
+        job_log(job_id, f"launched on {job.launcher}: {handle}")
+    else:
+        job_log(job_id, f"sent to a training worker ({handle['task_id']}); it runs on {job.launcher}")
     return {"job": job_id, "launched": handle}
 
 
@@ -135,6 +149,8 @@ class Context:
         done, total = info.get("done") or 0, info.get("total") or 0
         elapsed = time.monotonic() - self.t0
         eta = elapsed / done * (total - done) if done and total else None
+        if "eta_s" in info:  # the runner knows better (e.g. a resumed run: steps done before this attempt)
+            eta = info["eta_s"]
         now = time.monotonic()
         if now - self._last > 0.5 or done == total:
             self._last = now
@@ -201,9 +217,10 @@ def run_job(job_id: int) -> dict:
                artifacts={**job.artifacts, **artifacts}, progress={**last, "stage": "done", "eta_s": 0})
         return {"job": job_id, "state": "succeeded"}
     except Cancelled:
-        finish(job_id, JobState.CANCELLED, "cancelled on request (stopped between two folds or targets)")
+        between = "two training steps" if job.kind == "pretrain-encoder" else "two folds or targets"
+        finish(job_id, JobState.CANCELLED, f"cancelled on request (stopped between {between})")
         return {"job": job_id, "state": "cancelled"}
-    except SnapshotChanged as exc:
+    except JobFailed as exc:
         finish(job_id, JobState.FAILED, str(exc))
         return {"job": job_id, "state": "failed"}
     except Exception as exc:  # noqa: BLE001 - any failure ends the job with its reason
@@ -215,8 +232,7 @@ def run_job(job_id: int) -> dict:
         beat.join(timeout=10)
 
 
-class SnapshotChanged(Exception):
-    """A session of the frozen snapshot is gone or its content changed."""
+
 
 
 # --- finetune-heads ----------------------------------------------------------------------------------
@@ -381,4 +397,10 @@ def _read(key: str) -> bytes:
     return storage.read(key)
 
 
-RUNNERS = {"finetune-heads": run_finetune_heads}
+def run_pretrain_encoder(job, ctx: Context):
+    from .pretrain import run_pretrain_encoder as run
+
+    return run(job, ctx)
+
+
+RUNNERS = {"finetune-heads": run_finetune_heads, "pretrain-encoder": run_pretrain_encoder}

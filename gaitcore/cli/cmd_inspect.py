@@ -51,9 +51,12 @@ def format_summary(path, s, qc, *, all_joints: bool = False) -> str:
     lines.append(f"frames    {s.n_frames} over {s.duration_s:.2f} s ({qc.frame_rate_hz:.1f} Hz)")
     if s.tasks:
         ts = s.timestamps_us
+        verdicts = {(t.task, t.start): t for t in getattr(qc, "tasks", [])}
         for seg in s.tasks:
             dur = (ts[seg.end - 1] - ts[seg.start]) / 1e6 if seg.end - seg.start > 1 else 0.0
-            lines.append(f"task      {seg.task}: frames [{seg.start}, {seg.end}) {dur:.2f} s")
+            t = verdicts.get((seg.task, seg.start))
+            verdict = "" if t is None else (" QC passed" if t.passed else f" QC FAILED: {'; '.join(t.issues)}")
+            lines.append(f"task      {seg.task}: frames [{seg.start}, {seg.end}) {dur:.2f} s{verdict}")
     else:
         lines.append("task      (none)")
     src = s.metadata.get("source", {}) if isinstance(s.metadata, dict) else {}

@@ -11,7 +11,12 @@ HELP = ("Pretrain GaitMAE (masked reconstruction) on session files; checkpoints 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="small", help="model size: paper, small or tiny (default small)")
-    parser.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders (or files) of *.gait.npz sessions")
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", nargs="+", metavar="DIR", help="folders (or files) of *.gait.npz sessions")
+    data.add_argument("--data-store", metavar="URL",
+                      help="a job's exported data snapshot (a folder or s3://bucket/prefix holding manifest.json and "
+                           "files/): fetched into RUN_DIR/data, every file checked against its SHA-256, and trained "
+                           "on (only those files); its init.pt, if any, is the warm start (unless --init)")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: checkpoints, metrics.jsonl, model.pt")
     parser.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per step over all processes (default 8)")
@@ -51,21 +56,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
+    from pathlib import Path
 
     from ..model.checkpoint import CheckpointError
     from ..model.masking import MaskingConfig
+    from ..model.snapshot import fetch_snapshot
     from ..model.store import StoreError
     from ..model.train import TrainConfig, pretrain
 
     try:  # a bad masking value and a bad run end the same way: one line on stderr, exit 2
         masking = MaskingConfig(time_span_prob=args.time_span_prob, time_span_frames=args.time_span_frames)
-        tc = TrainConfig(config=args.config, data=list(args.data), out=args.out, steps=args.steps,
+        data, init = (list(args.data) if args.data else None), args.init
+        if args.data_store:
+            fetched = fetch_snapshot(args.data_store, Path(args.out) / "data")
+            data, init = [str(fetched["data"])], init or str(fetched["init"] or "")
+        tc = TrainConfig(config=args.config, data=data, out=args.out, steps=args.steps,
                          batch_size=args.batch_size, micro_batch=args.micro_batch, lr=args.lr,
                          weight_decay=args.weight_decay,
                          warmup_steps=args.warmup_steps, grad_clip=args.grad_clip, val_fraction=args.val_fraction,
                          seed=args.seed, ckpt_every=args.ckpt_every, log_every=args.log_every,
                          max_minutes=args.max_minutes, compile=args.compile, amp=args.amp,
-                         progress=not args.no_progress, init=args.init, masking=masking.to_dict(),
+                         progress=not args.no_progress, init=init, masking=masking.to_dict(),
                          checkpoint_store=args.checkpoint_store, resume=args.resume,
                          keep_checkpoints=args.keep_checkpoints)
         summary = pretrain(tc)

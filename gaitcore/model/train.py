@@ -26,6 +26,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -203,8 +204,14 @@ def _val_set(files: list[Path], n: int, length: int) -> WindowSet:
     return WindowSet(v.x[:n], v.observed[:n], v.scale_mm[:n], v.n_valid[:n], v.rows[:n])
 
 
-def pretrain(tc: TrainConfig) -> dict:
-    """Run (or resume) pretraining; returns the summary (also written to RUN/summary.json on rank 0)."""
+def pretrain(tc: TrainConfig, on_event: Callable[[dict], None] | None = None) -> dict:
+    """Run (or resume) pretraining; returns the summary (also written to RUN/summary.json on rank 0).
+
+    ``on_event`` (rank 0 only) is called with ``{"event": "resumed", "step", "checkpoint"}`` when the run
+    continues from the store's checkpoint, ``{"event": "step", "step", "steps", "loss", "lr"}`` after every
+    step and ``{"event": "checkpoint", "step", "key", "final"}`` after every checkpoint. It may raise to
+    stop the run between two steps (e.g. a job that was cancelled): the exception propagates, the
+    checkpoints written so far stay in the store."""
     rank, world, local_rank = _dist_env()
     cuda = torch.cuda.is_available()
     device = _start_processes(world, local_rank, cuda)
@@ -219,7 +226,8 @@ def pretrain(tc: TrainConfig) -> dict:
     cfg = get_config(tc.config)
     masking = MaskingConfig(**tc.masking)
     split = _split(tc, out, is_main)
-    run = _Run(tc, cfg, split, out, device, world, is_main, val_masking=replace(masking, time_span_prob=0.0))
+    run = _Run(tc, cfg, split, out, device, world, is_main, val_masking=replace(masking, time_span_prob=0.0),
+               on_event=on_event if is_main else None)
     run.start_or_resume()
     train_model, autocast, scaler = _for_training(run.model, tc, cuda, world, local_rank)
     stream = crop_stream(split.train, cfg.train_frames, seed=tc.seed + run.step, rank=rank, world=world,
@@ -301,6 +309,11 @@ class _Run:
     history: list[dict] = field(default_factory=list)  # every metrics record so far (rank 0)
     val: WindowSet | None = None
     t_start: float = 0.0
+    on_event: Callable[[dict], None] | None = None
+
+    def emit(self, **event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
 
     @property
     def metrics_path(self) -> Path:
@@ -348,6 +361,7 @@ class _Run:
         if self.is_main:  # what was logged after this checkpoint is dropped: those steps run again
             self.metrics_path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in self.history))
             print(f"resuming from {where} at step {self.step}", file=sys.stderr)
+        self.emit(event="resumed", step=self.step, checkpoint=ptr["key"])
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.t_start
@@ -370,6 +384,7 @@ class _Run:
         if final:
             save_checkpoint(self.out / "model.pt", self.model, PREPROCESSING_VERSION, meta)
             self.store.put("model.pt", (self.out / "model.pt").read_bytes())
+        self.emit(event="checkpoint", step=self.step, key=ptr["key"], final=final)
         return ptr
 
     def validate(self) -> dict:
@@ -450,6 +465,7 @@ def _train_steps(run: _Run, train_model, stream, masking: MaskingConfig, rank: i
                 t_log, win_log = now, 0
             if bar is not None:
                 bar.update(tid, completed=run.step, info=f"loss {parts['loss']:.4f}")
+            run.emit(event="step", step=run.step, steps=tc.steps, loss=parts["loss"], lr=lr)
             if run.step % tc.ckpt_every == 0 and run.step < tc.steps:
                 if is_main:
                     run.record(run.validate())

@@ -12,6 +12,8 @@ from __future__ import annotations
 from django.utils import timezone
 from fpdf import FPDF
 
+from .norms import SPEED_CAVEAT
+
 DEMO_MARK = "DEMONSTRATION ONLY - NOT FOR CLINICAL USE"
 WIDTH = 190  # printable width (A4, 10 mm margins)
 
@@ -93,6 +95,12 @@ def subject_report_pdf(ctx: dict, organisation) -> bytes:
              f"{s['gait_age']:.0f} ({_num(s['gait_age_lower'], '{:.0f}')}-{_num(s['gait_age_upper'], '{:.0f}')})",
              _num(s["features"].get("walking_speed_m_s")), _num(s["features"].get("cadence_steps_min"), "{:.0f}"),
              _qc(s)] for s in ctx["sessions"]], [22, 18, 12, 34, 20, 18, 66])
+    task_rows = [[s["when"].date().isoformat(), t["label"], "passed" if t["passed"] else "FAILED",
+                  f"{t['missing_pct']:.0f} %", _num(t["duration_s"], "{:.0f} s"), t["reason"] or "-"]
+                 for s in ctx["sessions"] for t in s["task_qc"]]
+    if task_rows:
+        _heading(pdf, "Quality control per task")
+        _table(pdf, ["Date", "Task", "Verdict", "Missing", "Duration", "Reason"], task_rows, [22, 38, 16, 16, 18, 80])
     for s in ctx.get("withheld") or []:
         _note(pdf, f"The session of {s['when']:%Y-%m-%d} failed quality control "
                    f"({'; '.join(s['qc'].issues) if s['qc'] else 'no QC report'}): its predictions are withheld and it "
@@ -128,10 +136,12 @@ def subject_report_pdf(ctx: dict, organisation) -> bytes:
         _note(pdf, "No predictions: no processed session that passed quality control.", 10)
     if ctx.get("norms"):
         _heading(pdf, "Gait features against published norms")
+        _note(pdf, SPEED_CAVEAT)
         _table(pdf, ["Feature", "Subject", "Norm (age, sex)", "Percentile", "Source"],
                [[f"{n['label']} ({n['unit']})" if n["unit"] else n["label"], _num(n["value"]),
-                 f"{n['mean']:.2f} +/- {n['sd']:.2f}" if n["mean"] is not None else f"{n['low']:.2f} to {n['high']:.2f}",
-                 _num(n["percentile"], "{:.0f}"), n["source"]] for n in ctx["norms"]], [52, 20, 34, 18, 66])
+                 f"{n['mean']:.2f} +/- {n['sd']:.2f}" if n["mean"] is not None else
+                 f"none (indicative {n['low']:.2f} to {n['high']:.2f})" if n["low"] is not None else "none",
+                 _num(n["percentile"], "{:.0f}"), n["source"]] for n in ctx["norms"]], [52, 20, 44, 18, 56])
     if ctx.get("attribution"):
         _heading(pdf, "Body-part attribution (ablation importance)")
         _table(pdf, ["Body system", "Legs", "Arms", "Torso", "Head"],

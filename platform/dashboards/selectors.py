@@ -31,7 +31,16 @@ from tenancy.models import AuditEvent
 
 from gaitcore.phenotypes import BY_NAME, SYSTEMS, info, system_name
 
-from .norms import KEY_FEATURES, NORM_TASK, NORMS, SPEED_TASK, label, subject_norm
+from .norms import (
+    BOHANNON_1997,
+    KEY_FEATURES,
+    NORM_TASK,
+    NORMS,
+    SPEED_CAVEAT,
+    SPEED_TASK,
+    label,
+    subject_norm,
+)
 
 DEVIATION_UNIT = "SD"
 DEVIATION_SUFFIX = "_deviation"  # a deviation row: phenotype "<system>_deviation" in unit "SD"
@@ -254,6 +263,35 @@ def feature_norms(session_ids) -> list[dict]:
     return out
 
 
+def speed_percentiles(session_ids) -> dict:
+    """Walking speed of each profiled subject against the published norm for their age and sex
+    (``norms.subject_norm``; overground task, else the normed task): {"n", "n_without", "median",
+    "below_p5_pct", "source"} (n = subjects with a norm; n_without = with a speed but outside the norm's
+    ages or sexes)."""
+    rows = (TaskFeatures.objects.filter(session_id__in=session_ids, task__in=(SPEED_TASK, NORM_TASK))
+            .annotate(v=Cast(KT("values__walking_speed_m_s"), FloatField()))
+            .filter(v__isnull=False).order_by()
+            .values_list("session_id", "task", "v", "session__recorded_at", "session__created_at",
+                         "session__subject__birth_year", "session__subject__sex"))
+    best: dict[int, tuple] = {}
+    for sid, task, v, rec, created, born, sex in rows:
+        if sid not in best or task == SPEED_TASK:
+            best[sid] = (v, rec or created, born, sex)
+    pct, without = [], 0
+    for v, when, born, sex in best.values():
+        n = subject_norm("walking_speed_m_s", v, age_at(when, born), sex)
+        if n["percentile"] is None:
+            without += 1
+        else:
+            pct.append(n["percentile"])
+    pct.sort()
+    mid = len(pct) // 2
+    median = (pct[mid] if len(pct) % 2 else (pct[mid - 1] + pct[mid]) / 2) if pct else None
+    return {"n": len(pct), "n_without": without, "median": median,
+            "below_p5_pct": 100.0 * sum(p < 5 for p in pct) / len(pct) if pct else None,
+            "source": BOHANNON_1997}
+
+
 def cards_for(session_ids) -> list[PredictorCard]:
     pairs = set(Prediction.objects.filter(session_id__in=session_ids).order_by()
                 .values_list("model_name", "model_version").distinct())
@@ -288,6 +326,7 @@ def cohort_profile(cohort, filters: Filters) -> dict:
         "gap_hist": histogram(gaps),
         "gap_mean": sum(gaps) / len(gaps) if gaps else None,
         "features": feature_norms(sessions),
+        "speed_norm": speed_percentiles(sessions),
         "cards": cards_for(sessions),
     }
 
@@ -316,7 +355,7 @@ def cohort_page(cohort, other, filters: Filters) -> dict:
         "system_rows": [(row["label"], [p["systems"][i] for p in profiles]) for i, row in enumerate(profiles[0]["systems"])],
         "cards": list({(c.model_name, c.model_version): c for p in profiles for c in p["cards"]}.values()),
         "org_referenced": bool(refs - {"training"}),
-        "reference": wording,
+        "reference": wording, "norms_note": SPEED_CAVEAT,
         "has_results": any(p["n_profiled"] for p in profiles),
         "all_cohorts": list(Cohort.objects.filter(archived_at__isnull=True).exclude(pk=cohort.pk)),
         "age_bands": AGE_BANDS, "sexes": SEXES,
@@ -352,7 +391,20 @@ def subject_sessions(subject) -> list[dict]:
                     "gait_age_upper": ga.clip(s.gait_age_upper) if shown else None,
                     "age": age_at(when, subject.birth_year),
                     "features": {f: getattr(s, f) for f in KEY_FEATURES}, "qc": qc,
-                    "task_qc": sorted(((qc.metrics or {}).get("tasks") or {}).items()) if qc else []})
+                    "task_qc": task_verdicts(qc)})
+    return out
+
+
+def task_verdicts(qc) -> list[dict]:
+    """Each recorded task's QC verdict, in recording order: {task, label, passed, reason, missing_pct,
+    duration_s} ([] without a QC report, or for one made before QC was recorded per task)."""
+    from gaitcore.schemas import TASK_LABELS
+
+    out = []
+    for t in (qc.tasks if qc is not None else None) or []:
+        out.append({"task": t["task"], "label": TASK_LABELS.get(t["task"], t["task"].replace("_", " ")),
+                    "passed": bool(t.get("passed")), "reason": "; ".join(t.get("issues") or []),
+                    "missing_pct": 100.0 * (t.get("fraction_missing") or 0.0), "duration_s": t.get("duration_s")})
     return out
 
 
@@ -491,14 +543,17 @@ def subject_predictions(session, subject) -> dict:
 
 
 def subject_norms(subject, session) -> list[dict]:
-    """Each engineered gait feature of ``session`` against its norm for the subject's age and sex (with a
-    percentile where the published norm has an SD)."""
+    """Every engineered gait feature of ``session``'s normed task (catalogue order) against its norm for the
+    subject's age and sex: a percentile where a published norm has an SD, else "no published norm" (with an
+    indicative range where the platform has one)."""
+    from gaitcore.features.catalogue import FEATURES
+
     if session is None:
         return []
     feats = {t.task: t.values for t in TaskFeatures.objects.filter(session=session)}
     age = age_at(recorded_on(session), subject.birth_year)
     out = []
-    for f in NORMS:
+    for f in (spec.name for spec in FEATURES):
         task = SPEED_TASK if f == "walking_speed_m_s" and f in feats.get(SPEED_TASK, {}) else NORM_TASK
         value = feats.get(task, {}).get(f)
         if not isinstance(value, int | float):
@@ -523,7 +578,7 @@ def subject_report(subject) -> dict:
     withheld = [s for s in done if s["withheld"] and (latest is None or s["when"] >= recorded_on(latest))]
     preds = subject_predictions(latest, subject) if latest else dict(EMPTY_PREDICTIONS)
     return {"subject": subject, "sessions": sessions, "latest": latest, "withheld": withheld,
-            "norms": subject_norms(subject, latest), **preds}
+            "norms": subject_norms(subject, latest), "norms_note": SPEED_CAVEAT, **preds}
 
 
 def subject_page(subject) -> dict:

@@ -25,6 +25,7 @@ urlpatterns = [
     path("manage/subjects/move/", views_manage.subjects_move, name="subjects-move"),
     path("manage/phenotypes/", views_manage.phenotypes, name="phenotypes"),
     path("manage/audit/", views_manage.audit, name="audit"),
+    path("manage/organisation/", views_manage.organisation, name="organisation"),
     path("models/", views_models.models_home, name="models"),
     path("models/jobs/<int:job_id>/", views_models.model_job, name="model-job"),
     path("models/jobs/<int:job_id>/status.json", views_models.model_job_status, name="model-job-status"),

@@ -238,3 +238,24 @@ def audit(request):
     return render(request, "dashboards/manage/audit.html",
                   {"events": rows[:50], "offset": offset, "next": offset + 50 if len(rows) > 50 else None,
                    "prev": max(0, offset - 50) if offset else None})
+
+
+# ---- organisation settings -------------------------------------------------------------------------------
+@page(Perm.MANAGE_MEMBERS)
+def organisation(request):
+    """The organisation's settings: pooled pretraining (owners change it; admins see it)."""
+    org = request.organisation
+    if request.method == "POST":
+        enabled = request.POST.get("pooled_pretraining") == "on"
+        res, ok = _run(request, tenancy_actions.set_pooled_pretraining, request.actor, org, enabled,
+                       request.POST.get("reason", ""),
+                       ok=f"Pooled pretraining is now {'on' if enabled else 'off'} (recorded in the audit log).")
+        if ok:
+            return redirect("dashboards:organisation")
+    org.refresh_from_db()
+    from tenancy.models import AuditEvent
+
+    history = AuditEvent.objects.filter(action="organisation.pooled_pretraining").select_related("actor_user")[:20]
+    return render(request, "dashboards/manage/organisation.html",
+                  {"org": org, "history": history,
+                   "may_change": tenancy_actions.may_change_organisation_settings(request.actor)})

@@ -109,7 +109,7 @@ def seed_bench_cohort(org, *, cohort_name: str, n_subjects: int, seed: int = 7, 
             s = GaitSession(organisation=org, subject=subject, recorded_at=when, sensor="synthetic",
                             status=SessionStatus.DONE, processed_at=when, attempts=1, sha256="0" * 64,
                             status_reason="bench seeding (synthetic result rows)")
-            values, qc = {}, {"fraction_missing": round(float(abs(rng.normal(0.03, 0.03))), 4)}
+            values, qc, task_qc = {}, {"fraction_missing": round(float(abs(rng.normal(0.03, 0.03))), 4)}, []
             if features == "gaitcore" or store_files:
                 session, _ = build_session(seed, i, v, duration_scale=duration_scale)
                 s.tasks = [t.task for t in session.tasks]
@@ -129,11 +129,9 @@ def seed_bench_cohort(org, *, cohort_name: str, n_subjects: int, seed: int = 7, 
 
                     q = session_qc(session).to_dict()
                     qc = {k: q[k] for k in ("fraction_missing", "fraction_low_confidence", "jitter_mm", "frame_rate_hz")}
-                    qc["tasks"] = {}
+                    task_qc = q["tasks"]  # each task's verdict, as the pipeline's validate step records it
                     for fs in compute_session_features(session):
                         values[fs.task] = fs.values
-                        qc["tasks"][fs.task] = {"tracked_fraction": fs.details.get("tracked_fraction"),
-                                                "features": len(fs.values), "missing": len(fs.missing)}
             if features == "drawn":
                 values = {"treadmill_self_selected": _drawn_features(rng, subj)}
                 s.tasks = ["treadmill_self_selected"]
@@ -141,7 +139,7 @@ def seed_bench_cohort(org, *, cohort_name: str, n_subjects: int, seed: int = 7, 
                 warn_left -= 1
                 qc["fraction_missing"] = round(0.3 + 0.1 * float(rng.random()), 4)
             sessions.append(s)
-            qcs.append((s, qc))
+            qcs.append((s, qc, task_qc))
             feats.append((s, values))
             preds.append((s, subj, subject))
     # a few sessions in other states (failed with a reason, still processing)
@@ -154,10 +152,10 @@ def seed_bench_cohort(org, *, cohort_name: str, n_subjects: int, seed: int = 7, 
                                     status=SessionStatus.PROCESSING, attempts=1, sha256="0" * 64, recorded_at=now,
                                     status_reason="computing features (bench row)"))
     GaitSession.objects.bulk_create(sessions)
-    QCReport.objects.bulk_create([QCReport(organisation=org, session=s, metrics=m,
+    QCReport.objects.bulk_create([QCReport(organisation=org, session=s, metrics=m, tasks=t,
                                            passed=m.get("fraction_missing", 0) < 0.2,
                                            issues=[] if m.get("fraction_missing", 0) < 0.2 else ["much missing tracking"])
-                                  for s, m in qcs])
+                                  for s, m, t in qcs])
     TaskFeatures.objects.bulk_create([TaskFeatures(organisation=org, session=s, task=t, values=v)
                                       for s, vals in feats for t, v in vals.items()])
     rows = []

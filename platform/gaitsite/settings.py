@@ -291,6 +291,9 @@ SPECTACULAR_SETTINGS = {
         "SexEnum": "cohorts.models.Sex.choices",
         "AliasNameEnum": "registry.models.AliasName.choices",
         "JobStateEnum": "registry.models.JobState.choices",
+        "JobKindEnum": "registry.models.JobKind.choices",
+        "FinetuneJobKindEnum": [("finetune-heads", "finetune-heads")],
+        "PretrainJobKindEnum": [("pretrain-encoder", "pretrain-encoder")],
     },
 }
 

@@ -1,6 +1,8 @@
 """Writes of the registry (Zulip style): each atomic and audited. Aliases move only here.
 
 * :func:`start_job` -- freeze the data snapshot, create the job, hand it to the workers by task name;
+* :func:`start_pretrain_job` -- platform staff: freeze the global snapshot (organisations that opted in to
+  pooled pretraining, subjects with training consent), create the global ``pretrain-encoder`` job;
 * :func:`cancel_job` -- ask a running job to stop (it checks between folds and targets) or cancel a
   queued one at once;
 * :func:`promote` -- the promotion gate, with an admin override that needs a written reason;
@@ -35,7 +37,8 @@ from .models import (
 DISPATCH_TASK = "workers.training.dispatch"  # workers/tasks/training.py (sent by name: no import of workers)
 PREDICT_TASK = "workers.pipeline.predict"
 TRAINING_QUEUE = "training"
-LAUNCHERS = ("local",)  # workers/launchers backends the API may name
+LAUNCHERS = ("local",)  # workers/launchers backends the API may name (organisation jobs)
+PRETRAIN_LAUNCHERS = ("local", "kubernetes")  # where a pretrain-encoder job may run
 
 
 def promotion_margin() -> float:
@@ -176,15 +179,163 @@ def start_job(actor: Actor, *, kind: str, label_table, config: dict | None = Non
 
 @transaction.atomic
 def cancel_job(actor: Actor, job: TrainingJob) -> TrainingJob:
-    job = TrainingJob.objects.select_for_update().get(pk=job.pk)
+    """Cancel a queued job at once, or ask a running one to stop. A platform-level job (no organisation:
+    ``pretrain-encoder``) is reached only by platform staff (its viewset) and audited at platform level."""
+    from tenancy.audit import record_platform
+
+    glob = job.organisation_id is None
+    rows = TrainingJob.unscoped.filter(organisation__isnull=True) if glob else TrainingJob.objects
+    job = rows.select_for_update().get(pk=job.pk)
     if job.final:
         raise ValidationError({"state": f"the job is already {job.state}"})
     if job.state == JobState.QUEUED:
         job.state, job.reason, job.finished_at = JobState.CANCELLED, "cancelled before it started", timezone.now()
     job.cancel_requested = True
     job.save(update_fields=["state", "reason", "finished_at", "cancel_requested"])
-    JobLog.objects.create(job=job, message="cancel requested")
-    record(actor, "training_job.cancel", job)
+    if glob:
+        JobLog.for_platform(job=job, message="cancel requested").save()
+        record_platform(actor, "training_job.cancel", job)
+    else:
+        JobLog.objects.create(job=job, message="cancel requested")
+        record(actor, "training_job.cancel", job)
+    return job
+
+
+# --- pretrain-encoder: global jobs of platform staff ------------------------------------------------------
+PRETRAIN_CONFIGS = ("tiny", "small", "paper")  # gaitcore.model.gaitmae.CONFIGS (the API never imports torch)
+DEFAULT_PRETRAIN = {"config": "small", "steps": 1000, "batch_size": 8, "ckpt_every": 100, "seed": 0,
+                    "lr": 8e-4, "warmup_steps": 100, "val_fraction": 0.1, "log_every": 10, "micro_batch": 0}
+KUBERNETES_KEYS = ("nodes", "nproc_per_node", "gpus_per_node", "cpu", "memory", "deadline_s", "backoff_limit",
+                   "image")  # workers/launchers/kubernetes.py spec_for_job
+
+
+def _pretrain_config(config: dict | None, launcher: str) -> dict:
+    cfg = {**DEFAULT_PRETRAIN, **(config or {})}
+    allowed = set(DEFAULT_PRETRAIN) | (set(KUBERNETES_KEYS) if launcher == "kubernetes" else set())
+    unknown = set(cfg) - allowed
+    if unknown:
+        raise ValidationError({"config": f"unknown keys: {', '.join(sorted(unknown))} (the data always come from "
+                               "the job's snapshot)" if unknown & {"data", "data_claim"} else
+                               f"unknown keys: {', '.join(sorted(unknown))}; known: {', '.join(sorted(allowed))}"})
+    if cfg["config"] not in PRETRAIN_CONFIGS:
+        raise ValidationError({"config": f"config: one of {', '.join(PRETRAIN_CONFIGS)}"})
+    for key, lo, hi in (("steps", 1, 10_000_000), ("batch_size", 1, 4096), ("ckpt_every", 1, 10_000_000),
+                        ("seed", 0, 2**31 - 1), ("warmup_steps", 0, 10_000_000), ("log_every", 1, 100_000),
+                        ("micro_batch", 0, 4096)):
+        v = cfg[key]
+        if not (isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi):
+            raise ValidationError({"config": f"{key}: an integer from {lo} to {hi}"})
+    try:
+        cfg["lr"], cfg["val_fraction"] = float(cfg["lr"]), float(cfg["val_fraction"])
+    except (TypeError, ValueError):
+        raise ValidationError({"config": "lr and val_fraction are numbers"}) from None
+    if not (0 < cfg["lr"] < 1) or not (0 <= cfg["val_fraction"] <= 0.5):
+        raise ValidationError({"config": "lr: between 0 and 1; val_fraction: between 0 and 0.5"})
+    return cfg
+
+
+def stored_keys(keys: list[str]) -> set[str]:
+    """Which of these storage keys exist: one listing per folder (S3: a paged LIST per prefix, not a HEAD
+    per file)."""
+    import posixpath
+
+    from recordings import storage
+
+    st = storage.storage()
+    by_dir: dict[str, set[str]] = {}
+    for k in keys:
+        by_dir.setdefault(posixpath.dirname(k), set()).add(posixpath.basename(k))
+    present: set[str] = set()
+    for folder, names in by_dir.items():
+        try:
+            _, files = st.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            files = []
+        present |= {posixpath.join(folder, f) for f in set(files) & names}
+    return present
+
+
+def freeze_global_snapshot() -> dict:
+    """The frozen data snapshot of a global ``pretrain-encoder`` job: of the organisations that opted in to
+    pooled pretraining (``Organisation.pooled_pretraining``), the subjects with ``consent_model_training``,
+    their ``done`` sessions whose session file exists in storage: ``sessions = [{session, organisation,
+    subject, sha256}]`` (sha256 = the stored file's), plus how many organisations / subjects / sessions were
+    included and excluded, and why. Each organisation is read inside its own scope."""
+    from cohorts.models import Subject
+    from recordings.models import GaitSession, SessionStatus
+    from tenancy.models import Organisation
+    from tenancy.scope import organisation_scope
+
+    rows: list[dict] = []
+    inc = {"organisations": 0, "subjects": 0, "sessions": 0}
+    exc = {"organisation_not_opted_in": {"organisations": 0, "subjects": 0, "sessions": 0},
+           "no_training_consent": {"subjects": 0, "sessions": 0},
+           "session_not_done": {"sessions": 0}, "session_file_missing": {"sessions": 0}}
+    for org in Organisation.objects.order_by("id"):
+        with organisation_scope(org):
+            if not org.pooled_pretraining:
+                e = exc["organisation_not_opted_in"]
+                e["organisations"] += 1
+                e["subjects"] += Subject.objects.count()
+                e["sessions"] += GaitSession.objects.count()
+                continue
+            consenting = Subject.objects.filter(consent_model_training=True)
+            exc["no_training_consent"]["subjects"] += Subject.objects.filter(consent_model_training=False).count()
+            exc["no_training_consent"]["sessions"] += GaitSession.objects.filter(
+                subject__consent_model_training=False).count()
+            exc["session_not_done"]["sessions"] += GaitSession.objects.filter(
+                subject__in=consenting).exclude(status=SessionStatus.DONE).count()
+            subjects = set()
+            done = list(GaitSession.objects.filter(subject__in=consenting, status=SessionStatus.DONE)
+                        .order_by("id").values_list("id", "subject_id", "sha256", "file_key"))
+            present = stored_keys([key for *_, key in done if key])
+            for sid, subj, sha, key in done:
+                if key not in present:
+                    exc["session_file_missing"]["sessions"] += 1
+                    continue
+                rows.append({"session": sid, "organisation": org.pk, "subject": subj, "sha256": sha})
+                subjects.add(subj)
+            if subjects:
+                inc["organisations"] += 1
+            inc["subjects"] += len(subjects)
+    inc["sessions"] = len(rows)
+    return {"scope": "global", "sessions": rows, "included": inc, "excluded": exc}
+
+
+@transaction.atomic
+def start_pretrain_job(actor: Actor, *, config: dict | None = None, launcher: str = "local",
+                       encoder: EncoderVersion | None = None) -> TrainingJob:
+    """Platform staff start a global ``pretrain-encoder`` job: the snapshot is frozen now (only what the
+    organisations and subjects allowed at this moment), the job has no organisation, its events are
+    platform-level audit events. ``encoder``: warm start from that version's weights (same config)."""
+    from tenancy.audit import record_platform
+
+    if not getattr(actor.user, "is_staff", False):
+        from rest_framework.exceptions import PermissionDenied
+
+        raise PermissionDenied("platform staff only")
+    if launcher not in PRETRAIN_LAUNCHERS:
+        raise ValidationError({"launcher": f"unknown launcher {launcher!r}; known: {', '.join(PRETRAIN_LAUNCHERS)}"})
+    cfg = _pretrain_config(config, launcher)
+    if encoder is not None and encoder.config_name != cfg["config"]:
+        raise ValidationError({"encoder": f"{encoder.version_tag} is a {encoder.config_name!r} encoder; a warm start "
+                               f"needs the same config (not {cfg['config']!r})"})
+    snap = freeze_global_snapshot()
+    inc = snap["included"]
+    if not snap["sessions"]:
+        raise ValidationError({"snapshot": "no session may enter pooled pretraining: no organisation opted in, or "
+                               f"none of their subjects consented to model training (excluded: {snap['excluded']})"})
+    job = TrainingJob.for_platform(
+        kind=JobKind.PRETRAIN_ENCODER, scope="global", launcher=launcher, config=cfg, config_hash=canonical_hash(cfg),
+        encoder=encoder, snapshot=snap, snapshot_hash=canonical_hash(snap), n_sessions=len(snap["sessions"]),
+        started_by=actor.user, progress={"stage": "queued", "step": 0, "steps": cfg["steps"]})
+    job.save()
+    JobLog.for_platform(job=job, message=f"queued: {inc['sessions']} sessions of {inc['subjects']} subjects in "
+                        f"{inc['organisations']} organisations, snapshot {job.snapshot_hash[:12]}; excluded: "
+                        f"{json.dumps(snap['excluded'], sort_keys=True)}").save()
+    record_platform(actor, "training_job.create", job, kind=job.kind, snapshot_hash=job.snapshot_hash,
+                    config_hash=job.config_hash, included=inc, excluded=snap["excluded"])
+    send_after_commit(DISPATCH_TASK, [job.pk], TRAINING_QUEUE)
     return job
 
 

@@ -16,9 +16,10 @@ Bundle (type ``collection``) of:
 QC gate (``results.verdict``): when the session's QC failed, every Observation has status ``cancelled``,
 no value and ``dataAbsentReason`` ``error`` with the QC reason; the report's conclusion says so.
 
-Only the resource elements shared by R4 (4.0.1) and R4B are used; tests validate the Bundle with
-``fhir.resources`` (its R4B models: the package's current releases ship R5, R4B and STU3, and its R4
-releases need pydantic 1, which the API's schema validator cannot share).
+Only the resource elements shared by R4 (4.0.1) and R4B are used. Tests validate every Bundle twice:
+with ``fhir.resources``' R4B models (its current releases ship R5, R4B and STU3; its R4 releases need
+pydantic 1, which the API's schema validator cannot share) and with ``fhirclient``'s models, generated from
+FHIR R4 4.0.1 and parsed strictly (unknown, mistyped or missing required elements raise).
 """
 
 from __future__ import annotations

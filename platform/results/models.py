@@ -8,10 +8,15 @@ from tenancy.scope import TenantModel
 
 
 class QCReport(TenantModel):
+    """QC of a session (``gaitcore.qc``): ``passed``/``issues`` are the session's verdict, the gate on its
+    results; ``tasks`` holds each recorded task's verdict in recording order: [{task, start, n_frames,
+    duration_s, fraction_missing, fraction_low_confidence, jitter_mm, passed, issues}]."""
+
     session = models.OneToOneField(GaitSession, on_delete=models.CASCADE, related_name="qc")
     passed = models.BooleanField()
     metrics = models.JSONField(default=dict)
     issues = models.JSONField(default=list)
+    tasks = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

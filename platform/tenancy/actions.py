@@ -163,3 +163,27 @@ def _jsonable_value(v):
 
 def _jsonable(fields: dict) -> dict:
     return {k: _jsonable_value(v) for k, v in fields.items()}
+
+
+# --- organisation settings ----------------------------------------------------------------------------
+def may_change_organisation_settings(actor: Actor) -> bool:
+    """The organisation's owner (membership or owner token) or platform staff (Django ``is_staff``)."""
+    return actor.role == Role.OWNER or bool(getattr(actor.user, "is_staff", False))
+
+
+@transaction.atomic
+def set_pooled_pretraining(actor: Actor, org: Organisation, enabled: bool, reason: str = "") -> Organisation:
+    """Opt the organisation in to (or out of) the platform's pooled encoder pretraining: its subjects who
+    consented to model training (``consent_model_training``) then enter the global snapshots of
+    ``pretrain-encoder`` jobs created afterwards (a job's snapshot is frozen when it is created). Only its
+    owner or platform staff may change it; every change is an audit event of the organisation."""
+    if not may_change_organisation_settings(actor):
+        raise PermissionDenied("only the organisation's owner (or platform staff) may change pooled pretraining")
+    org = Organisation.objects.select_for_update().get(pk=org.pk)
+    enabled = bool(enabled)
+    if org.pooled_pretraining != enabled:
+        org.pooled_pretraining = enabled
+        org.save(update_fields=["pooled_pretraining"])
+    with organisation_scope(org):  # recorded in the organisation's own audit log (a no-op change too)
+        record(actor, "organisation.pooled_pretraining", org, enabled=enabled, reason=reason.strip()[:500])
+    return org

@@ -22,9 +22,29 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "created_at")
+    list_display = ("name", "slug", "pooled_pretraining", "created_at")
     prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("pooled_pretraining",)  # changed only by the audited actions below
     inlines = [MembershipInline]
+    actions = ["pooled_pretraining_on", "pooled_pretraining_off"]
+
+    def _set_pooled(self, request, queryset, enabled: bool) -> None:
+        from .actions import set_pooled_pretraining
+        from .audit import Actor
+
+        for org in queryset:
+            set_pooled_pretraining(Actor(user=request.user, role="staff"), org, enabled,
+                                   reason="platform staff, Django admin")
+        self.message_user(request, f"pooled pretraining {'on' if enabled else 'off'} for {queryset.count()} "
+                                   "organisation(s) (audited)")
+
+    @admin.action(description="Opt in to pooled pretraining (audited)")
+    def pooled_pretraining_on(self, request, queryset):
+        self._set_pooled(request, queryset, True)
+
+    @admin.action(description="Opt out of pooled pretraining (audited)")
+    def pooled_pretraining_off(self, request, queryset):
+        self._set_pooled(request, queryset, False)
 
 
 @admin.register(APIToken)

@@ -157,7 +157,10 @@ class TenantModel(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
-        if self.organisation_id is None and not getattr(self, "_platform_level", False):
+        if self.organisation_id is None and not getattr(self, "_platform_level", False) and (
+                self._state.adding or not self._meta.get_field("organisation").null):
+            # a new row takes the scope's organisation; a stored platform-level row (nullable organisation,
+            # created by for_platform) stays platform-level when it is updated
             self.organisation = current_organisation()
         super().save(*args, **kwargs)
 

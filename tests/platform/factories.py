@@ -53,7 +53,10 @@ def seed_everything(org: Organisation, tag: str, n_sessions: int = 1) -> dict:
             sessions.append(s)
             uploads.append(Upload.objects.create(idempotency_key=f"{tag}-{i}", subject=subject, format="gait-session",
                                                  size=10, sha256="0" * 64, session=s, status="complete"))
-            QCReport.objects.create(session=s, passed=True, metrics={"frames": 90})
+            QCReport.objects.create(session=s, passed=True, metrics={"frames": 90}, tasks=[  # as gaitcore.qc records it
+                {"task": "walk_in_place", "start": 0, "n_frames": 90, "duration_s": 3.0, "fraction_missing": 0.0,
+                 "fraction_low_confidence": 0.0, "jitter_mm": 2.0, "passed": False,
+                 "issues": ["3.0 s long, under the 10 s a model window needs"]}])
             TaskFeatures.objects.create(session=s, task="walk_in_place", values={"cadence": 110.0, "speed": 1.2})
             Embedding.objects.create(session=s, task="walk_in_place", model_name="gaitmae", model_version="t1",
                                      vector=[0.1, 0.2, 0.3])

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from django.urls import URLPattern, URLResolver, get_resolver
 
 API_PREFIX = "api/v1/"
-PLATFORM_PREFIX = "api/v1/platform/"  # staff-only, platform-level routes (not tenant data): platform_routes()
 METHODS = ("get", "post", "put", "patch", "delete")
 SUMMARY: list[str] = []  # lines the platform conftest prints at the end of the run
 
@@ -21,6 +20,7 @@ class Route:
     methods: tuple[str, ...]  # HTTP methods the route answers
     detail: bool
     model: type | None
+    platform: bool = False  # a platform-staff route (tenancy.api.platform.PlatformViewSet), not a tenant one
 
     @property
     def openapi_path(self) -> str:
@@ -43,13 +43,10 @@ def _walk(patterns, prefix=""):
             yield prefix + _pattern_str(p), p
 
 
-def api_routes(platform: bool = False) -> list[Route]:
-    """The tenant API's routes; ``platform=True``: the staff-only platform routes instead."""
+def api_routes() -> list[Route]:
     routes = []
     for path, pattern in _walk(get_resolver().url_patterns):
         if not path.startswith(API_PREFIX) or "<format>" in path:
-            continue
-        if path.startswith(PLATFORM_PREFIX) != platform:
             continue
         cb = pattern.callback
         cls = getattr(cb, "cls", None)
@@ -59,9 +56,5 @@ def api_routes(platform: bool = False) -> list[Route]:
         else:
             methods = tuple(m for m in METHODS if hasattr(cls, m))
         routes.append(Route(path=path, name=pattern.name, view=cls, methods=methods, detail="<pk>" in path,
-                            model=getattr(cls, "model", None)))
+                            model=getattr(cls, "model", None), platform=bool(getattr(cls, "platform", False))))
     return routes
-
-
-def platform_routes() -> list[Route]:
-    return api_routes(platform=True)

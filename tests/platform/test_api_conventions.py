@@ -7,8 +7,10 @@ import io
 import json
 
 import yaml
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
+from rest_framework.test import APIClient
 from tenancy.models import Role
 
 from tests.platform.base import APITestBase, count_queries
@@ -43,6 +45,9 @@ class TenantIsolationTest(APITestBase):
         markers = [self.org.slug, "SUBJ-aaa", "cohort-aaa", "labels-aaa"]
         checked = 0
         for route in routes:
+            if route.platform:
+                checked += self.check_platform_route(route, [a, b])
+                continue
             if route.detail:
                 self.assertIsNotNone(route.model, f"{route.path}: detail routes must come from a TenantViewSet")
                 obj = self.a_object(route.model)
@@ -74,6 +79,67 @@ class TenantIsolationTest(APITestBase):
         SUMMARY.append(line)
         self.assertGreaterEqual(len(routes), 30)
 
+    def check_platform_route(self, route, members) -> int:
+        """A platform-staff route: every organisation member (tokens of owners of A and B, and an owner's
+        web session) gets 403 on every method, for a global object and for A's own object alike; staff
+        read it (200)."""
+        from registry.models import TrainingJob
+
+        from tests.platform.factories import make_member, verified_login
+
+        if route.model is not TrainingJob:
+            return self.check_global_route(route, members)
+        glob = TrainingJob.for_platform(kind="pretrain-encoder", scope="global", state="succeeded", reason="seeded",
+                                        config={}, config_hash="0" * 64)
+        glob.save()
+        web = verified_login(APIClient(), make_member(self.org, Role.OWNER))
+        staff_user = get_user_model().objects.create_user(f"staff-{route.name}", password="pw-123456789", is_staff=True)
+        staff = verified_login(APIClient(), staff_user)
+        checked = 0
+        ids = [glob.pk, self.mine["trainingjob"][0].pk] if route.detail else [None]
+        for pk in ids:
+            url = reverse(f"v1:{route.name}", kwargs={"pk": pk} if pk else None)
+            for client in [*members, web]:
+                for method in METHODS:
+                    r = self.request(client, method, url)
+                    self.assertEqual(r.status_code, 403, f"member {method.upper()} {url} -> {r.status_code}")
+                    checked += 1
+            if "get" in route.methods:
+                r = staff.get(url)
+                # staff reach platform-level rows only: an organisation's job is not found here
+                self.assertEqual(r.status_code, 404 if pk == self.mine["trainingjob"][0].pk else 200, url)
+                if not route.detail:
+                    self.assertEqual({row["id"] for row in r.json()["results"]} & {self.mine["trainingjob"][0].pk},
+                                     set(), "an organisation's job listed among the global ones")
+        glob.delete()
+        return checked
+
+    def check_global_route(self, route, members) -> int:
+        """A platform-staff route of global rows (encoders, encoder rollouts: no organisation at all): every
+        organisation member gets 403 on every method; staff read it (200)."""
+        from registry.models import EncoderRollout, EncoderVersion
+
+        from tests.platform.factories import make_member, verified_login
+        from tests.registry_support import shipped_encoder
+
+        enc = shipped_encoder()
+        obj = (EncoderRollout.objects.get_or_create(from_encoder=enc, to_encoder=enc)[0]
+               if route.model is EncoderRollout else enc)
+        web = verified_login(APIClient(), make_member(self.org, Role.OWNER))
+        staff_user = get_user_model().objects.create_user(f"staff-{route.name}", password="pw-123456789", is_staff=True)
+        staff = verified_login(APIClient(), staff_user)
+        url = reverse(f"v1:{route.name}", kwargs={"pk": obj.pk} if route.detail else None)
+        checked = 0
+        for client in [*members, web]:
+            for method in METHODS:
+                r = self.request(client, method, url)
+                self.assertEqual(r.status_code, 403, f"member {method.upper()} {url} -> {r.status_code}")
+                checked += 1
+        if "get" in route.methods:
+            self.assertEqual(staff.get(url).status_code, 200, url)
+        assert EncoderVersion.objects.exists()
+        return checked
+
     def test_weaker_roles_cannot_tell_another_organisations_object_from_a_missing_one(self):
         """Whatever B's role, A's object id answers exactly like an id that exists nowhere (no oracle)."""
         import uuid
@@ -84,7 +150,7 @@ class TenantIsolationTest(APITestBase):
             from rest_framework.test import APIClient
 
             b = APIClient(HTTP_AUTHORIZATION=f"Bearer {make_token(self.other, role)}")
-            for route in [r for r in api_routes() if r.detail]:
+            for route in [r for r in api_routes() if r.detail and not r.platform]:
                 obj = self.a_object(route.model)
                 missing = uuid.uuid4() if isinstance(obj.pk, uuid.UUID) else 10**9
                 for method in METHODS:
@@ -96,10 +162,12 @@ class TenantIsolationTest(APITestBase):
 
 def test_every_api_view_derives_from_the_tenant_base_viewset():
     from tenancy.api.base import TenantViewSet
+    from tenancy.api.platform import PlatformViewSet
     from tenancy.api.views import MeView
 
     allowed = {MeView}  # reads only the caller's own memberships
-    offenders = sorted({r.path for r in api_routes() if not issubclass(r.view, TenantViewSet) and r.view not in allowed})
+    offenders = sorted({r.path for r in api_routes() if not issubclass(r.view, TenantViewSet) and r.view not in allowed
+                        and not (issubclass(r.view, PlatformViewSet) and r.path.startswith("api/v1/platform/"))})
     assert offenders == [], f"API views outside the tenant base viewset: {offenders}"
 
 
@@ -115,7 +183,8 @@ class ListQueryCountTest(APITestBase):
     def test_list_query_counts_do_not_grow_with_page_size(self):
         client = self.client_for(Role.OWNER)
         client.get(reverse("v1:me"))  # the token's first use records last_used_at
-        lists = [r for r in api_routes() if not r.detail and r.model is not None and "get" in r.methods]
+        lists = [r for r in api_routes() if not r.detail and r.model is not None and "get" in r.methods
+                 and not r.platform]
         self.assertGreaterEqual(len(lists), 10)
         for route in lists:
             url = reverse(f"v1:{route.name}")

@@ -36,6 +36,7 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "k8s" / "jobs"
 CONTAINER = "trainer"
 RDZV_PORT = 29400
 JOB_LABEL = "gait/training-job"
+JOB_ID_LABEL = "gait/training-job-id"  # the registry's TrainingJob id (every attempt's Job carries it)
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
 FINAL = (SUCCEEDED, FAILED)
 
@@ -47,7 +48,7 @@ class PretrainSpec:
     name: str  # the Job's name (DNS-1123 label, at most 52 characters: pods add a suffix)
     image: str
     checkpoint_store: str  # a path in the pod or s3://bucket/prefix
-    data: list[str]  # session folders in the pod
+    data: list[str]  # session folders in the pod (when there is no data_store)
     config: str = "small"
     steps: int = 1000
     batch_size: int = 8
@@ -64,6 +65,7 @@ class PretrainSpec:
     backoff_limit: int = 3
     labels: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
+    data_store: str = ""  # a job's exported snapshot (gaitcore.model.snapshot): the pod fetches and trains on it only
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?", self.name):
@@ -87,7 +89,8 @@ def pretrain_command(spec: PretrainSpec) -> list[str]:
         launcher = ["torchrun", "--nnodes", str(spec.nodes), "--nproc-per-node", str(spec.nproc_per_node),
                     "--rdzv-backend", "c10d", "--rdzv-id", spec.name,
                     "--rdzv-endpoint", f"{spec.name}-0.{spec.service}:{RDZV_PORT}", "--max-restarts", "3"]
-    return [*launcher, "-m", "gaitcore.cli", "pretrain", "--config", spec.config, "--data", *spec.data,
+    data = ["--data-store", spec.data_store] if spec.data_store else ["--data", *spec.data]
+    return [*launcher, "-m", "gaitcore.cli", "pretrain", "--config", spec.config, *data,
             "--out", spec.work_dir, "--checkpoint-store", spec.checkpoint_store, "--resume",
             "--steps", str(spec.steps), "--batch-size", str(spec.batch_size), "--ckpt-every", str(spec.ckpt_every),
             "--no-progress", *spec.extra_args]
@@ -270,7 +273,7 @@ class KubernetesLauncher:
                 config.load_incluster_config()
             except config.ConfigException:
                 try:
-                    config.load_kube_config()
+                    config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)  # read now
                 except (config.ConfigException, OSError) as exc:
                     raise LaunchError(f"no Kubernetes cluster configured (in-cluster or kubeconfig): {exc}") from exc
             self._api_client = client.ApiClient()
@@ -324,6 +327,20 @@ class KubernetesLauncher:
         return {"backend": self.name, "namespace": spec.namespace, "job": spec.name,
                 "service": spec.service if spec.nodes > 1 else "", "nodes": spec.nodes,
                 "checkpoint_store": spec.checkpoint_store, "steps": spec.steps}
+
+    def find(self, spec: PretrainSpec, job_id: int) -> dict | None:
+        """The handle of a Job already created for training job ``job_id`` that has not ended (a follower
+        that died between creating it and recording its handle), or None."""
+        ret = self.batch.list_namespaced_job(spec.namespace, label_selector=f"{JOB_ID_LABEL}={job_id}")
+        for obj in sorted(ret.items, key=lambda o: o.metadata.name):
+            if (obj.metadata.labels or {}).get(JOB_ID_LABEL) != str(job_id):
+                continue
+            handle = {"backend": self.name, "namespace": spec.namespace, "job": obj.metadata.name,
+                      "service": f"{obj.metadata.name}-rdzv" if spec.nodes > 1 else "", "nodes": spec.nodes,
+                      "checkpoint_store": spec.checkpoint_store, "steps": spec.steps}
+            if not self.poll(handle).final:
+                return handle
+        return None
 
     def pods(self, handle: dict) -> list:
         """The Job's pods (the label selector is also checked here, not only by the server)."""
@@ -474,7 +491,18 @@ def spec_for_job(job, namespace: str | None = None) -> PretrainSpec:
     name = f"gait-pretrain-{job.pk}" + (f"-a{attempt}" if attempt > 1 else "")
     keys = ("config", "steps", "batch_size", "ckpt_every", "nodes", "nproc_per_node", "gpus_per_node", "cpu",
             "memory", "deadline_s", "backoff_limit")
-    return PretrainSpec(name=name, image=image, checkpoint_store=f"{base.rstrip('/')}/jobs/{job.pk}", data=list(data),
+    store = f"{base.rstrip('/')}/jobs/{job.pk}"
+    # a job of the registry has a frozen snapshot: the pod trains on its exported files only
+    # (workers.pretrain.export_job_data writes them to <store>/data before the Job is created)
+    data_store = f"{store}/data" if getattr(job, "snapshot_hash", "") else ""
+    extra = ["--seed", str(cfg["seed"])] if "seed" in cfg else []
+    for key, flag in (("lr", "--lr"), ("warmup_steps", "--warmup-steps"), ("val_fraction", "--val-fraction"),
+                      ("log_every", "--log-every"), ("micro_batch", "--micro-batch")):
+        if key in cfg:
+            extra += [flag, str(cfg[key])]
+    return PretrainSpec(name=name, image=image, checkpoint_store=store, data=list(data), data_store=data_store,
+                        extra_args=extra,
                         namespace=namespace or os.environ.get("GAIT_K8S_NAMESPACE", "gait"),
                         data_claim=cfg.get("data_claim", os.environ.get("GAIT_TRAINING_DATA_CLAIM", "")),
-                        labels={"gait/job-kind": kind}, **{k: cfg[k] for k in keys if k in cfg})
+                        labels={"gait/job-kind": kind, JOB_ID_LABEL: str(job.pk)},
+                        **{k: cfg[k] for k in keys if k in cfg})

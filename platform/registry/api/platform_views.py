@@ -1,12 +1,12 @@
-"""Staff-only API of the platform's encoders and their rollouts (``/api/v1/platform/...``). Not tenant
-data: no organisation scope, and only platform staff (``is_staff``) may call it; every write goes through
-``registry.rollouts`` (atomic, audited at platform level)."""
+"""Staff-only API of the platform's encoders and their rollouts (``/api/v1/platform/...``, on the platform
+base ``tenancy.api.platform.PlatformViewSet``). Encoders and rollouts are global rows (no organisation);
+every write goes through ``registry.rollouts`` (atomic, audited at platform level)."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from tenancy.audit import Actor
+from tenancy.api.platform import PlatformViewSet
 
 from .. import rollouts
 from ..models import EncoderRollout, EncoderVersion
@@ -36,21 +36,23 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, required=False, default="")
 
 
-class PlatformStaffViewSet(viewsets.ReadOnlyModelViewSet):
-    """Base of the staff-only platform endpoints (encoder promotion)."""
+class _GlobalReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PlatformViewSet):
+    """List and read global rows (models without an organisation: every row is platform-level)."""
 
-    permission_classes = [permissions.IsAuthenticated, permissions.IsAdminUser]
+    ordering_fields = ["id"]
 
-    @property
-    def actor(self) -> Actor:
-        return Actor.from_request(self.request)
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.model.objects.none()
+        return self.model.objects.select_related(*self.select_related).order_by("-id")
 
 
-class PlatformEncoderViewSet(PlatformStaffViewSet):
+class PlatformEncoderViewSet(_GlobalReadViewSet):
     """Encoder versions (global); ``promote`` starts a rollout of one."""
 
-    queryset = EncoderVersion.objects.select_related("job").order_by("-id")
+    model = EncoderVersion
     serializer_class = EncoderVersionSerializer
+    select_related = ("job",)
 
     @extend_schema(request=None, responses={202: EncoderRolloutSerializer})
     @action(detail=True, methods=["post"])
@@ -59,11 +61,12 @@ class PlatformEncoderViewSet(PlatformStaffViewSet):
         return Response(EncoderRolloutSerializer(r).data, status=status.HTTP_202_ACCEPTED)
 
 
-class PlatformRolloutViewSet(PlatformStaffViewSet):
+class PlatformRolloutViewSet(_GlobalReadViewSet):
     """Encoder rollouts: progress, per-organisation results, the go-live verdict; override, rollback."""
 
-    queryset = EncoderRollout.objects.select_related("from_encoder", "to_encoder").order_by("-id")
+    model = EncoderRollout
     serializer_class = EncoderRolloutSerializer
+    select_related = ("from_encoder", "to_encoder")
 
     @extend_schema(request=ReasonSerializer, responses={200: EncoderRolloutSerializer})
     @action(detail=True, methods=["post"])

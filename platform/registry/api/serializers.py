@@ -81,3 +81,48 @@ class RollbackSerializer(serializers.Serializer):
 
 class RepredictResultSerializer(serializers.Serializer):
     queued = serializers.IntegerField()
+
+
+class PlatformTrainingJobSerializer(TrainingJobSerializer):
+    """A global job (``pretrain-encoder``): what its snapshot included and excluded (and why), and the
+    encoder version it produced (a ``candidate`` until promoted)."""
+
+    included = serializers.SerializerMethodField()
+    excluded = serializers.SerializerMethodField()
+    encoder_produced = serializers.SerializerMethodField()
+    started_by = serializers.CharField(source="started_by.username", read_only=True, default=None, allow_null=True)
+
+    class Meta(TrainingJobSerializer.Meta):
+        fields = [*TrainingJobSerializer.Meta.fields, "included", "excluded", "encoder_produced", "started_by"]
+        read_only_fields = fields
+
+    def get_included(self, obj) -> dict:
+        if hasattr(obj, "snapshot_included"):
+            return obj.snapshot_included or {}
+        return (obj.snapshot or {}).get("included", {})
+
+    def get_excluded(self, obj) -> dict:
+        if hasattr(obj, "snapshot_excluded"):
+            return obj.snapshot_excluded or {}
+        return (obj.snapshot or {}).get("excluded", {})
+
+    def get_encoder_produced(self, obj) -> dict | None:
+        enc = getattr(obj, "encoder_produced", None)
+        if enc is None:
+            return None
+        return {"id": enc.pk, "version_tag": enc.version_tag, "status": enc.status, "weights_digest": enc.weights_digest,
+                "artifact_uri": enc.artifact_uri}
+
+
+class PretrainJobCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["pretrain-encoder"], default="pretrain-encoder")
+    launcher = serializers.ChoiceField(choices=["local", "kubernetes"], default="local")
+    encoder = serializers.SlugRelatedField(slug_field="version_tag", queryset=EncoderVersion.objects.all(),
+                                           required=False, allow_null=True,
+                                           help_text="warm start from this encoder version (same config); "
+                                                     "default: from scratch")
+    config = serializers.DictField(required=False, default=dict,
+                                   help_text="config (tiny, small, paper), steps, batch_size, ckpt_every, seed, lr, "
+                                             "warmup_steps, val_fraction, log_every, micro_batch; kubernetes: "
+                                             "nodes, nproc_per_node, gpus_per_node, cpu, memory, deadline_s, "
+                                             "backoff_limit, image")

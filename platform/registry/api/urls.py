@@ -1,17 +1,15 @@
-from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from . import platform_views, views
+from . import platform, platform_views, views
 
 router = SimpleRouter()
 router.register("training-jobs", views.TrainingJobViewSet, basename="trainingjob")
 router.register("predictor-versions", views.PredictorVersionViewSet, basename="predictorversion")
 router.register("aliases", views.AliasViewSet, basename="alias")
 router.register("alias-events", views.AliasEventViewSet, basename="aliasevent")
-
-# staff-only, platform level (not tenant data): /api/v1/platform/...
-platform = SimpleRouter()
-platform.register("encoders", platform_views.PlatformEncoderViewSet, basename="platform-encoder")
-platform.register("encoder-rollouts", platform_views.PlatformRolloutViewSet, basename="platform-rollout")
-
-urlpatterns = router.urls + [path("platform/", include(platform.urls))]
+# platform staff only (tenancy.api.platform.PlatformViewSet): global jobs, no organisation
+router.register("platform/training-jobs", platform.PlatformTrainingJobViewSet, basename="platform-trainingjob")
+# platform staff only: encoders and their promotion (registry.rollouts)
+router.register("platform/encoders", platform_views.PlatformEncoderViewSet, basename="platform-encoder")
+router.register("platform/encoder-rollouts", platform_views.PlatformRolloutViewSet, basename="platform-rollout")
+urlpatterns = router.urls

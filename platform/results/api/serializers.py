@@ -11,7 +11,7 @@ from ..selectors import lineage
 class QCReportSerializer(serializers.ModelSerializer):
     class Meta:
         model = QCReport
-        fields = ["id", "session", "passed", "metrics", "issues", "created_at"]
+        fields = ["id", "session", "passed", "metrics", "issues", "tasks", "created_at"]
         read_only_fields = fields
 
 

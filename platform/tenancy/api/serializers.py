@@ -12,6 +12,20 @@ class OrganisationSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug"]
 
 
+class OrganisationSettingsSerializer(serializers.ModelSerializer):
+    """The organisation's settings. ``pooled_pretraining``: its consenting subjects' sessions may enter the
+    platform's pooled encoder pretraining (default off); only its owner (or platform staff) may change it,
+    each change is audited with ``reason``."""
+
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500, default="",
+                                   help_text="why the setting changes (kept in the audit log)")
+
+    class Meta:
+        model = Organisation
+        fields = ["id", "name", "slug", "pooled_pretraining", "reason"]
+        read_only_fields = ["id", "name", "slug"]
+
+
 class MembershipSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
 

@@ -8,4 +8,6 @@ router.register("members", views.MembershipViewSet, basename="membership")
 router.register("tokens", views.APITokenViewSet, basename="apitoken")
 router.register("audit", views.AuditEventViewSet, basename="auditevent")
 
-urlpatterns = [path("me/", views.MeView.as_view(), name="me"), *router.urls]
+settings_view = views.OrganisationSettingsViewSet.as_view({"get": "retrieve", "patch": "partial_update"})
+urlpatterns = [path("me/", views.MeView.as_view(), name="me"),
+               path("organisation/", settings_view, name="organisation-settings"), *router.urls]

@@ -39,6 +39,29 @@ class MeView(APIView):
         return self.get(request)
 
 
+class OrganisationSettingsViewSet(TenantViewSet):
+    """The settings of the request's organisation (``GET`` any member, ``PATCH`` its owner or platform staff):
+    ``pooled_pretraining`` lets its consenting subjects' sessions enter the platform's pooled encoder
+    pretraining (default off; every change is audited with its reason)."""
+
+    serializer_class = s.OrganisationSettingsSerializer
+    write_permission = Perm.READ  # the action itself decides (owner or staff): an admin is refused with the reason
+
+    @extend_schema(responses=s.OrganisationSettingsSerializer)
+    def retrieve(self, request):
+        return Response(s.OrganisationSettingsSerializer(request.organisation).data)
+
+    @extend_schema(request=s.OrganisationSettingsSerializer, responses=s.OrganisationSettingsSerializer)
+    def partial_update(self, request):
+        data = s.OrganisationSettingsSerializer(request.organisation, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        org = request.organisation
+        if "pooled_pretraining" in data.validated_data:
+            org = actions.set_pooled_pretraining(self.actor, org, data.validated_data["pooled_pretraining"],
+                                                 data.validated_data.get("reason", ""))
+        return Response(s.OrganisationSettingsSerializer(org).data)
+
+
 class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
                         mixins.DestroyModelMixin, TenantViewSet):
     model = Membership

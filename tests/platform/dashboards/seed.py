@@ -129,7 +129,8 @@ def page_urls(w: World) -> dict[str, str]:
 def admin_urls() -> dict[str, str]:
     return {"members": "/dashboard/manage/members/", "tokens": "/dashboard/manage/tokens/",
             "cohorts": "/dashboard/manage/cohorts/", "subjects": "/dashboard/manage/subjects/",
-            "phenotypes": "/dashboard/manage/phenotypes/", "audit": "/dashboard/manage/audit/"}
+            "phenotypes": "/dashboard/manage/phenotypes/", "audit": "/dashboard/manage/audit/",
+            "organisation": "/dashboard/manage/organisation/"}
 
 
 def object_urls(w: World) -> list[str]:

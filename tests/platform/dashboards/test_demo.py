@@ -70,6 +70,12 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
         missing = [q.metrics["fraction_missing"] for q in QCReport.objects.filter(session__in=done)]
         assert sum(m > 0.2 for m in missing) == 3 and any(m > 0.5 for m in missing)
         assert QCReport.objects.filter(passed=False).exists()
+        # QC per task: every recorded task of every processed session has its verdict and reason
+        for q in QCReport.objects.filter(session__in=done).select_related("session"):
+            assert [t["task"] for t in q.tasks] == q.session.tasks, q.session_id
+            assert all(t["passed"] == (not t["issues"]) and t["n_frames"] > 0 for t in q.tasks)
+        bad_qc = QCReport.objects.select_related("session").get(session__in=done, passed=False)
+        assert any("joint samples are missing" in "; ".join(t["issues"]) for t in bad_qc.tasks)
         # longitudinal subjects and cohort summaries
         assert CohortSummary.objects.filter(model_version=meta["embedding_model_version"]).count() == 2
         card = PredictorCard.objects.get(model_name=name)
@@ -99,6 +105,10 @@ def test_seed_demo_processes_the_demo_through_the_pipeline(models, client, monke
         body = client.get(url).content.decode()
         assert "Demonstration only — not for clinical use" in body, url
         assert name in body and "gaitcore.synth" in body, url
+    # the subject report's QC column: the session's verdict, then each task's with its reason
+    body = client.get(f"/dashboard/subjects/{bad_qc.session.subject_id}/").content.decode()
+    assert "Quality control: session · per task" in body and 'class="task-qc failed"' in body
+    assert body.count('class="task-qc ') >= len(bad_qc.tasks)
     r = client.get(f"/dashboard/subjects/{subject.pk}/")
     systems = {d.body_system for d in r.context["deviations"]}
     assert len(systems) == 18 and "bone_density" in systems and r.context["attribution"]

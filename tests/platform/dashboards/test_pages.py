@@ -125,6 +125,38 @@ def test_token_shown_once_and_revoked_with_audit(client, world):
     assert client.post("/dashboard/manage/tokens/", {"name": "x", "role": "admin", "expires_in_days": 3}).status_code == 403
 
 
+def test_the_owner_turns_pooled_pretraining_on_and_off_on_the_organisation_page(client, world):
+    from tenancy.models import Role
+
+    from tests.platform.factories import make_member
+
+    login(client, world.admin)  # an admin sees the setting but may not change it
+    r = client.get("/dashboard/manage/organisation/")
+    assert b"Pooled pretraining is <b>off</b>" in r.content and b'id="pooled-form"' not in r.content
+    r = client.post("/dashboard/manage/organisation/", {"pooled_pretraining": "on"}, follow=True)
+    assert b"only the organisation&#x27;s owner" in r.content
+    world.org_a.refresh_from_db()
+    assert not world.org_a.pooled_pretraining
+    client.logout()
+    owner = make_member(world.org_a, Role.OWNER, "olga-owner")
+    owner.set_password(PASSWORD)
+    owner.save()
+    login(client, owner)
+    r = client.post("/dashboard/manage/organisation/", {"pooled_pretraining": "on", "reason": "consortium"},
+                    follow=True)
+    assert b"Pooled pretraining is <b>on</b>" in r.content and b"consortium" in r.content
+    client.post("/dashboard/manage/organisation/", {"reason": "consortium ended"})
+    world.org_a.refresh_from_db()
+    assert not world.org_a.pooled_pretraining
+    with organisation_scope(world.org_a):
+        events = list(AuditEvent.objects.filter(action="organisation.pooled_pretraining").order_by("id")
+                      .values_list("actor_user__username", "data"))
+    assert events == [("olga-owner", {"enabled": True, "reason": "consortium"}),
+                      ("olga-owner", {"enabled": False, "reason": "consortium ended"})]
+    world.org_b.refresh_from_db()
+    assert not world.org_b.pooled_pretraining
+
+
 def test_cohort_create_rename_archive(client, world):
     login(client, world.admin)
     client.post("/dashboard/manage/cohorts/", {"name": "New cohort", "description": ""})
@@ -441,3 +473,45 @@ def test_qc_failed_session_is_withheld_on_the_subject_report(client, world):
     pdf = client.get(f"/dashboard/subjects/{bad.subject_id}/report.pdf").content
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "withheld (QC)" in text and "failed quality control" in text
+
+
+def test_subject_report_sets_every_feature_against_its_norm_or_says_there_is_none(client, world):
+    """Each engineered feature of the normed task has a row; walking speed gets the published age/sex norm
+    and its percentile (normal approximation, checked here by hand), every other feature "no published
+    norm"; the page and the PDF carry the provenance caveat; the cohort page summarises the percentiles."""
+    import math
+
+    from dashboards.norms import BOHANNON_1997, NO_NORM, NORM_TASK, SPEED_CAVEAT, SPEED_TASK, decade
+    from results.models import TaskFeatures
+
+    from gaitcore.features.catalogue import BY_NAME
+
+    login(client, world.clinician)
+    r = client.get(f"/dashboard/subjects/{world.subject.pk}/")
+    norms, latest = r.context["norms"], r.context["latest"]
+    with organisation_scope(world.org_a):
+        have = {f for t in TaskFeatures.objects.filter(session=latest, task__in=(NORM_TASK, SPEED_TASK))
+                for f, v in t.values.items()
+                if isinstance(v, int | float) and f in BY_NAME and (t.task == NORM_TASK or f == "walking_speed_m_s")}
+    assert {n["feature"] for n in norms} == have and len(norms) > 10
+    speed = next(n for n in norms if n["feature"] == "walking_speed_m_s")
+    others = [n for n in norms if n["feature"] != "walking_speed_m_s"]
+    assert all(n["source"] == NO_NORM and n["percentile"] is None and n["mean"] is None for n in others)
+    age = r.context["sessions"][-1]["age"]
+    if world.subject.sex in ("male", "female") and decade(age) is not None:
+        assert speed["source"] == BOHANNON_1997 and speed["group"].startswith(world.subject.sex)
+        z = (speed["value"] - speed["mean"]) / speed["sd"]
+        assert speed["percentile"] == pytest.approx(50 * (1 + math.erf(z / math.sqrt(2))))
+    body = r.content.decode()
+    from django.utils.html import escape
+
+    assert escape(SPEED_CAVEAT) in body and body.count('class="no-norm"') == len(others)
+    from pypdf import PdfReader
+
+    pdf = client.get(f"/dashboard/subjects/{world.subject.pk}/report.pdf").content
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    assert "Only the table's extremes (127.2 cm/s" in text
+    cohort = client.get(f"/dashboard/cohorts/{world.cohort.pk}/")
+    sn = cohort.context["profiles"][0]["speed_norm"]
+    assert sn["n"] >= 1 and 0 <= sn["median"] <= 100 and sn["source"] == BOHANNON_1997  # percentiles computed
+    assert 'id="speed-norm"' in cohort.content.decode()

@@ -16,8 +16,14 @@ from rest_framework.test import APIClient
 from tenancy.models import Role
 
 from tests.platform.base import APITestBase
-from tests.platform.routes import METHODS, platform_routes
+from tests.platform.routes import METHODS, api_routes
 from tests.registry_support import registry_objects, shipped_encoder
+
+def platform_routes():
+    from registry.models import EncoderRollout, EncoderVersion
+
+    return [r for r in api_routes() if r.platform and r.model in (EncoderVersion, EncoderRollout)]
+
 
 # --- the go-live rule (pure) ----------------------------------------------------------------------------
 HEADS_OK = {"slug": "a", "kind": "heads", "job": 1, "job_state": "succeeded", "predictor": 7,

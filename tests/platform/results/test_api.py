@@ -29,7 +29,9 @@ class ResultsAPITest(APITestBase):
         emb = client.get(self.url("embedding-list"), {"session": session.pk}).json()["results"][0]
         self.assertEqual((emb["task"], emb["dim"]), ("walk_in_place", 3))
         qc = client.get(self.url("qcreport-list"), {"session": session.pk}).json()["results"][0]
-        self.assertTrue(qc["passed"])
+        self.assertTrue(qc["passed"])  # the session's verdict (the gate) and each task's, with its reason
+        self.assertEqual([(t["task"], t["passed"], t["issues"]) for t in qc["tasks"]],
+                         [("walk_in_place", False, ["3.0 s long, under the 10 s a model window needs"])])
         feats = client.get(self.url("taskfeatures-list"), {"cohort": self.objs["cohort"][0].pk}).json()
         self.assertEqual(feats["count"], 3)
 

@@ -1,4 +1,5 @@
-"""The FHIR R4 export of a session: a Bundle that validates with fhir.resources, withheld when QC failed."""
+"""The FHIR R4 export of a session: a Bundle that validates as R4B (fhir.resources) and as R4 4.0.1
+(fhirclient's strict models), withheld when QC failed."""
 
 from __future__ import annotations
 
@@ -10,14 +11,29 @@ from tests.platform.base import APITestBase
 from tests.platform.factories import seed_everything
 
 
+def validate_bundle_r4(bundle: dict):
+    """Parse the Bundle with fhirclient's models, generated from FHIR R4 4.0.1, strictly: an unknown or
+    mistyped element, a missing required one or a wrong cardinality raises ``FHIRValidationError``; each
+    ``entry.resource`` is parsed as its own resource type (the models' factory), so every resource in the
+    Bundle is checked against R4. The round trip back to JSON must give the same resources."""
+    from fhirclient.models.bundle import Bundle
+
+    parsed = Bundle(bundle, strict=True)
+    assert [e.resource.resource_type for e in parsed.entry] == [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert parsed.as_json()["entry"] == bundle["entry"]
+    return parsed
+
+
 def validate_bundle(bundle: dict):
-    """Parse the Bundle and every resource in it with fhir.resources' models (R4B: see results.fhir)."""
+    """Parse the Bundle and every resource in it with fhir.resources' models (R4B: see results.fhir), then
+    as R4 (``validate_bundle_r4``)."""
     from fhir.resources.R4B import get_fhir_model_class
     from fhir.resources.R4B.bundle import Bundle
 
     parsed = Bundle.model_validate(bundle)
     for entry in bundle["entry"]:
         get_fhir_model_class(entry["resource"]["resourceType"]).model_validate(entry["resource"])
+    validate_bundle_r4(bundle)
     return parsed
 
 
@@ -81,3 +97,27 @@ class FHIRExportTest(APITestBase):
         report = bundle["entry"][0]["resource"]
         self.assertEqual(report["status"], "cancelled")
         self.assertIn("61% of joint samples are missing", report["conclusion"])
+
+    def test_r4_validation_rejects_what_r4_does_not_allow(self):
+        """The R4 check can fail: an element R4 lacks, a mistyped value and a missing required element each
+        raise, in the Bundle's own resources as in the Bundle."""
+        import copy
+
+        from fhirclient.models.fhirabstractbase import FHIRValidationError
+
+        session = self.objs["gaitsession"][0]
+        bundle = self.client_for(Role.VIEWER).get(self.url("session-fhir-detail", pk=session.pk)).json()
+        validate_bundle_r4(bundle)
+        obs_at = next(i for i, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == "Observation")
+        breakages = {
+            "unknown element": lambda b: b["entry"][obs_at]["resource"].update(valueQuantityy={"value": 1}),
+            "mistyped value": lambda b: b["entry"][obs_at]["resource"]["valueQuantity"].update(value="fast"),
+            "missing required status": lambda b: b["entry"][obs_at]["resource"].pop("status"),
+            "missing required Bundle.type": lambda b: b.pop("type"),
+            "R5-only element": lambda b: b["entry"][0]["resource"].update(note=[{"text": "R5 only"}]),
+        }
+        for what, breakage in breakages.items():
+            broken = copy.deepcopy(bundle)
+            breakage(broken)
+            with self.assertRaises(FHIRValidationError, msg=what):
+                validate_bundle_r4(broken)

@@ -36,6 +36,7 @@ SPECS = {
     "one-node-cpu": spec(nproc_per_node=2),
     "one-node-gpus": spec(nproc_per_node=4, gpus_per_node=4, cpu="16", memory="64Gi", data_claim="gait-sessions"),
     "four-nodes": spec(nodes=4, nproc_per_node=2, gpus_per_node=2, batch_size=16),
+    "snapshot": spec(nproc_per_node=2, data_store="s3://ckpt/jobs/7/data"),
 }
 
 
@@ -88,6 +89,20 @@ def test_several_nodes_are_an_indexed_job_with_a_headless_service_and_c10d():
     assert cmd[cmd.index("--rdzv-backend") + 1] == "c10d"
     assert cmd[cmd.index("--rdzv-endpoint") + 1] == f"{s.name}-0.{s.name}-rdzv:29400"
     assert cmd[cmd.index("--nnodes") + 1] == "4" and cmd[cmd.index("--nproc-per-node") + 1] == "2"
+
+
+def test_a_registry_job_trains_on_its_exported_snapshot_only(monkeypatch):
+    from workers.launchers.kubernetes import spec_for_job
+
+    monkeypatch.setenv("GAIT_TRAINING_IMAGE", "registry.example/gait:1.2.3")
+    monkeypatch.setenv("GAIT_CHECKPOINT_STORE", "s3://ckpt")
+    job = SimpleNamespace(pk=9, kind="pretrain-encoder", attempts=1, artifacts={}, snapshot_hash="ab" * 32,
+                          config={"config": "tiny", "steps": 50, "seed": 4, "lr": 0.001, "val_fraction": 0.2})
+    args = pretrain_command(spec_for_job(job))
+    assert args[args.index("--data-store") + 1] == "s3://ckpt/jobs/9/data" and "--data" not in args
+    assert args[args.index("--checkpoint-store") + 1] == "s3://ckpt/jobs/9"
+    assert args[args.index("--seed") + 1] == "4" and args[args.index("--lr") + 1] == "0.001"
+    assert args[args.index("--val-fraction") + 1] == "0.2"
 
 
 def test_bad_specs_are_refused_with_a_reason():

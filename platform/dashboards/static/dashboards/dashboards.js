@@ -76,9 +76,9 @@
       c.ctx.save(); c.ctx.fillStyle = "rgba(46, 158, 106, 0.12)"; c.ctx.fillRect(a.left, top, a.right - a.left, bottom - top); c.ctx.restore();
     }};
     chart("chart-features", {type: "bar", plugins: [band], data: {labels: feats.map(function (f) { return f.label; }), datasets: profiles.map(function (p, i) {
-      return {label: p.name + " mean (% of the normal range)", backgroundColor: COLORS[i % COLORS.length] + "bb",
+      return {label: p.name + " mean (% of the indicative range)", backgroundColor: COLORS[i % COLORS.length] + "bb",
         data: p.features.map(function (g) { return g.n ? 100 * (g.mean - g.low) / (g.high - g.low) : null; })};
-    })}, options: {scales: {y: {title: {display: true, text: "% of the normal range"}, suggestedMin: -20, suggestedMax: 120}}}});
+    })}, options: {scales: {y: {title: {display: true, text: "% of the indicative range"}, suggestedMin: -20, suggestedMax: 120}}}});
   };
 
   /* ---- subject report ---- */
