@@ -19,6 +19,7 @@ from tests.platform.base import APITestBase
 from tests.platform.routes import METHODS, api_routes
 from tests.registry_support import registry_objects, shipped_encoder
 
+
 def platform_routes():
     from registry.models import EncoderRollout, EncoderVersion
 
