@@ -25,7 +25,7 @@ from django.utils import timezone
 from recordings.models import GaitSession, SessionStatus
 from registry.models import PredictorCard
 from results.models import Prediction, QCReport, TaskFeatures
-from results.selectors import live_bundle, pick_live
+from results.selectors import lineage, live_bundle, pick_live
 from results.verdict import QC_PASSED, clipped_interval, flag, recorded_on, withheld_reason
 from tenancy.models import AuditEvent
 
@@ -524,7 +524,8 @@ def gait_age_summary(preds, session, subject) -> dict | None:
 def subject_predictions(session, subject) -> dict:
     """The predictions of one session: gait age, deviations per body system, the phenotype rows, the
     predictor cards and the attribution per system from each card."""
-    preds = list(Prediction.objects.filter(session=session).order_by("body_system", "phenotype", "id"))
+    preds = list(Prediction.objects.filter(session=session).select_related("encoder_version", "predictor_version")
+                 .order_by("body_system", "phenotype", "id"))
     preds = pick_live(preds)  # earlier bundles' rows are kept (registry): show the live bundle's
     deviations = system_deviations(preds)
     order = {s: i for i, s in enumerate(SYSTEMS)}
@@ -537,6 +538,7 @@ def subject_predictions(session, subject) -> dict:
         if a:
             attribution.append({"system": d.body_system, "label": d.label, **a})
     return {"gait_age": gait_age_summary(preds, session, subject), "deviations": deviations,
+            "lineage": lineage(preds[0]) if preds else None,
             "phenotypes": [phenotype_row(p) for p in others], "cards": cards, "attribution": attribution,
             "reference": reference_wording({d.reference for d in deviations} | {"training" for p in others if p.reference_sd}
                                            if deviations else set())}
@@ -565,7 +567,7 @@ def subject_norms(subject, session) -> list[dict]:
     return out
 
 
-EMPTY_PREDICTIONS = {"gait_age": None, "deviations": [], "phenotypes": [], "cards": [], "attribution": [], "reference": ""}
+EMPTY_PREDICTIONS = {"lineage": None, "gait_age": None, "deviations": [], "phenotypes": [], "cards": [], "attribution": [], "reference": ""}
 
 
 def subject_report(subject) -> dict:

@@ -299,6 +299,7 @@ def test_promote_backfill_refit_go_live_lineage_rollback(plat, tmp_path):
         s0 = GaitSession.objects.get(pk=a_ids[0])
         page = subject_predictions(s0, s0.subject)
     assert {c.model_name for c in page["cards"]} == {v1.name}
+    assert page["lineage"]["predictor"]["id"] == v1.pk and page["lineage"]["encoder"]["version_tag"] == old.version_tag
     assert Embedding.unscoped.filter(model_version=cand.version_tag).exists()  # kept, keyed by version
 
 
