@@ -306,7 +306,8 @@ def advance(r) -> float | None:
             return config.rollout_tick_s()
         if not run_batches(r, "predict", predict_pending(tag, r.results)):
             return config.rollout_tick_s()
-        r.save()
+        if not _save(r, with_state=True):  # a staff rollback meanwhile wins
+            return None
         rollouts.go_live(r, switch=lambda: switch_to(r.to_encoder))
         r.refresh_from_db()
         _enter(r, S.LIVE, "live; final catch-up of sessions embedded during the switch")
@@ -336,19 +337,30 @@ def tick(rollout_id: int, token: str) -> dict:
         again = 10.0
     except Exception as exc:  # noqa: BLE001 - the rollout fails visibly, with the reason
         log.exception("rollout %s failed", rollout_id)
-        r.refresh_from_db()
-        r.state, r.reason, r.finished_at = RolloutState.FAILED, f"{type(exc).__name__}: {exc}"[:2000], timezone.now()
-        r.save(update_fields=["state", "reason", "finished_at"])
-        return {"rollout": rollout_id, "status": "failed", "reason": r.reason}
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        EncoderRollout.objects.filter(pk=r.pk, tick=token, state__in=ROLLOUT_ACTIVE).update(
+            state=RolloutState.FAILED, reason=reason, finished_at=timezone.now())
+        return {"rollout": rollout_id, "status": "failed", "reason": reason}
     else:
-        fresh = EncoderRollout.objects.filter(pk=r.pk).values_list("tick", "state").first()
-        if fresh and fresh[0] == token and fresh[1] in (*ROLLOUT_ACTIVE, RolloutState.LIVE, RolloutState.BLOCKED):
-            r.save(update_fields=["state", "reason", "progress", "results", "verdict", "finished_at"])
+        if not _save(r, token, with_state=True):  # staff rolled it back, or a newer chain took over
+            return {"rollout": rollout_id, "status": "superseded"}
     if again is not None:
         from .celery_app import app
 
         app.send_task(TICK_TASK, args=[rollout_id, token], queue="training", countdown=again)
     return {"rollout": rollout_id, "state": r.state, "next_s": again}
+
+
+def _save(r, token: str | None = None, with_state: bool = False) -> bool:
+    """Write what a tick changed -- only while this chain (``token``) still runs the rollout and no one
+    (a staff rollback) moved it out of a running state meanwhile."""
+    from registry.models import ROLLOUT_ACTIVE, EncoderRollout, RolloutState
+
+    fields = {"progress": r.progress, "results": r.results}
+    if with_state:
+        fields.update(state=r.state, reason=r.reason, verdict=r.verdict, finished_at=r.finished_at)
+    return bool(EncoderRollout.objects.filter(pk=r.pk, tick=token or r.tick,
+                                              state__in=[*ROLLOUT_ACTIVE, RolloutState.LIVE]).update(**fields))
 
 
 def sweep_rollouts(now=None) -> dict:

@@ -359,7 +359,7 @@ def test_worker_killed_mid_backfill_the_rollout_resumes_and_goes_live(plat, tmp_
             assert sweep_rollouts()["restarted"] == [rid]
     done = plat.wait("live after the kill", lambda: (x := plat.rollout(rid))["state"] in ("live", "failed")
                      and x["finished_at"] and x, 240)
-    assert done["state"] == "live" and done["attempts"] == 1, done
+    assert done["state"] == "live" and done["attempts"] == 1, (done["reason"], done["progress"])
     assert not done["progress"].get("skipped"), done["progress"]
     ids = {s.pk for s in data["sessions"]}
     assert set(Embedding.unscoped.filter(model_version=cand.version_tag, task="ensemble",
