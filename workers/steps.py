@@ -35,6 +35,7 @@ from . import config
 
 log = logging.getLogger("workers")
 
+NO_PREDICTOR = "no predictor artifact"  # start of a done session's reason when it got no predictions
 STEPS = ("validate", "preprocess", "features", "embed", "predict", "aggregate")
 MIN_FRAMES = 30  # a recording shorter than one second cannot be analysed
 
@@ -272,10 +273,15 @@ def aggregate(session_id: int, model_version: str, run) -> dict:
         s = run.lock()
         if not run.backfill:
             reason = "" if Prediction.objects.filter(session_id=session_id, model_version=model_version).exists() else (
-                f"no predictor artifact for model {model_version}; features and embeddings are available, "
+                f"{NO_PREDICTOR} for model {model_version}; features and embeddings are available, "
                 "predictions are not")
             s.status, s.status_reason, s.processed_at = SessionStatus.DONE, reason, timezone.now()
             s.save(update_fields=["status", "status_reason", "processed_at"])
+        elif s.status_reason.startswith(NO_PREDICTOR) and Prediction.objects.filter(
+                session_id=session_id, model_version=model_version).exists():
+            # a backfill (e.g. a rollout's catch-up) gave it predictions: the "no predictions" note is stale
+            s.status_reason = ""
+            s.save(update_fields=["status_reason"])
         run.advance(s)
         if not run.backfill:
             record(Actor.system(), "session.done", s, model_version=model_version)
