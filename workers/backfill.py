@@ -1,9 +1,11 @@
 """Backfill a new default model version over existing sessions, in batches, with progress.
 
-    python -m workers.backfill [--batch 50] [--organisation SLUG] [--wait-timeout 3600] [--no-wait] [--dry-run]
+    python -m workers.backfill [--batch 50] [--organisation SLUG] [--version TAG] [--wait-timeout 3600]
+                               [--no-wait] [--dry-run]
 
 The model version is the one the configured inference backend serves now (TorchServe's default
-version, or the in-process checkpoint). Sessions that are ``done`` but have no ``ensemble`` embedding of
+version, or the in-process checkpoint), or ``--version``: a registered encoder version, embedded
+explicitly (an encoder rollout does this before the version is the default: ``workers/rollout.py``). Sessions that are ``done`` but have no ``ensemble`` embedding of
 that version get the tail of the pipeline again (embed -> predict -> aggregate; the inference queue).
 Backfill messages carry ``backfill=True``: they take the session's lease (``workers.leases``) but leave
 its status (``done``) and events alone. Batches are sent one at a time: the next batch goes when every session of the current one has its new
@@ -55,13 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--organisation", default=None, help="only this organisation (slug)")
     p.add_argument("--wait-timeout", type=float, default=3600, help="seconds to wait for one batch")
     p.add_argument("--no-wait", action="store_true", help="queue every batch at once")
+    p.add_argument("--version", default=None, help="a registered encoder version (default: the one served now)")
     p.add_argument("--dry-run", action="store_true")
     args = p.parse_args(argv)
 
     from workers.celery_app import app
     from workers.inference import get_client
 
-    version = get_client().model_version()
+    version = get_client(args.version).model_version()
     todo = pending_sessions(version, args.organisation)
     total, sent, finished = len(todo), 0, 0
     print(f"backfill {version}: {total} sessions", file=sys.stderr)
@@ -71,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     for start in range(0, total, max(1, args.batch)):
         batch = todo[start:start + args.batch]
         for sid, org in batch:
-            app.send_task("workers.pipeline.embed", args=[sid, org], kwargs={"backfill": True})
+            app.send_task("workers.pipeline.embed", args=[sid, org],
+                          kwargs={"backfill": True, **({"version": version} if args.version else {})})
         sent += len(batch)
         if args.no_wait:
             print(f"  queued {sent}/{total}", file=sys.stderr)

@@ -49,5 +49,6 @@ if str(settings.CELERY_BROKER_URL).startswith("redis"):
     # Redis redelivers a message whose worker died after this many seconds: above the longest hard limit.
     # (Only for Redis: the embedded SQLAlchemy transport hands its options to create_engine.)
     app.conf.broker_transport_options = {"visibility_timeout": pipeline_config.visibility_timeout()}
-app.autodiscover_tasks(["workers.tasks.system", "workers.tasks.pipeline", "workers.sweeper", "workers.tasks.training"],
+app.autodiscover_tasks(["workers.tasks.system", "workers.tasks.pipeline", "workers.sweeper", "workers.tasks.training",
+                        "workers.rollout"],
                        related_name=None, force=True)

@@ -11,6 +11,11 @@
 | `GAIT_PIPELINE_MAX_ATTEMPTS` | `5` | runs of a session's processing (first + sweeper recoveries of a dead worker or a lost message) before the sweeper fails it |
 | `GAIT_PIPELINE_SWEEP_EVERY_S` | `30` | period of the sweeper in the beat schedule |
 | `GAIT_BROKER_VISIBILITY_TIMEOUT` | `3600` | Redis: seconds before an unacknowledged message (its worker died) is delivered again; keep it above the longest hard time limit |
+| `GAIT_ROLLOUT_BATCH` | `50` | an encoder rollout sends this many sessions at a time (re-embed, predict), the next batch when these finished |
+| `GAIT_ROLLOUT_BATCH_TIMEOUT_S` | `900` | a batch not finished after this long: its unfinished sessions are sent again (at most 3 times each, then skipped and named) |
+| `GAIT_ROLLOUT_TICK_S` | `2` | period of a rollout's worker tick |
+| `GAIT_TORCHSERVE_MANAGEMENT_URL` | | TorchServe's management API (rollouts register and set-default encoder versions there) |
+| `GAIT_TORCHSERVE_MODEL_STORE` | | TorchServe's model store folder, where a rollout writes the new encoder's archive |
 | `GAIT_PIPELINE_DELAY` | | fault injection for tests: `step:seconds[,step:seconds]` sleeps inside a step before it writes |
 """
 
@@ -83,3 +88,20 @@ def injected_delay(step: str) -> float:
         if name.strip() == step and secs:
             return float(secs)
     return 0.0
+
+
+def rollout_batch() -> int:
+    return max(1, _int("GAIT_ROLLOUT_BATCH", 50))
+
+
+def rollout_batch_timeout_s() -> float:
+    return float(os.environ.get("GAIT_ROLLOUT_BATCH_TIMEOUT_S", "") or 900)
+
+
+def rollout_tick_s() -> float:
+    return float(os.environ.get("GAIT_ROLLOUT_TICK_S", "") or 2)
+
+
+def torchserve_management() -> tuple[str, str]:
+    """(management URL, model store folder) for rollouts on the TorchServe backend."""
+    return os.environ.get("GAIT_TORCHSERVE_MANAGEMENT_URL", ""), os.environ.get("GAIT_TORCHSERVE_MODEL_STORE", "")

@@ -74,13 +74,20 @@ class Chosen:
         self.predictor_version_id, self.encoder_version_id, self.registry = predictor_version_id, encoder_version_id, registry
 
 
-def choose_predictor(model_version: str) -> Chosen | None:
+def choose_predictor(model_version: str, predictor_version: int | None = None) -> Chosen | None:
     """The organisation's champion (``registry``) when it was fitted on ``model_version``, else the first
-    configured artifact for it (e.g. the demo predictor). Runs inside the organisation scope."""
-    from registry.models import Alias, EncoderVersion
+    configured artifact for it (e.g. the demo predictor). ``predictor_version``: that version of the
+    organisation instead (a rollout predicts with the new heads before they become the champion); it must
+    be fitted on ``model_version``. Runs inside the organisation scope."""
+    from registry.models import Alias, EncoderVersion, PredictorVersion
 
     from .training import load_artifact
 
+    if predictor_version is not None:
+        pv = PredictorVersion.objects.select_related("encoder").get(pk=predictor_version)  # scoped: fails closed
+        if pv.encoder.version_tag != model_version:
+            raise ValueError(f"{pv.name} is fitted on {pv.encoder.version_tag}, not {model_version}")
+        return Chosen(load_artifact(pv.artifact_key, pv.arrays_sha256), pv.name, pv.pk, pv.encoder_id, True)
     alias = Alias.objects.filter(name="champion").select_related("predictor__encoder").first()
     if alias is not None and alias.predictor.encoder.version_tag == model_version:
         pv = alias.predictor

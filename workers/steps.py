@@ -35,6 +35,7 @@ from . import config
 
 log = logging.getLogger("workers")
 
+NO_PREDICTOR = "no predictor artifact"  # start of a done session's reason when it got no predictions
 STEPS = ("validate", "preprocess", "features", "embed", "predict", "aggregate")
 MIN_FRAMES = 30  # a recording shorter than one second cannot be analysed
 
@@ -210,13 +211,14 @@ def embed(session_id: int, client, run) -> dict:
     return {"model_version": version, "windows": len(ws)}
 
 
-def predict(session_id: int, model_version: str, run) -> dict:
+def predict(session_id: int, model_version: str, run, predictor_version: int | None = None) -> dict:
     from results.models import Embedding, Prediction
 
     from .predictors import body_system, choose_predictor, chosen_inputs, subject_covariates
 
     session = _session(session_id)
-    chosen = choose_predictor(model_version)  # the organisation's champion, else a configured artifact
+    # the organisation's champion, else a configured artifact (or the version a rollout names)
+    chosen = choose_predictor(model_version, predictor_version)
     if chosen is None:
         with transaction.atomic():
             run.advance(run.lock())
@@ -271,10 +273,15 @@ def aggregate(session_id: int, model_version: str, run) -> dict:
         s = run.lock()
         if not run.backfill:
             reason = "" if Prediction.objects.filter(session_id=session_id, model_version=model_version).exists() else (
-                f"no predictor artifact for model {model_version}; features and embeddings are available, "
+                f"{NO_PREDICTOR} for model {model_version}; features and embeddings are available, "
                 "predictions are not")
             s.status, s.status_reason, s.processed_at = SessionStatus.DONE, reason, timezone.now()
             s.save(update_fields=["status", "status_reason", "processed_at"])
+        elif s.status_reason.startswith(NO_PREDICTOR) and Prediction.objects.filter(
+                session_id=session_id, model_version=model_version).exists():
+            # a backfill (e.g. a rollout's catch-up) gave it predictions: the "no predictions" note is stale
+            s.status_reason = ""
+            s.save(update_fields=["status_reason"])
         run.advance(s)
         if not run.backfill:
             record(Actor.system(), "session.done", s, model_version=model_version)

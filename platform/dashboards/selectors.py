@@ -25,6 +25,7 @@ from django.utils import timezone
 from recordings.models import GaitSession, SessionStatus
 from registry.models import PredictorCard
 from results.models import Prediction, QCReport, TaskFeatures
+from results.selectors import lineage, live_bundle, pick_live
 from results.verdict import QC_PASSED, clipped_interval, flag, recorded_on, withheld_reason
 from tenancy.models import AuditEvent
 
@@ -365,7 +366,10 @@ def cohort_page(cohort, other, filters: Filters) -> dict:
 def subject_sessions(subject) -> list[dict]:
     """Sessions over time with gait age, key features and QC (a constant number of queries). The gait age of
     a session whose QC failed is withheld (``withheld`` says why)."""
-    gait_age = Prediction.objects.filter(session=OuterRef("pk"), phenotype=GAIT_AGE).order_by("-id")
+    enc, name = live_bundle()  # the live bundle's gait age first (earlier bundles' rows are kept)
+    live = Q(**({"model_version": enc} if enc else {}), **({"model_name": name} if name else {}))
+    first = [Case(When(live, then=Value(0)), default=Value(1))] if live else []
+    gait_age = Prediction.objects.filter(session=OuterRef("pk"), phenotype=GAIT_AGE).order_by(*first, "-id")
     feats = TaskFeatures.objects.filter(session=OuterRef("pk"), task=NORM_TASK)
     ann = {"gait_age": Subquery(gait_age.values("value")[:1]),
            "gait_age_lower": Subquery(gait_age.values("lower")[:1]),
@@ -520,10 +524,9 @@ def gait_age_summary(preds, session, subject) -> dict | None:
 def subject_predictions(session, subject) -> dict:
     """The predictions of one session: gait age, deviations per body system, the phenotype rows, the
     predictor cards and the attribution per system from each card."""
-    preds = list(Prediction.objects.filter(session=session).order_by("body_system", "phenotype", "id"))
-    if preds:  # earlier predictors' rows are kept (registry): show the predictor that wrote last
-        newest = max(preds, key=lambda p: (p.created_at, p.id))
-        preds = [p for p in preds if (p.model_name, p.model_version) == (newest.model_name, newest.model_version)]
+    preds = list(Prediction.objects.filter(session=session).select_related("encoder_version", "predictor_version")
+                 .order_by("body_system", "phenotype", "id"))
+    preds = pick_live(preds)  # earlier bundles' rows are kept (registry): show the live bundle's
     deviations = system_deviations(preds)
     order = {s: i for i, s in enumerate(SYSTEMS)}
     others = sorted((p for p in preds if not is_deviation(p) and p.phenotype not in NOT_STANDARDISED),
@@ -535,6 +538,7 @@ def subject_predictions(session, subject) -> dict:
         if a:
             attribution.append({"system": d.body_system, "label": d.label, **a})
     return {"gait_age": gait_age_summary(preds, session, subject), "deviations": deviations,
+            "lineage": lineage(preds[0]) if preds else None,
             "phenotypes": [phenotype_row(p) for p in others], "cards": cards, "attribution": attribution,
             "reference": reference_wording({d.reference for d in deviations} | {"training" for p in others if p.reference_sd}
                                            if deviations else set())}
@@ -563,7 +567,7 @@ def subject_norms(subject, session) -> list[dict]:
     return out
 
 
-EMPTY_PREDICTIONS = {"gait_age": None, "deviations": [], "phenotypes": [], "cards": [], "attribution": [], "reference": ""}
+EMPTY_PREDICTIONS = {"lineage": None, "gait_age": None, "deviations": [], "phenotypes": [], "cards": [], "attribution": [], "reference": ""}
 
 
 def subject_report(subject) -> dict:

@@ -57,7 +57,7 @@ def canonical_hash(obj) -> str:
 _producer = None
 
 
-def send_task(name: str, args: list, queue: str) -> None:
+def send_task(name: str, args: list, queue: str, kwargs: dict | None = None) -> None:
     """Send a Celery task by name from the API process (it never imports workers)."""
     global _producer
     if _producer is None:
@@ -66,17 +66,17 @@ def send_task(name: str, args: list, queue: str) -> None:
         app = Celery("gait-api")
         app.config_from_object("django.conf:settings", namespace="CELERY")
         _producer = app
-    _producer.send_task(name, args=args, queue=queue)
+    _producer.send_task(name, args=args, kwargs=kwargs or {}, queue=queue)
 
 
-def send_after_commit(name: str, args: list, queue: str) -> None:
+def send_after_commit(name: str, args: list, queue: str, kwargs: dict | None = None) -> None:
     """Send once the transaction commits; a broker that is down does not fail the request (a queued job is
     dispatched again by the jobs sweeper, ``GAIT_JOB_QUEUED_TIMEOUT_S``)."""
     import logging
 
     def send():
         try:
-            send_task(name, args, queue)
+            send_task(name, args, queue, kwargs) if kwargs else send_task(name, args, queue)
         except Exception:  # noqa: BLE001 - logged; the sweeper retries
             logging.getLogger("registry").exception("could not send %s%s", name, args)
 
@@ -89,7 +89,9 @@ DEFAULT_FINETUNE = {"representations": ["embedding", "gait", "body", "concat"], 
 
 
 def default_encoder() -> EncoderVersion:
-    enc = EncoderVersion.objects.filter(status="active").order_by("-id").first()
+    """The encoder a rollout made the default, else the newest active one."""
+    enc = (EncoderVersion.objects.filter(is_default=True).first()
+           or EncoderVersion.objects.filter(status="active").order_by("-id").first())
     if enc is None:
         raise ValidationError({"encoder": "no encoder version is registered"})
     return enc
@@ -444,7 +446,8 @@ def repredict(actor: Actor, champion: Alias) -> int:
     org = current_organisation()
     record(actor, "predictor.repredict", champion.predictor, sessions=len(ids))
     for sid in ids:
-        send_after_commit(PREDICT_TASK, [sid, org.pk, version], "preprocess")
+        # backfill=True: the sessions are done; the predict step takes their lease but keeps their status
+        send_after_commit(PREDICT_TASK, [sid, org.pk, version], "preprocess", {"backfill": True})
     return len(ids)
 
 

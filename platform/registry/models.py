@@ -38,10 +38,14 @@ class EncoderVersion(models.Model):
     job = models.OneToOneField("TrainingJob", null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="encoder_produced", help_text="the pretraining job that produced it")
     metrics = models.JSONField(default=dict, blank=True, help_text="the pretraining run's summary")
+    is_default = models.BooleanField(default=False, help_text="the encoder inference serves by default, set by an "
+                                     "encoder rollout (none set: the configured checkpoint)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["is_default"], condition=models.Q(is_default=True),
+                                               name="one_default_encoder")]
 
     def __str__(self) -> str:
         return self.version_tag
@@ -226,3 +230,52 @@ class PredictorCard(models.Model):
         if self.cohort_kind == "synthetic":
             self.demonstration_only = True  # a synthetic-trained predictor is never clinical
         super().save(*args, **kwargs)
+
+
+class RolloutState(models.TextChoices):
+    QUEUED = "queued"
+    PREPARING = "preparing", "making the encoder available to inference"
+    BACKFILLING = "backfilling", "re-embedding sessions"
+    REFITTING = "refitting", "re-fitting heads"
+    PREDICTING = "predicting", "predicting with the new bundle"
+    BLOCKED = "blocked", "waiting for staff: an organisation has no passing predictor"
+    GOING_LIVE = "going-live"
+    LIVE = "live"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled-back"
+
+
+ROLLOUT_ACTIVE = (RolloutState.QUEUED, RolloutState.PREPARING, RolloutState.BACKFILLING, RolloutState.REFITTING,
+                  RolloutState.PREDICTING, RolloutState.GOING_LIVE)
+
+
+class EncoderRollout(models.Model):
+    """The promotion of an encoder (global, platform staff): available to inference -> backfill -> re-fit
+    each organisation's heads through the gate -> predict -> live, or rolled back. Run by the worker task
+    ``workers.rollout.tick`` (restartable; ``heartbeat_at`` shows it is alive, the jobs sweeper re-sends a
+    silent one). ``results`` per organisation id: ``{name, champion, job, predictor, gate, verdict, ...}``."""
+
+    from_encoder = models.ForeignKey(EncoderVersion, on_delete=models.PROTECT, related_name="+")
+    to_encoder = models.ForeignKey(EncoderVersion, on_delete=models.PROTECT, related_name="rollouts")
+    state = models.CharField(max_length=16, choices=RolloutState.choices, default=RolloutState.QUEUED)
+    reason = models.TextField(blank=True, help_text="why it is in its state")
+    progress = models.JSONField(default=dict, blank=True,
+                                help_text="{stage, embedded, total, organisations_refitted, organisations, eta_s}")
+    results = models.JSONField(default=dict, blank=True, help_text="per organisation: heads, gate, verdict")
+    verdict = models.JSONField(default=dict, blank=True, help_text="the go-live rule's verdict")
+    override_reason = models.TextField(blank=True, help_text="staff's written reason to go live despite the verdict")
+    alias_events = models.JSONField(default=list, blank=True, help_text="ids of the AliasEvents of go-live")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    tick = models.CharField(max_length=40, blank=True, help_text="token of the live chain of worker ticks")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="times the sweeper re-sent a silent rollout")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    live_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"rollout {self.pk}: {self.from_encoder_id} -> {self.to_encoder_id} ({self.state})"

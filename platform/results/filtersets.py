@@ -31,6 +31,21 @@ class EmbeddingFilterSet(_ResultFilterSet):
 
 
 class PredictionFilterSet(_ResultFilterSet):
+    live = django_filters.BooleanFilter(method="filter_live", label="only the live bundle's predictions")
+
+    def filter_live(self, queryset, name, value):
+        from django.db.models import Q
+
+        from .selectors import live_bundle
+
+        enc, pname = live_bundle()
+        q = Q()
+        if enc is not None:
+            q &= Q(model_version=enc)
+        if pname is not None:
+            q &= Q(model_name=pname)
+        return queryset.filter(q) if value else queryset.exclude(q) if q else queryset.none()
+
     class Meta:
         model = Prediction
         fields = ["phenotype", "body_system", "model_name", "model_version"]

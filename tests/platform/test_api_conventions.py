@@ -87,6 +87,8 @@ class TenantIsolationTest(APITestBase):
 
         from tests.platform.factories import make_member, verified_login
 
+        if route.model is not TrainingJob:
+            return self.check_global_route(route, members)
         glob = TrainingJob.for_platform(kind="pretrain-encoder", scope="global", state="succeeded", reason="seeded",
                                         config={}, config_hash="0" * 64)
         glob.save()
@@ -110,6 +112,32 @@ class TenantIsolationTest(APITestBase):
                     self.assertEqual({row["id"] for row in r.json()["results"]} & {self.mine["trainingjob"][0].pk},
                                      set(), "an organisation's job listed among the global ones")
         glob.delete()
+        return checked
+
+    def check_global_route(self, route, members) -> int:
+        """A platform-staff route of global rows (encoders, encoder rollouts: no organisation at all): every
+        organisation member gets 403 on every method; staff read it (200)."""
+        from registry.models import EncoderRollout, EncoderVersion
+
+        from tests.platform.factories import make_member, verified_login
+        from tests.registry_support import shipped_encoder
+
+        enc = shipped_encoder()
+        obj = (EncoderRollout.objects.get_or_create(from_encoder=enc, to_encoder=enc)[0]
+               if route.model is EncoderRollout else enc)
+        web = verified_login(APIClient(), make_member(self.org, Role.OWNER))
+        staff_user = get_user_model().objects.create_user(f"staff-{route.name}", password="pw-123456789", is_staff=True)
+        staff = verified_login(APIClient(), staff_user)
+        url = reverse(f"v1:{route.name}", kwargs={"pk": obj.pk} if route.detail else None)
+        checked = 0
+        for client in [*members, web]:
+            for method in METHODS:
+                r = self.request(client, method, url)
+                self.assertEqual(r.status_code, 403, f"member {method.upper()} {url} -> {r.status_code}")
+                checked += 1
+        if "get" in route.methods:
+            self.assertEqual(staff.get(url).status_code, 200, url)
+        assert EncoderVersion.objects.exists()
         return checked
 
     def test_weaker_roles_cannot_tell_another_organisations_object_from_a_missing_one(self):

@@ -200,3 +200,31 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap(monkeypatch):
         values = [backoff(n) for _ in range(50)]
         assert all(full / 2 <= v <= full for v in values)
         assert len(set(values)) > 1
+
+
+def test_a_backfill_that_brings_predictions_clears_the_no_predictions_note():
+    """A session finished while no predictor fitted its encoder (e.g. during an encoder rollout's switch)
+    says so; the rollout's catch-up predicts it with the new bundle, and its aggregate clears the note."""
+    from results.models import Prediction
+    from tenancy.scope import organisation_scope
+
+    from workers import steps
+    from workers.leases import StepRun
+
+    org = make_org("note")
+    sid = _session(org, "n", "done")
+    _set(sid, status_reason=f"{steps.NO_PREDICTOR} for model v2; features and embeddings are available, "
+                            "predictions are not")
+    with organisation_scope(org):
+        run = StepRun(sid, "aggregate", "bf1", backfill=True)
+        assert run.acquire() is None
+        steps.aggregate(sid, "v1", run)  # no prediction of v1: the note stays
+    assert _set(sid).status_reason.startswith(steps.NO_PREDICTOR)
+    with organisation_scope(org):
+        Prediction.objects.create(session_id=sid, phenotype="age", body_system="x", value=50.0, model_name="p",
+                                  model_version="v2")
+        run = StepRun(sid, "aggregate", "bf2", backfill=True)
+        assert run.acquire() is None
+        steps.aggregate(sid, "v2", run)
+    s = _set(sid)
+    assert s.status == "done" and s.status_reason == ""

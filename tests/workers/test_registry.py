@@ -48,8 +48,8 @@ class Registry:
         self.celery.conf.task_routes = app.conf.task_routes
         self.celery.conf.task_queues = app.conf.task_queues
 
-        def send(name, args, queue):
-            self.celery.send_task(name, args=args, queue=queue)
+        def send(name, args, queue, kwargs=None):
+            self.celery.send_task(name, args=args, kwargs=kwargs, queue=queue)
 
         self.patches = [mock.patch("registry.actions.send_task", side_effect=send),
                         mock.patch("workers.celery_app.app.send_task", side_effect=self.celery.send_task)]

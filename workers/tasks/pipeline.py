@@ -190,21 +190,25 @@ def features(self, session_id: int, organisation_id: int, backfill: bool = False
 
 
 @shared_task(**_opts("embed"))
-def embed(self, session_id: int, organisation_id: int, backfill: bool = False, since=None) -> dict:
+def embed(self, session_id: int, organisation_id: int, backfill: bool = False, since=None,
+          version: str | None = None) -> dict:
+    """``version``: embed with that registered encoder version (a rollout's backfill), not the live one."""
     def work(run):
         from workers.inference import get_client
 
-        return steps.embed(session_id, get_client(), run)
+        return steps.embed(session_id, get_client(version), run)
 
     return run_step(self, "embed", session_id, organisation_id, work, backfill, since)
 
 
 @shared_task(**_opts("predict"))
 def predict(self, session_id: int, organisation_id: int, model_version: str, backfill: bool = False,
-            since=None) -> dict:
+            since=None, predictor_version: int | None = None) -> dict:
+    """``predictor_version``: predict with that predictor version of the organisation (a rollout's new heads
+    before they are the champion), not the champion."""
     return run_step(self, "predict", session_id, organisation_id,
-                    lambda r: steps.predict(session_id, model_version, r) | {"model_version": model_version},
-                    backfill, since)
+                    lambda r: steps.predict(session_id, model_version, r, predictor_version)
+                    | {"model_version": model_version}, backfill, since)
 
 
 @shared_task(**_opts("aggregate"))

@@ -1,5 +1,6 @@
 """Celery tasks of training jobs (queue ``training``): ``dispatch`` hands a job to its launcher,
-``run`` runs it (``workers.training``), ``sweep_jobs`` ends or retries jobs whose worker died."""
+``run`` runs it (``workers.training``), ``sweep_jobs`` ends or retries jobs whose worker died
+(and ``workers.rollout.sweep_rollouts`` restarts encoder rollouts whose ticks stopped)."""
 
 from __future__ import annotations
 
@@ -27,5 +28,6 @@ def run(job_id: int) -> dict:
 @shared_task(name="workers.training.sweep", ignore_result=True, soft_time_limit=120, time_limit=180)
 def sweep() -> dict:
     from workers.jobs_sweeper import sweep_jobs
+    from workers.rollout import sweep_rollouts
 
-    return sweep_jobs()
+    return sweep_jobs() | {"rollouts": sweep_rollouts()}

@@ -1,9 +1,11 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gaitcore.phenotypes import info
 
 from .. import verdict
 from ..models import Embedding, Prediction, QCReport, TaskFeatures
+from ..selectors import lineage
 
 
 class QCReportSerializer(serializers.ModelSerializer):
@@ -47,13 +49,23 @@ class PredictionSerializer(serializers.ModelSerializer):
     qc_passed = serializers.SerializerMethodField()
     withheld = serializers.SerializerMethodField()
     out_of_range = serializers.SerializerMethodField()
+    lineage = serializers.SerializerMethodField()
 
     class Meta:
         model = Prediction
         fields = ["id", "session", "phenotype", "display_name", "body_system", "value", "lower", "upper",
                   "interval_level", "unit", "unit_ucum", "loinc", "model_name", "model_version", "predictor_version",
-                  "encoder_version", "recorded_at", "qc_passed", "withheld", "out_of_range", "created_at"]
+                  "encoder_version", "lineage", "recorded_at", "qc_passed", "withheld", "out_of_range", "created_at"]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "properties": {
+        "encoder": {"type": "object", "nullable": True}, "predictor": {"type": "object"},
+        "live": {"type": "boolean"}}})
+    def get_lineage(self, obj) -> dict:
+        """Which encoder (tag, weights digest, the pretraining job) and predictor (number, name, training
+        job, snapshot hash) produced the prediction, and whether they are the bundle served now (``live``:
+        the pages show the live bundle's predictions; older ones are kept)."""
+        return lineage(obj, self.context.get("live_bundle"))
 
     def _shown(self, obj, attr) -> float | None:
         return None if verdict.withheld_reason(obj.session) else getattr(obj, attr)

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from tenancy.api.base import TenantReadOnlyViewSet, TenantViewSet
 from tenancy.models import Perm
 
-from .. import exports, fhir
+from .. import exports, fhir, selectors
 from ..filtersets import EmbeddingFilterSet, PredictionFilterSet, QCReportFilterSet, TaskFeaturesFilterSet
 from ..models import Embedding, Prediction, QCReport, TaskFeatures
 from . import serializers as s
@@ -36,11 +36,25 @@ class EmbeddingViewSet(TenantReadOnlyViewSet):
 
 
 class PredictionViewSet(TenantReadOnlyViewSet):
+    """Predictions of every bundle that produced them (kept, keyed by versions), each with its ``lineage``;
+    ``?live=true``: only the live bundle's (``results.selectors``)."""
+
     model = Prediction
     serializer_class = s.PredictionSerializer
     filterset_class = PredictionFilterSet
-    select_related = ("session", "session__qc")
+    select_related = ("session", "session__qc", "encoder_version", "predictor_version")
     ordering_fields = ["created_at", "phenotype", "value"]
+
+    def get_serializer_context(self):
+        ctx = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False) and getattr(self.request, "organisation", None):
+            ctx["live_bundle"] = self._bundle()
+        return ctx
+
+    def _bundle(self):
+        if not hasattr(self, "_live_bundle"):
+            self._live_bundle = selectors.live_bundle()
+        return self._live_bundle
 
 
 _EXPORT = extend_schema(

@@ -145,3 +145,4 @@ class RegistryAPITest(APITestBase):
         self.assertEqual(r.json()["queued"], 45)
         self.assertEqual({a[0] for a in self.sent}, {"workers.pipeline.predict"})
         self.assertEqual({a[1][0] for a in self.sent}, {s.pk for s in self.mine["sessions"]})
+        self.assertEqual({a[3]["backfill"] for a in self.sent}, {True})  # done sessions: lease, status kept
