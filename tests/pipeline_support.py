@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -74,6 +75,30 @@ def synthetic_session_bytes(seed: int = 0, index: int = 0, duration_scale: float
 
     session, _ = build_session(seed, index, duration_scale=duration_scale)
     return to_bytes(session)
+
+
+def windows_npz(seed: int) -> bytes:
+    """The preprocess step's windows file of a real synthetic recording (what ``workers.steps`` stores)."""
+    from gaitcore.preprocess import PREPROCESSING_VERSION, model_windows, preprocess
+    from gaitcore.sessionfile import from_bytes
+
+    x, mask, wins = model_windows(preprocess(from_bytes(synthetic_session_bytes(seed=seed))))
+    buf = io.BytesIO()
+    np.savez(buf, x=x, mask=mask, n_valid=np.array([w.n_valid for w in wins], np.int64),
+             tasks=np.array([w.task for w in wins]), version=np.array(PREPROCESSING_VERSION))
+    return buf.getvalue()
+
+
+def store_windows(sessions, variants: int = 4) -> None:
+    """Give done sessions seeded without the pipeline the windows file the embed step reads (``variants``
+    distinct real recordings, round robin), so a backfill can re-embed them."""
+    from recordings import storage
+
+    from workers.steps import windows_name
+
+    blobs = [windows_npz(100 + k) for k in range(variants)]
+    for i, s in enumerate(sessions):
+        storage.save_exact(windows_name(s), blobs[i % variants])
 
 
 def require_java() -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from celery import shared_task
 from django.db import DatabaseError, InterfaceError, close_old_connections, transaction
@@ -257,6 +258,55 @@ def refit(r) -> bool:
     return done == len(orgs)
 
 
+def _record_served_encoder(r) -> None:
+    """Name the encoder inference really served when the rollout started, for its rollback. With no
+    default in the registry the configured checkpoint serves (not necessarily the newest registered
+    encoder): the worker asks inference for its version and points ``from_encoder`` at that version,
+    registering the configured in-process checkpoint first if the registry does not know it yet.
+    ``progress["from_default"]`` says whether a registry default existed (else a rollback clears it)."""
+    from registry.models import EncoderVersion
+
+    from .encoders import live_encoder
+    from .inference import get_client, inference_config
+
+    if "from_served" in r.progress:
+        return
+    r.progress["from_default"] = live_encoder() is not None
+    if r.progress["from_default"]:
+        r.progress["from_served"] = r.from_encoder.version_tag
+        return
+    client = get_client()
+    try:
+        served = client.model_version()
+    finally:
+        client.close()
+    r.progress["from_served"] = served
+    enc = EncoderVersion.objects.filter(version_tag=served).first()
+    cfg = inference_config()
+    if enc is None and cfg.backend == "inprocess":
+        enc = _register_configured(cfg.checkpoint)
+    if enc is not None and enc.pk != r.from_encoder_id:
+        r.from_encoder = enc
+        r.save(update_fields=["from_encoder"])
+
+
+def _register_configured(checkpoint: str):
+    """Register the configured in-process checkpoint (an encoder the registry did not know) as active."""
+    import hashlib
+
+    from registry.actions import register_encoder
+    from tenancy.audit import Actor
+
+    from gaitcore.model.checkpoint import SHIPPED_CHECKPOINT, load_checkpoint, weights_digest
+
+    path = Path(checkpoint or SHIPPED_CHECKPOINT)
+    ck = load_checkpoint(path)
+    return register_encoder(Actor.system(), version_tag=ck.version_tag, config_name=ck.config.name,
+                            weights_digest=weights_digest(ck.model()), artifact_uri=str(path.resolve()),
+                            file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                            source="the configured checkpoint, registered by an encoder rollout", status="active")
+
+
 # --- the tick -------------------------------------------------------------------------------------------
 def advance(r) -> float | None:
     """Advance the rollout as far as possible now; the seconds until the next tick, or None to stop."""
@@ -268,6 +318,7 @@ def advance(r) -> float | None:
         _enter(r, S.PREPARING, "making the encoder available to inference")
     if r.state == S.PREPARING:
         r.progress["inference"] = make_available(r.to_encoder)
+        _record_served_encoder(r)
         from recordings.models import GaitSession
 
         total = GaitSession.unscoped.filter(status="done").count()

@@ -197,7 +197,11 @@ def rollback_rollout(actor: Actor, rollout: EncoderRollout, reason: str = "") ->
                 continue
             actions.rollback(actor, alias="champion", reason=f"rollback of encoder rollout {rollout.pk}: {reason}")
     if was_live:
-        _set_default(rollout.from_encoder)
+        if rollout.progress.get("from_default", True) or rollout.progress.get("from_served") == \
+                rollout.from_encoder.version_tag:
+            _set_default(rollout.from_encoder)
+        else:  # the configured checkpoint served (a version the registry does not know): it serves again
+            EncoderVersion.objects.filter(is_default=True).update(is_default=False)
         EncoderVersion.objects.filter(pk=rollout.to_encoder_id).update(status="retired")
     rollout.state, rollout.finished_at = RolloutState.ROLLED_BACK, timezone.now()
     rollout.reason = f"rolled back: {reason}" if reason else "rolled back"

@@ -7,7 +7,8 @@ started from a registered ``tiny`` encoder. Once the job's progress shows a chec
 killed with SIGKILL; the jobs sweeper (short ``GAIT_JOB_STALE_AFTER_S``) queues it again, a new worker
 resumes it from the checkpoint ("resumed from step N", N > 0, the steps before N are not run again), it
 succeeds and a candidate encoder version exists with its job, parent, artifact and digest. The snapshot
-holds only A's consenting subjects.
+holds only A's consenting subjects. Staff then promote that candidate: every session is re-embedded with
+it, it becomes the inference default, and a rollback restores the previous one.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def test_pretrain_job_killed_mid_run_resumes_from_its_checkpoint_and_registers_a
     celery = Celery(broker=broker)
     celery.conf.task_routes, celery.conf.task_queues = app.conf.task_routes, app.conf.task_queues
     patches = [mock.patch("registry.actions.send_task",
-                          side_effect=lambda name, args, queue: celery.send_task(name, args=args, queue=queue)),
+                          side_effect=lambda name, args, queue, kwargs=None: celery.send_task(
+                              name, args=args, kwargs=kwargs, queue=queue)),
                mock.patch("workers.celery_app.app.send_task", side_effect=celery.send_task)]
     for p in patches:
         p.start()
@@ -202,6 +204,43 @@ def test_pretrain_job_killed_mid_run_resumes_from_its_checkpoint_and_registers_a
         assert owner_a.get(f"/api/v1/training-jobs/{job['id']}/").status_code == 404
         events = list(AuditEvent.unscoped.filter(organisation__isnull=True).values_list("action", flat=True))
         assert {"training_job.create", "encoder.register", "training_job.succeeded"} <= set(events)
+
+        # the job's candidate is promoted (issue 26, acceptance, second half; heads refit, the go-live rule
+        # and lineage of predictions: tests/workers/test_rollout.py): every session of both organisations
+        # is re-embedded with it, then inference serves it by default; rollback restores the previous one
+        from results.models import Embedding
+
+        from tests.pipeline_support import store_windows
+        from workers.encoders import live_encoder
+        from workers.inference import get_client
+
+        every = a_sessions + b_sessions
+        store_windows(every, variants=2)
+        before = get_client().model_version()
+        assert before != enc.version_tag and live_encoder() is None
+        r = staff.post(f"/api/v1/platform/encoders/{enc.pk}/promote/")
+        assert r.status_code == 202, r.content
+        rid = r.json()["id"]
+
+        def rollout() -> dict:
+            return staff.get(f"/api/v1/platform/encoder-rollouts/{rid}/").json()
+
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and rollout()["state"] not in ("live", "blocked", "failed"):
+            time.sleep(0.3)
+        got = rollout()
+        assert got["state"] == "live", (got, workers[-1].log()[-4000:])
+        assert got["progress"]["embedded"] == got["progress"]["total"] == len(every)
+        for s in every:
+            assert set(Embedding.unscoped.filter(session=s, task="ensemble").values_list("model_version", flat=True)
+                       ) == {enc.version_tag}, s.pk
+        assert live_encoder().pk == enc.pk and get_client().model_version() == enc.version_tag
+        assert EncoderVersion.objects.get(pk=enc.pk).status == "active"
+        r = staff.post(f"/api/v1/platform/encoder-rollouts/{rid}/rollback/", {"reason": "acceptance"}, format="json")
+        assert r.status_code == 200 and r.json()["state"] == "rolled-back", r.content
+        assert get_client().model_version() == before
+        assert Embedding.unscoped.filter(model_version=enc.version_tag, task="ensemble").count() == len(every)  # kept
+        print(f"promoted {enc.version_tag}: {len(every)} sessions re-embedded, live, rolled back to {before}")
     finally:
         for w in workers:
             w.stop()

@@ -19,14 +19,13 @@ import time
 import uuid
 from unittest import mock
 
-import numpy as np
 import pytest
 from celery import Celery
 from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.helpers import REPO
-from tests.pipeline_support import Worker, db_url, synthetic_session_bytes, tiny_checkpoint
+from tests.pipeline_support import Worker, db_url, store_windows, synthetic_session_bytes, tiny_checkpoint
 from tests.platform.sessionfiles import sha256
 from tests.registry_support import seed_organisation, shipped_encoder
 from tests.services import redis_url
@@ -34,29 +33,6 @@ from tests.services import redis_url
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 N_A, N_B = 36, 6
-VARIANTS = 4  # distinct real recordings whose preprocessed windows the seeded sessions get
-
-
-def windows_npz(seed: int) -> bytes:
-    """The preprocess step's windows file of a real synthetic recording (what ``workers.steps`` stores)."""
-    from gaitcore.preprocess import PREPROCESSING_VERSION, model_windows, preprocess
-    from gaitcore.sessionfile import from_bytes
-
-    x, mask, wins = model_windows(preprocess(from_bytes(synthetic_session_bytes(seed=seed))))
-    buf = io.BytesIO()
-    np.savez(buf, x=x, mask=mask, n_valid=np.array([w.n_valid for w in wins], np.int64),
-             tasks=np.array([w.task for w in wins]), version=np.array(PREPROCESSING_VERSION))
-    return buf.getvalue()
-
-
-def store_windows(sessions) -> None:
-    from recordings import storage
-
-    from workers.steps import windows_name
-
-    blobs = [windows_npz(100 + k) for k in range(VARIANTS)]
-    for i, s in enumerate(sessions):
-        storage.save_exact(windows_name(s), blobs[i % VARIANTS])
 
 
 def register_candidate(folder) -> object:
