@@ -37,6 +37,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "GAIT_SERVE_BATCH_SIZE": ("8", "TorchServe batch size"),
     "GAIT_SERVE_MAX_BATCH_DELAY_MS": ("20", "longest wait to fill a batch"),
     "GAIT_SERVE_HEAP_MB": ("512", "Java heap of TorchServe's frontend"),
+    "GAIT_SERVE_SYNC_INTERVAL_S": ("10", "seconds between two passes of the serve-sync sidecar over the served set"),
 }
 __doc__ += "\n".join(f"* ``{k}`` (default ``{d}``): {m}" for k, (d, m) in VARIABLES.items()) + "\n"
 
