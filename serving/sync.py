@@ -72,27 +72,35 @@ class Syncer:
             report["errors"].append(f"pointer unreadable, serving what this pod has: {exc}")
             log.warning("sync: pointer %s unreadable, keeping what is served: %s", self.pointer, exc)
         else:
-            self.pointer_seen, self.known, fresh = True, served, True
-            if served is None:
+            if served is None and (self.known is not None or not self.pointer_seen):  # said once, not every pass
                 log.info("sync: no served set at %s yet: serving what this pod loaded at start", self.pointer)
+            self.pointer_seen, self.known, fresh = True, served, True
         if self.pointer_seen:
             try:
                 if fresh and self.known is not None:
                     self._reconcile(self.known, report)
                 else:  # no served set, or unreadable now: change nothing, say what is served
-                    report["served_default"] = self.mgmt.default_version(self.model_name)
-                    report["registered"] = sorted(v for v in self._registered() if v)
+                    self._observe(report)
             except Exception as exc:  # noqa: BLE001 - TorchServe not up yet / restarting: next pass
                 report["errors"].append(f"TorchServe management: {exc}")
                 log.warning("sync: cannot reach TorchServe's management API: %s", exc)
         self._write_status(report)
         return report
 
+    def _observe(self, report: dict) -> None:
+        report["registered"] = sorted(v for v in self._registered() if v)
+        report["served_default"] = self.mgmt.default_version(self.model_name) if report["registered"] else None
+
     def _registered(self) -> set[str]:
         return {v.get("modelVersion") for v in self.mgmt.versions(self.model_name)}
 
     def _reconcile(self, served: dict, report: dict) -> None:
         name = self.model_name
+        if served.get("model", name) != name:
+            report["errors"].append(f"the served set is of model {served.get('model')!r}, this pod serves {name!r}")
+            log.error("sync: %s", report["errors"][-1])
+            self._observe(report)
+            return
         registered = self._registered()
         report["served_default"] = self.mgmt.default_version(name) if registered else None
         report["registered"] = sorted(v for v in registered if v)
