@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import resource
@@ -47,20 +46,6 @@ from pgdb import create_database  # noqa: E402 - bench/ is the script's folder, 
 
 def log(msg: str) -> None:
     print(f"[bench/backfill] {msg}", file=sys.stderr, flush=True)
-
-
-def windows_blob(seed: int) -> bytes:
-    import numpy as np
-
-    from gaitcore.preprocess import PREPROCESSING_VERSION, model_windows, preprocess
-    from gaitcore.sessionfile import from_bytes
-    from tests.pipeline_support import synthetic_session_bytes
-
-    x, mask, wins = model_windows(preprocess(from_bytes(synthetic_session_bytes(seed=seed))))
-    buf = io.BytesIO()
-    np.savez(buf, x=x, mask=mask, n_valid=np.array([w.n_valid for w in wins], np.int64),
-             tasks=np.array([w.task for w in wins]), version=np.array(PREPROCESSING_VERSION))
-    return buf.getvalue()
 
 
 def main() -> int:
@@ -104,12 +89,12 @@ def main() -> int:
         from tenancy.models import Organisation
 
         from gaitcore.model.checkpoint import load_checkpoint, weights_digest
-        from tests.pipeline_support import tiny_checkpoint
+        from tests.pipeline_support import tiny_checkpoint, windows_npz
         from tests.registry_support import seed_organisation
         from workers.steps import windows_name
 
         t0 = time.perf_counter()
-        blobs = [windows_blob(200 + k) for k in range(args.variants)]
+        blobs = [windows_npz(200 + k) for k in range(args.variants)]
         log(f"{args.variants} recordings preprocessed in {time.perf_counter() - t0:.1f} s")
         per = [args.sessions // args.organisations + (k < args.sessions % args.organisations)
                for k in range(args.organisations)]

@@ -138,23 +138,20 @@ def materialise(job, ctx, files: list[dict]) -> Path:
 
 
 def encoder_checkpoint_bytes(enc) -> bytes:
-    """The checkpoint file of an encoder version (a store URL, ``file://`` or a path in the repository),
-    checked against its registered weights digest."""
+    """The checkpoint file of an encoder version (``workers.encoders.checkpoint_file``: fetched from its
+    ``artifact_uri``, SHA-256 and tag checked), its weights checked against the registered digest."""
     from gaitcore.model.checkpoint import load_checkpoint_bytes, weights_digest
-    from gaitcore.model.store import open_store
 
-    uri = enc.artifact_uri or enc.source
-    if "://" in uri:
-        head, _, name = uri.rpartition("/")
-        data = open_store(head).get(name)
-    else:
-        p = Path(uri) if Path(uri).is_absolute() else REPO / uri
-        data = p.read_bytes() if p.exists() else None
-    if data is None:
-        raise JobFailed(f"the warm start's checkpoint {uri} (encoder {enc.version_tag}) cannot be read")
-    digest = weights_digest(load_checkpoint_bytes(data, uri).model())
+    from .encoders import EncoderArtifactError, checkpoint_file
+
+    try:
+        path = checkpoint_file(enc)
+    except EncoderArtifactError as exc:
+        raise JobFailed(f"the warm start's checkpoint cannot be used: {exc}") from exc
+    data = path.read_bytes()
+    digest = weights_digest(load_checkpoint_bytes(data, str(path)).model())
     if digest != enc.weights_digest:
-        raise JobFailed(f"the warm start's checkpoint {uri} holds weights {digest}, not the registered "
+        raise JobFailed(f"the warm start's checkpoint {enc.artifact_uri} holds weights {digest}, not the registered "
                         f"{enc.weights_digest} of {enc.version_tag}")
     return data
 

@@ -28,30 +28,19 @@ class Actor:
         return cls(user=user, token=token, role=getattr(request, "organisation_role", ""))
 
 
+def _fields(actor: Actor, action: str, obj: Any, data: dict) -> dict:
+    return {"actor_user": actor.user, "actor_token": actor.token, "action": action,
+            "object_type": obj._meta.model_name if obj is not None and hasattr(obj, "_meta") else "",
+            "object_id": str(getattr(obj, "pk", "") or "") if obj is not None else "",
+            "object_repr": str(obj)[:200] if obj is not None else "", "data": data}
+
+
 def record(actor: Actor, action: str, obj: Any = None, **data: Any) -> AuditEvent:
-    org = current_organisation()
-    return AuditEvent.objects.create(
-        organisation=org,
-        actor_user=actor.user,
-        actor_token=actor.token,
-        action=action,
-        object_type=obj._meta.model_name if obj is not None and hasattr(obj, "_meta") else "",
-        object_id=str(getattr(obj, "pk", "") or "") if obj is not None else "",
-        object_repr=str(obj)[:200] if obj is not None else "",
-        data=data,
-    )
+    return AuditEvent.objects.create(organisation=current_organisation(), **_fields(actor, action, obj, data))
 
 
 def record_platform(actor: Actor, action: str, obj: Any = None, **data: Any) -> AuditEvent:
     """A platform-level event (no organisation): staff actions on global objects such as encoders."""
-    event = AuditEvent.for_platform(
-        actor_user=actor.user,
-        actor_token=actor.token,
-        action=action,
-        object_type=obj._meta.model_name if obj is not None and hasattr(obj, "_meta") else "",
-        object_id=str(getattr(obj, "pk", "") or "") if obj is not None else "",
-        object_repr=str(obj)[:200] if obj is not None else "",
-        data=data,
-    )
+    event = AuditEvent.for_platform(**_fields(actor, action, obj, data))
     event.save()
     return event
