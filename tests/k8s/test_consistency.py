@@ -234,7 +234,10 @@ def test_images_ports_and_commands_match_the_code(overlay):
     # the readiness gate that TorchServe serves the set's default
     assert sync["image"] == tc["image"] and sync["args"] == ["serve-sync"] and "ports" not in sync
     assert {"configMapRef": {"name": find_prefix(objs, "ConfigMap", "gait-config")["metadata"]["name"]}} in sync["envFrom"]
-    assert any("secretRef" in src for src in sync["envFrom"])
+    assert not any("secretRef" in src for src in sync["envFrom"])  # of the secrets only the storage keys
+    secret = find_prefix(objs, "Secret", "gait-secrets")["metadata"]["name"] if overlay == "dev" else "gait-secrets"
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in sync["env"] if "valueFrom" in e}
+    assert refs == {k: {"name": secret, "key": k} for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     assert config["GAIT_TORCHSERVE_SERVED_POINTER"] and float(config["GAIT_TORCHSERVE_SYNC_TIMEOUT_S"]) > 0
     assert float(serving["GAIT_SERVE_SYNC_INTERVAL_S"]) > 0
     assert {m["mountPath"] for m in sync["volumeMounts"]} == {m["mountPath"] for m in tc["volumeMounts"]}
