@@ -149,3 +149,27 @@ def test_sync_follows_the_served_set(server, s3, tmp_path):
     sync.run_once()  # ... the next pass puts it back
     assert m.default_version("gaitmae") == v3
     requests.get(server.url + "/ping", timeout=10).raise_for_status()
+
+
+def test_served_set_format_and_where_the_pointer_lives(tmp_path, monkeypatch):
+    from serving import served as served_set
+
+    monkeypatch.setenv("GAIT_STORAGE", "local")
+    monkeypatch.setenv("GAIT_MEDIA_ROOT", str(tmp_path / "media"))
+    store, key = served_set.pointer_store("models/gaitmae/served.json")
+    assert (store.url, key) == (str(tmp_path / "media" / "models" / "gaitmae"), "served.json")
+    assert served_set.pointer_store(f"file://{tmp_path}/p/served.json")[0].url == f"{tmp_path}/p"
+    assert served_set.pointer_store("s3://b/models/served.json")[0].url == "s3://b/models"
+    assert served_set.read(store, key) is None
+    with pytest.raises(served_set.PointerError, match="not one of its versions"):  # never written
+        served_set.write(store, key, {"default": "v9", "versions": {"v1": {"archive": "a.mar"}}})
+    assert served_set.read(store, key) is None
+    out = served_set.write(store, key, {"model": "gaitmae", "default": "v1", "versions": {"v1": {"archive": "a.mar"}}})
+    assert served_set.read(store, key) == out and out["written_at"] > 0
+    for raw, why in ((b"[]", "not a served set"), (b'{"versions": {"v1": {}}}', "names no archive")):
+        with pytest.raises(served_set.PointerError, match=why):
+            served_set.parse(raw)
+    monkeypatch.setenv("GAIT_STORAGE", "s3")
+    monkeypatch.delenv("GAIT_S3_BUCKET", raising=False)
+    with pytest.raises(served_set.PointerError, match="GAIT_S3_BUCKET"):
+        served_set.pointer_store("models/gaitmae/served.json")
