@@ -16,6 +16,8 @@
 | `GAIT_ROLLOUT_TICK_S` | `2` | period of a rollout's worker tick |
 | `GAIT_TORCHSERVE_MANAGEMENT_URL` | | TorchServe's management API (rollouts register and set-default encoder versions there) |
 | `GAIT_TORCHSERVE_MODEL_STORE` | | TorchServe's model store folder, where a rollout writes the new encoder's archive |
+| `GAIT_TORCHSERVE_SERVED_POINTER` | | cluster mode: the served set (`serving.served`; URL or key of the platform's storage, e.g. `models/gaitmae/served.json`) that every TorchServe pod's sync sidecar follows; set, a rollout writes archives and the default there instead of calling the management API |
+| `GAIT_TORCHSERVE_SYNC_TIMEOUT_S` | `900` | cluster mode: longest wait, after a rollout added its encoder to the served set, for inference to answer `/predictions/gaitmae/<version>` before the rollout fails |
 | `GAIT_PIPELINE_DELAY` | | fault injection for tests: `step:seconds[,step:seconds]` sleeps inside a step before it writes |
 """
 
@@ -105,3 +107,12 @@ def rollout_tick_s() -> float:
 def torchserve_management() -> tuple[str, str]:
     """(management URL, model store folder) for rollouts on the TorchServe backend."""
     return os.environ.get("GAIT_TORCHSERVE_MANAGEMENT_URL", ""), os.environ.get("GAIT_TORCHSERVE_MODEL_STORE", "")
+
+
+def torchserve_served_pointer() -> str:
+    """The served-set pointer of a cluster's TorchServe pods ('' = talk to one TorchServe's management API)."""
+    return os.environ.get("GAIT_TORCHSERVE_SERVED_POINTER", "").strip()
+
+
+def torchserve_sync_timeout_s() -> float:
+    return float(os.environ.get("GAIT_TORCHSERVE_SYNC_TIMEOUT_S", "") or 900)

@@ -12,8 +12,9 @@ final catch-up), ``blocked`` (the go-live rule refused: staff override or roll b
 ``rolled-back``.
 
 * preparing: the new encoder made available to inference as a non-default version (TorchServe: archive
-  built from the checkpoint and registered, not default; in process: the checkpoint fetched into the
-  cache, its SHA-256 and tag checked, loaded once);
+  built from the checkpoint and registered, not default -- or, in a cluster (``GAIT_TORCHSERVE_SERVED_POINTER``),
+  uploaded and listed in the served set, then waited for, tick by tick, until inference answers it; in
+  process: the checkpoint fetched into the cache, its SHA-256 and tag checked, loaded once);
 * backfilling: every ``done`` session of every organisation without an ``ensemble`` embedding of the new
   version gets the pipeline tail again with ``version=<new>`` and ``backfill=True`` (lease taken, status
   kept), in batches of ``GAIT_ROLLOUT_BATCH``; old embeddings and predictions stay, keyed by version;
@@ -47,7 +48,8 @@ MAX_CHAINS = 5  # new tick chains the sweeper may start before the rollout fails
 
 # --- inference: make available, switch ------------------------------------------------------------------
 def make_available(encoder) -> dict:
-    """The new encoder servable as a non-default version; returns what was done."""
+    """The new encoder servable as a non-default version; returns what was done. ``ready`` False (cluster
+    mode only): inference does not answer the version yet; the tick tries again later."""
     from django.conf import settings
 
     from .encoders import checkpoint_file, torchserve_version
@@ -58,13 +60,16 @@ def make_available(encoder) -> dict:
 
         d = get_client(encoder.version_tag).describe()  # loads it once in this worker
         return {"backend": "inprocess", "checkpoint": str(path), "embedding_dim": d["embedding_dim"]}
+    if config.torchserve_served_pointer():
+        return _make_available_pointer(encoder, path)
     from serving.archive import build_archive
     from serving.management import ManagementClient
 
     url, store = config.torchserve_management()
     if not url or not store:
         raise RuntimeError("the TorchServe backend needs GAIT_TORCHSERVE_MANAGEMENT_URL and "
-                           "GAIT_TORCHSERVE_MODEL_STORE to register a new encoder version")
+                           "GAIT_TORCHSERVE_MODEL_STORE (one TorchServe) or GAIT_TORCHSERVE_SERVED_POINTER "
+                           "(a cluster's pods) to register a new encoder version")
     m = ManagementClient(url, token_file=getattr(settings, "TORCHSERVE_TOKEN_FILE", "") or None)
     version = torchserve_version(encoder.version_tag)
     if version not in {v.get("modelVersion") for v in m.versions("gaitmae")}:
@@ -79,6 +84,9 @@ def switch_to(encoder) -> None:
     from django.conf import settings
 
     if getattr(settings, "INFERENCE_BACKEND", "inprocess") != "torchserve":
+        return
+    if config.torchserve_served_pointer():
+        _switch_pointer(encoder)
         return
     from serving.management import ManagementClient
 
@@ -101,6 +109,120 @@ def sync_serving() -> str | None:
     if enc is not None:
         switch_to(enc)
     return getattr(enc, "version_tag", None)
+
+
+# --- cluster mode: the served set (serving.served) every TorchServe pod's sync sidecar follows ----------
+def _pointer():
+    from django.conf import settings
+
+    from serving.served import pointer_store
+
+    return pointer_store(config.torchserve_served_pointer(), media_root=getattr(settings, "MEDIA_ROOT", None))
+
+
+def _add_version(store, served: dict, encoder, path: Path | None = None) -> str:
+    """Build the encoder's archive, upload it beside the pointer, list it in ``served`` (not written)."""
+    import tempfile
+
+    from serving.archive import build_archive
+    from serving.served import archive_entry
+
+    from .encoders import checkpoint_file
+
+    with tempfile.TemporaryDirectory(prefix="gait-mar-") as tmp:
+        archive, version = build_archive(path or checkpoint_file(encoder), tmp)
+        served["versions"][version] = archive_entry(store, archive)
+    return version
+
+
+def _bootstrap_default(store, served: dict) -> None:
+    """A first served set names the version inference serves now (the pods' champion) as its default
+    when the registry has that encoder's checkpoint, so the pods keep it (and a rollback is instant)."""
+    from registry.models import EncoderVersion
+
+    from .encoders import torchserve_version
+    from .inference import get_client
+
+    try:
+        client = get_client()
+        try:
+            tag = client.model_version()
+        finally:
+            client.close()
+        enc = EncoderVersion.objects.filter(version_tag=tag).exclude(artifact_uri="").first()
+        if enc is None:
+            log.info("served set: the served encoder %s has no registered checkpoint; no default recorded", tag)
+            return
+        if torchserve_version(tag) not in served["versions"]:
+            _add_version(store, served, enc)
+        served["default"] = torchserve_version(tag)
+    except Exception as exc:  # noqa: BLE001 - the set then claims no default: every pod keeps its own
+        log.warning("served set: could not record the served encoder as its default: %s", exc)
+
+
+def _answers(version: str, tag: str) -> tuple[bool, str]:
+    """Whether inference answers ``/predictions/gaitmae/<version>`` with the encoder ``tag``."""
+    from django.conf import settings
+
+    from serving.client import InferenceUnavailable, TorchServeClient
+
+    client = TorchServeClient(settings.TORCHSERVE_URL, version=version, read_timeout=30.0,
+                              token_file=getattr(settings, "TORCHSERVE_TOKEN_FILE", "") or None)
+    try:
+        got = client.describe().get("model_version")
+    except InferenceUnavailable as exc:
+        return False, str(exc)
+    finally:
+        client.close()
+    return got == tag, f"answers {got}"
+
+
+def _make_available_pointer(encoder, path: Path) -> dict:
+    from serving import served as served_set
+
+    from .encoders import torchserve_version
+
+    store, key = _pointer()
+    served = served_set.read(store, key) or served_set.empty()
+    version = torchserve_version(encoder.version_tag)
+    if version not in served["versions"]:
+        if served.get("default") is None:
+            _bootstrap_default(store, served)
+        _add_version(store, served, encoder, path)
+        served = served_set.write(store, key, served)
+        log.info("served set %s/%s: added %s (default %s)", store.url, key, version, served.get("default"))
+    ready, why = _answers(version, encoder.version_tag)
+    return {"backend": "torchserve", "mode": "served-set", "pointer": f"{store.url}/{key}", "version": version,
+            "default": served.get("default"), "ready": ready, "inference": why}
+
+
+def _switch_pointer(encoder) -> None:
+    """The served set's default := ``encoder`` (listed first if it is not); versions of retired encoders
+    other than the new default leave the set. The pods follow within their sync interval."""
+    from registry.models import ROLLOUT_ACTIVE, EncoderRollout, EncoderVersion
+
+    from serving import served as served_set
+
+    from .encoders import torchserve_version
+
+    store, key = _pointer()
+    served = served_set.read(store, key) or served_set.empty()
+    version = torchserve_version(encoder.version_tag)
+    if version not in served["versions"]:
+        _add_version(store, served, encoder)
+    previous = served.get("default")
+    running = {torchserve_version(t) for t in EncoderRollout.objects.filter(state__in=ROLLOUT_ACTIVE)
+               .values_list("to_encoder__version_tag", flat=True)}  # a rollout in progress keeps its version
+    retired = {torchserve_version(t) for t in
+               EncoderVersion.objects.filter(status="retired").values_list("version_tag", flat=True)} - running
+    known = {torchserve_version(t) for t in EncoderVersion.objects.values_list("version_tag", flat=True)}
+    keep = {v: e for v, e in served["versions"].items()
+            if v == version or v in running or (v not in retired and (v in known or v == previous))}
+    if previous == version and keep == served["versions"]:
+        return
+    served["default"], served["versions"] = version, keep
+    served_set.write(store, key, served)
+    log.info("served set %s/%s: default %s -> %s, versions %s", store.url, key, previous, version, sorted(keep))
 
 
 # --- what is left to do ---------------------------------------------------------------------------------
@@ -317,7 +439,16 @@ def advance(r) -> float | None:
     if r.state == S.QUEUED:
         _enter(r, S.PREPARING, "making the encoder available to inference")
     if r.state == S.PREPARING:
-        r.progress["inference"] = make_available(r.to_encoder)
+        r.progress["inference"] = available = make_available(r.to_encoder)
+        if not available.get("ready", True):  # cluster mode: the pods' sidecars have not registered it yet
+            since = r.progress.setdefault("inference_wait_since", time.time())
+            waited, limit = time.time() - since, config.torchserve_sync_timeout_s()
+            if waited > limit:
+                raise RuntimeError(f"inference did not answer /predictions/gaitmae/{available['version']} "
+                                   f"within {limit:.0f} s of the served set listing it ({available['inference']}); "
+                                   "see the TorchServe pods' serve-sync logs")
+            r.reason = f"waiting for TorchServe to serve {available['version']} ({waited:.0f} s)"
+            return config.rollout_tick_s()
         _record_served_encoder(r)
         from recordings.models import GaitSession
 

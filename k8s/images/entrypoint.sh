@@ -12,6 +12,8 @@
 #   migrate                  `manage.py migrate` (the release's migrations Job)
 #   serve-fetch              the champion model archive from storage + TorchServe's config (an initContainer)
 #   serve                    TorchServe in the foreground, from what serve-fetch wrote to $GAIT_SERVE_DIR
+#   serve-sync               the TorchServe pod's sidecar: keeps TorchServe serving the served set (python -m serving sync)
+#   serve-sync-check [--live]  exit 0 if TorchServe serves the served set's default (--live: the loop runs) (probes)
 #   gaitfm ARGS...           the science core's CLI (training Jobs)
 #   manage ARGS...           any manage.py command
 set -eu
@@ -46,11 +48,20 @@ case "$role" in
     # `tini -s -g` (in the image): TERM reaches the whole group, the torchserve launcher and its Java frontend
     if command -v tini >/dev/null 2>&1; then exec tini -s -g -- "$@"; fi
     exec "$@" ;;
+  serve-sync)
+    port="${GAIT_SERVE_PORT:-8380}"
+    exec python -m serving sync --run-dir "${GAIT_SERVE_DIR:-/srv/serve}" --port "$port" --no-token-auth \
+         --pointer "${GAIT_TORCHSERVE_SERVED_POINTER:?serve-sync needs GAIT_TORCHSERVE_SERVED_POINTER}" \
+         --interval "${GAIT_SERVE_SYNC_INTERVAL_S:-10}" --model-name "${GAIT_SERVE_MODEL_NAME:-gaitmae}" \
+         --workers "${GAIT_SERVE_WORKERS:-1}" --batch-size "${GAIT_SERVE_BATCH_SIZE:-8}" \
+         --max-batch-delay "${GAIT_SERVE_MAX_BATCH_DELAY_MS:-20}" "$@" ;;
+  serve-sync-check)
+    exec python -m serving sync-check --run-dir "${GAIT_SERVE_DIR:-/srv/serve}" "$@" ;;
   gaitfm)
     exec python -m gaitcore.cli "$@" ;;
   manage)
     exec python manage.py "$@" ;;
   *)
-    echo "unknown role '$role' (web, worker, ping, beat, beat-alive, sweep, migrate, serve-fetch, serve, gaitfm, manage)" >&2
+    echo "unknown role '$role' (web, worker, ping, beat, beat-alive, sweep, migrate, serve-fetch, serve, serve-sync, serve-sync-check, gaitfm, manage)" >&2
     exit 64 ;;
 esac

@@ -1,10 +1,14 @@
 """Prepare a TorchServe pod: fetch the champion GaitMAE model archive from storage, write config.properties.
 
 Runs as the TorchServe pod's initContainer (``entrypoint.sh serve-fetch``); the main container then starts
-TorchServe on what this wrote (``entrypoint.sh serve``). TorchServe's registrations live in its process,
-so a pod serves exactly the archive it fetched at start: promoting an encoder = point
-``GAIT_SERVING_ARCHIVE`` at the new archive (or rewrite the pointer it names) and roll the Deployment
-(docs/deploy.md).
+TorchServe on what this wrote (``entrypoint.sh serve``).
+
+With ``GAIT_TORCHSERVE_SERVED_POINTER`` set (the served set, ``serving.served``), the pod starts with that
+set's default archive (SHA-256 checked) and TorchServe's model API on (loopback only): the pod's sync
+sidecar (``entrypoint.sh serve-sync``) registers the set's other versions and follows later changes. While
+no served set exists yet (and when it names no default) the champion below is loaded. Without the pointer a
+pod serves exactly the archive it fetched at start: promotion = point ``GAIT_SERVING_ARCHIVE`` at the new
+archive and roll the Deployment (docs/deploy.md).
 
 Environment (besides the storage variables of platform/gaitsite/config.py: ``GAIT_STORAGE``,
 ``GAIT_S3_BUCKET``, ``GAIT_S3_ENDPOINT_URL``, ``GAIT_S3_REGION``, ``AWS_*``, ``GAIT_MEDIA_ROOT``):
@@ -33,6 +37,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "GAIT_SERVE_BATCH_SIZE": ("8", "TorchServe batch size"),
     "GAIT_SERVE_MAX_BATCH_DELAY_MS": ("20", "longest wait to fill a batch"),
     "GAIT_SERVE_HEAP_MB": ("512", "Java heap of TorchServe's frontend"),
+    "GAIT_SERVE_SYNC_INTERVAL_S": ("10", "seconds between two passes of the serve-sync sidecar over the served set"),
 }
 __doc__ += "\n".join(f"* ``{k}`` (default ``{d}``): {m}" for k, (d, m) in VARIABLES.items()) + "\n"
 
@@ -84,7 +89,7 @@ def manifest(archive: Path) -> dict:
         return json.loads(z.read("MAR-INF/MANIFEST.json"))["model"]
 
 
-def config_properties(serve_dir: Path, mar_name: str, model_name: str, version: str) -> str:
+def config_properties(serve_dir: Path, mar_name: str, model_name: str, version: str, model_api: bool = False) -> str:
     from serving.config import ServeConfig
 
     port = int(env("GAIT_SERVE_PORT"))
@@ -94,9 +99,11 @@ def config_properties(serve_dir: Path, mar_name: str, model_name: str, version: 
                       workers=workers, batch_size=int(env("GAIT_SERVE_BATCH_SIZE")),
                       max_batch_delay_ms=int(env("GAIT_SERVE_MAX_BATCH_DELAY_MS")), heap_mb=int(env("GAIT_SERVE_HEAP_MB")),
                       token_auth=False, load_models=mar_name)
-    # Only inference listens beyond the pod; the model is pinned at start (no registrations at run time).
+    # Only inference listens beyond the pod; registrations at run time only with the sync sidecar (model_api),
+    # through the management API on the pod's loopback.
     text = cfg.render().replace(f"inference_address=http://127.0.0.1:{port}", f"inference_address=http://0.0.0.0:{port}")
-    text = text.replace("enable_model_api=true", "enable_model_api=false")
+    if not model_api:
+        text = text.replace("enable_model_api=true", "enable_model_api=false")
     models = {model_name: {version: {"defaultVersion": True, "marName": mar_name, "minWorkers": workers,
                                      "maxWorkers": workers, "batchSize": cfg.batch_size,
                                      "maxBatchDelay": cfg.max_batch_delay_ms, "responseTimeout": cfg.response_timeout}}}
@@ -107,17 +114,42 @@ def main() -> int:
     serve_dir = Path(env("GAIT_SERVE_DIR"))
     store = serve_dir / "model-store"
     store.mkdir(parents=True, exist_ok=True)
-    storage = Storage()
-    key = resolve(storage, env("GAIT_SERVING_ARCHIVE"))
-    target = store / Path(key).name
-    print(f"fetching {key} -> {target}", file=sys.stderr, flush=True)
-    storage.download(key, target)
-    meta = manifest(target)
     model_name = env("GAIT_SERVE_MODEL_NAME")
+    pointer = os.environ.get("GAIT_TORCHSERVE_SERVED_POINTER", "").strip()
+    served = None
+    if pointer:
+        from serving.served import pointer_store, read
+
+        pstore, pkey = pointer_store(pointer)
+        served = read(pstore, pkey)  # unreadable: the initContainer fails and is retried
+    if served and served.get("default"):
+        import hashlib
+
+        from serving.archive import archive_name
+
+        entry = served["versions"][served["default"]]
+        key = f"{pstore.url}/{entry['archive']}"
+        target = store / archive_name(model_name, served["default"])
+        print(f"fetching the served set's default {key} -> {target}", file=sys.stderr, flush=True)
+        data = pstore.get(entry["archive"])
+        if data is None:
+            raise SystemExit(f"{key} (the default of {pointer}) does not exist")
+        if entry.get("sha256") and hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise SystemExit(f"{key} does not have the SHA-256 the served set records")
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    else:
+        storage = Storage()
+        key = resolve(storage, env("GAIT_SERVING_ARCHIVE"))
+        target = store / Path(key).name
+        print(f"fetching {key} -> {target}", file=sys.stderr, flush=True)
+        storage.download(key, target)
+    meta = manifest(target)
     if meta.get("modelName") != model_name:
         raise SystemExit(f"{key} holds model {meta.get('modelName')!r}, expected {model_name!r}")
     (serve_dir / "config.properties").write_text(
-        config_properties(serve_dir, target.name, model_name, meta["modelVersion"]))
+        config_properties(serve_dir, target.name, model_name, meta["modelVersion"], model_api=bool(pointer)))
     print(json.dumps({"archive": key, "model": model_name, "version": meta["modelVersion"],
                       "bytes": target.stat().st_size}), flush=True)
     return 0

@@ -218,7 +218,8 @@ def test_images_ports_and_commands_match_the_code(overlay):
     svc = find(objs, "Service", url.hostname)
     assert matches(svc["spec"]["selector"], pod_labels(ts))
     assert url.port == svc["spec"]["ports"][0]["port"] == int(serving["GAIT_SERVE_PORT"]) == ServeConfig(run_dir=".").inference_port
-    (tc,) = pod_spec(ts)["containers"]
+    tc, sync = pod_spec(ts)["containers"]
+    assert (tc["name"], sync["name"]) == ("torchserve", "serve-sync")
     assert tc["ports"] == [{"name": "inference", "containerPort": int(serving["GAIT_SERVE_PORT"])}]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert tc[probe]["httpGet"] == {"path": "/ping", "port": "inference"}
@@ -228,6 +229,20 @@ def test_images_ports_and_commands_match_the_code(overlay):
     if gpu:
         assert pod_spec(ts)["nodeSelector"] and any(t["key"] == "nvidia.com/gpu" for t in pod_spec(ts)["tolerations"])
         assert tc["image"].endswith("-cuda") and pod_spec(ts)["initContainers"][0]["image"] == tc["image"]
+    # the sync sidecar: the same image, the served set's pointer and the storage credentials, the pod's
+    # serve dir and tmp shared with TorchServe, no port of its own (it talks to loopback and storage), and
+    # the readiness gate that TorchServe serves the set's default
+    assert sync["image"] == tc["image"] and sync["args"] == ["serve-sync"] and "ports" not in sync
+    assert {"configMapRef": {"name": find_prefix(objs, "ConfigMap", "gait-config")["metadata"]["name"]}} in sync["envFrom"]
+    assert not any("secretRef" in src for src in sync["envFrom"])  # of the secrets only the storage keys
+    secret = find_prefix(objs, "Secret", "gait-secrets")["metadata"]["name"] if overlay == "dev" else "gait-secrets"
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in sync["env"] if "valueFrom" in e}
+    assert refs == {k: {"name": secret, "key": k} for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    assert config["GAIT_TORCHSERVE_SERVED_POINTER"] and float(config["GAIT_TORCHSERVE_SYNC_TIMEOUT_S"]) > 0
+    assert float(serving["GAIT_SERVE_SYNC_INTERVAL_S"]) > 0
+    assert {m["mountPath"] for m in sync["volumeMounts"]} == {m["mountPath"] for m in tc["volumeMounts"]}
+    assert sync["readinessProbe"]["exec"]["command"] == ["/app/k8s/images/entrypoint.sh", "serve-sync-check"]
+    assert sync["livenessProbe"]["exec"]["command"][1:] == ["serve-sync-check", "--live"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

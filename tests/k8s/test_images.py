@@ -145,3 +145,49 @@ def test_serve_champion_reads_local_storage_too(tmp_path, monkeypatch, capsys):
     r = _run({"GAIT_STORAGE": "local", "GAIT_MEDIA_ROOT": str(media), "GAIT_SERVING_ARCHIVE": "models/g.mar"}, tmp_path, monkeypatch, capsys)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["version"] == "v2"
+
+
+@pytest.mark.integration
+def test_serve_champion_starts_from_the_served_sets_default(moto_s3, tmp_path, monkeypatch, capsys):
+    """With GAIT_TORCHSERVE_SERVED_POINTER the pod starts with the served set's default (SHA-256 checked)
+    and the model API on for its sync sidecar; with no set yet, with the champion (model API on too)."""
+    import hashlib
+
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1", aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    s3.create_bucket(Bucket="gait-k8s-set")
+    champion = _mar(tmp_path / "c.mar", version="v1").read_bytes()
+    s3.put_object(Bucket="gait-k8s-set", Key="models/gaitmae/champion.mar", Body=champion)
+    env = {"GAIT_STORAGE": "s3", "GAIT_S3_BUCKET": "gait-k8s-set", "GAIT_S3_ENDPOINT_URL": moto_s3,
+           "GAIT_SERVING_ARCHIVE": "models/gaitmae/champion.mar",
+           "GAIT_TORCHSERVE_SERVED_POINTER": "models/gaitmae/served.json"}
+
+    def props():
+        return dict(line.split("=", 1) for line in (tmp_path / "serve" / "config.properties").read_text().splitlines()
+                    if line and not line.startswith("#"))
+
+    r = _run(env, tmp_path, monkeypatch, capsys)  # no served set yet: the champion
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["version"] == "v1" and props()["enable_model_api"] == "true"
+
+    v2 = _mar(tmp_path / "v2.mar", version="v2").read_bytes()
+    s3.put_object(Bucket="gait-k8s-set", Key="models/gaitmae/gaitmae-v2.mar", Body=v2)
+    entry = {"archive": "gaitmae-v2.mar", "sha256": hashlib.sha256(v2).hexdigest(), "bytes": len(v2)}
+    served = {"model": "gaitmae", "default": "v2", "versions": {"v2": entry}, "written_at": 1.0}
+    s3.put_object(Bucket="gait-k8s-set", Key="models/gaitmae/served.json", Body=json.dumps(served).encode())
+    r = _run(env, tmp_path, monkeypatch, capsys)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["version"] == "v2"
+    assert (tmp_path / "serve" / "model-store" / "gaitmae-v2.mar").read_bytes() == v2
+    assert props()["load_models"] == "gaitmae-v2.mar" and props()["enable_model_api"] == "true"
+    assert props()["management_address"].startswith("http://127.0.0.1:")  # the sidecar's loopback only
+
+    served["versions"]["v2"]["sha256"] = "0" * 64  # a torn or tampered archive never starts a pod
+    s3.put_object(Bucket="gait-k8s-set", Key="models/gaitmae/served.json", Body=json.dumps(served).encode())
+    r = _run(env, tmp_path, monkeypatch, capsys)
+    assert r.returncode != 0 and "SHA-256" in r.stderr
+    s3.put_object(Bucket="gait-k8s-set", Key="models/gaitmae/served.json", Body=b"{torn")
+    r = _run(env, tmp_path, monkeypatch, capsys)  # an unreadable set fails the initContainer (retried)
+    assert r.returncode != 0 and "not JSON" in r.stderr

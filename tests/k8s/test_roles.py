@@ -5,6 +5,7 @@ Run from the repository, on the embedded database, with a real Redis as the brok
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -165,6 +166,101 @@ def test_serve_roles_fetch_the_champion_and_serve_it(tmp_path):
         except ProcessLookupError:
             pass
         log.close()
+
+
+def _stop_group(proc) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    time.sleep(1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the Java frontend, without tini's group signal
+    except ProcessLookupError:
+        pass
+
+
+def test_serve_pod_follows_the_served_set_through_its_sidecar(tmp_path):
+    """The TorchServe pod in cluster mode, its three containers as the manifests run them: serve-fetch
+    loads the served set's default, serve starts TorchServe, serve-sync registers the set's other version
+    and moves the default when the set does; serve-sync-check (the sidecar's readiness probe) fails until
+    TorchServe serves the set's default."""
+    from serving import served as served_set
+    from serving.archive import build_archive
+    from serving.client import TorchServeClient
+    from tests.pipeline_support import checkpoint_version, require_java, tiny_checkpoint
+
+    require_java()
+    media = tmp_path / "media"
+    ck1, ck2 = tiny_checkpoint(tmp_path / "c1", seed=1, run_id="pod-v1"), tiny_checkpoint(tmp_path / "c2", seed=2, run_id="pod-v2")
+    a1, v1 = build_archive(ck1, tmp_path / "mar")
+    a2, v2 = build_archive(ck2, tmp_path / "mar")
+    store, key = served_set.pointer_store(str(media / "models" / "gaitmae" / "served.json"))
+    entries = {v1: served_set.archive_entry(store, a1), v2: served_set.archive_entry(store, a2)}
+    served_set.write(store, key, {"model": "gaitmae", "default": v1, "versions": {v1: entries[v1]}})
+    port = _free_block()
+    env = _env(tmp_path, GAIT_STORAGE="local", GAIT_MEDIA_ROOT=str(media), GAIT_SERVE_DIR=str(tmp_path / "serve"),
+               GAIT_TORCHSERVE_SERVED_POINTER="models/gaitmae/served.json", GAIT_SERVE_SYNC_INTERVAL_S="1",
+               GAIT_SERVE_PORT=str(port), GAIT_SERVE_WORKERS="1", GAIT_SERVE_BATCH_SIZE="4",
+               TMPDIR=str(tmp_path), TEMP=str(tmp_path), OMP_NUM_THREADS="1",
+               LOG_LOCATION=str(tmp_path / "serve" / "logs"), METRICS_LOCATION=str(tmp_path / "serve" / "logs"))
+    fetch = subprocess.run([ENTRY, "serve-fetch"], env=env, capture_output=True, text=True, timeout=120)
+    assert fetch.returncode == 0, fetch.stderr
+    assert json.loads(fetch.stdout)["version"] == v1
+
+    def ready() -> subprocess.CompletedProcess:
+        return subprocess.run([ENTRY, "serve-sync-check"], env=env, capture_output=True, text=True, timeout=60)
+
+    assert ready().returncode != 0  # nothing synced yet: not ready
+    serve_log, sync_log = open(tmp_path / "serve.log", "wb"), open(tmp_path / "sync.log", "wb")  # noqa: SIM115
+    serve = subprocess.Popen([ENTRY, "serve"], env=env, stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
+    sync = subprocess.Popen([ENTRY, "serve-sync"], env=env, stdout=sync_log, stderr=subprocess.STDOUT, start_new_session=True)
+    client = TorchServeClient(f"http://127.0.0.1:{port}")
+
+    def until(what, fn, timeout=180):
+        deadline = time.monotonic() + timeout
+        while not fn():
+            assert serve.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            assert sync.poll() is None, (tmp_path / "sync.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, f"{what}: " + (tmp_path / "sync.log").read_text()[-3000:]
+            time.sleep(0.5)
+
+    def default_is(ck) -> bool:
+        try:
+            return client.model_version() == checkpoint_version(ck)
+        except Exception:  # noqa: BLE001 - not up yet
+            return False
+
+    try:
+        until("ready on the set's default", lambda: ready().returncode == 0)
+        assert default_is(ck1) and ready().stdout.strip() == f"serving the default {v1}"
+        # a rollout lists v2, then makes it the default: the sidecar follows, the pod stays ready
+        served_set.write(store, key, {"model": "gaitmae", "default": v1, "versions": entries})
+        pinned = TorchServeClient(f"http://127.0.0.1:{port}", version=v2)
+
+        def pinned_answers() -> bool:
+            try:
+                return pinned.model_version() == checkpoint_version(ck2)
+            except Exception:  # noqa: BLE001 - not registered yet (404)
+                return False
+
+        until("v2 registered", pinned_answers)
+        served_set.write(store, key, {"model": "gaitmae", "default": v2, "versions": entries})
+        until("v2 the default", lambda: default_is(ck2))
+        until("ready on v2", lambda: ready().stdout.strip() == f"serving the default {v2}")
+        log = (tmp_path / "sync.log").read_text()
+        assert f"registered gaitmae/{v2}" in log and f"default of gaitmae: {v1} -> {v2}" in log
+        os.kill(sync.pid, signal.SIGTERM)  # the sidecar stops on TERM (its loop's wait is interrupted)
+        assert sync.wait(timeout=30) == 0
+    finally:
+        if sync.poll() is None:
+            os.killpg(sync.pid, signal.SIGKILL)
+            sync.wait()
+        _stop_group(serve)
+        serve_log.close()
+        sync_log.close()
 
 
 def test_beat_role_puts_the_sweeper_on_the_list_keda_reads(tmp_path):
