@@ -18,7 +18,7 @@
 | `GAIT_TORCHSERVE_MODEL_STORE` | | TorchServe's model store folder, where a rollout writes the new encoder's archive |
 | `GAIT_TORCHSERVE_SERVED_POINTER` | | cluster mode: the served set (`serving.served`; URL or key of the platform's storage, e.g. `models/gaitmae/served.json`) that every TorchServe pod's sync sidecar follows; set, a rollout writes archives and the default there instead of calling the management API |
 | `GAIT_TORCHSERVE_SYNC_TIMEOUT_S` | `900` | cluster mode: longest wait, after a rollout added its encoder to the served set, for inference to answer `/predictions/gaitmae/<version>` before the rollout fails |
-| `GAIT_PIPELINE_DELAY` | | fault injection for tests: `step:seconds[,step:seconds]` sleeps inside a step before it writes |
+| `GAIT_PIPELINE_DELAY` | | fault injection for tests: `step:seconds[,step:seconds]` sleeps inside a step before it writes (`job-progress`: after each progress write of a training job) |
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ import numpy as np
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from .config import injected_delay
 from .job_errors import JobFailed, SnapshotChanged  # noqa: F401 - re-exported: runners raise them
 
 log = logging.getLogger("workers")
@@ -159,6 +160,9 @@ class Context:
                 heartbeat_at=timezone.now())
         if self.cancel.is_set() or TrainingJob.unscoped.filter(pk=self.job_id, cancel_requested=True).exists():
             raise Cancelled()
+        delay = injected_delay("job-progress")  # tests only (GAIT_PIPELINE_DELAY=job-progress:S)
+        if delay:
+            time.sleep(delay)
 
 
 def _heartbeat(job_id: int, stop: threading.Event, ctx: Context) -> None:

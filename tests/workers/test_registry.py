@@ -143,10 +143,10 @@ def test_finetune_promote_gate_rollback_through_the_api(reg):
     data = seed_organisation(reg.org, N_SUBJECTS, no_consent=12)
     theirs = seed_organisation(reg.other, 30, first=5000, prefix="B")
     table = reg.upload_labels(data)
-    reg.worker()
-    # 3 CV repeats: the cross-validation lasts a few seconds even on a quiet machine, so the 0.2 s poll
-    # below sees it running (with one repeat it can finish between two polls)
-    job = reg.start(table, seeds=3)
+    # each progress call of the job sleeps 0.15 s, so the cross-validation lasts long enough for the
+    # 0.2 s poll below to see it running, however fast the machine
+    reg.worker(GAIT_PIPELINE_DELAY="job-progress:0.15")
+    job = reg.start(table)
     assert job["state"] == "queued" and job["n_sessions"] == N_SUBJECTS  # only consenting subjects
     seen: list[dict] = []
     job = reg.wait(job["id"], seen=seen)
