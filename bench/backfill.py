@@ -1,7 +1,7 @@
 """The backfill of an encoder rollout: sessions re-embedded per minute, wall time, peak memory.
 
     .venv/bin/python bench/backfill.py [--sessions 1000] [--organisations 4] [--concurrency 2]
-                                       [--checkpoint PATH] [--variants 20] [--postgres-url URL]
+                                       [--checkpoint PATH | --config tiny|small] [--variants 20] [--postgres-url URL]
 
 Creates a throwaway database (``gait_bench_backfill_<pid>``) on the PostgreSQL server at 127.0.0.1:5432
 (or ``--postgres-url``) and a private Redis (``tests/services.py``) as the broker, migrates, seeds
@@ -54,6 +54,9 @@ def main() -> int:
     ap.add_argument("--organisations", type=int, default=4)
     ap.add_argument("--concurrency", type=int, default=2, help="worker children (one torch thread each)")
     ap.add_argument("--checkpoint", default="", help="the new encoder (default: a seeded tiny one)")
+    ap.add_argument("--config", default="tiny", choices=["tiny", "small"],
+                    help="without --checkpoint: the config of the seeded, untrained new encoder (small = the shipped "
+                         "encoder's architecture and inference cost)")
     ap.add_argument("--variants", type=int, default=20, help="distinct recordings whose windows the sessions get")
     ap.add_argument("--postgres-url", default="", help="server URL with a role that may CREATE DATABASE")
     args = ap.parse_args()
@@ -107,8 +110,20 @@ def main() -> int:
                 n += 1
             log(f"seeded {n}/{args.sessions} sessions")
 
-        ckpt_path = Path(args.checkpoint) if args.checkpoint else tiny_checkpoint(Path(var) / "store", seed=11,
-                                                                                  run_id="bench-backfill")
+        if args.checkpoint:
+            ckpt_path = Path(args.checkpoint)
+        elif args.config == "tiny":
+            ckpt_path = tiny_checkpoint(Path(var) / "store", seed=11, run_id="bench-backfill")
+        else:
+            import torch
+
+            from gaitcore.model.checkpoint import save_checkpoint
+            from gaitcore.model.gaitmae import GaitMAE, get_config
+            from gaitcore.preprocess import PREPROCESSING_VERSION
+
+            torch.manual_seed(11)
+            ckpt_path = save_checkpoint(Path(var) / "store" / "gaitmae-small-bench.pt", GaitMAE(get_config("small")),
+                                        PREPROCESSING_VERSION, meta={"run_id": "bench-backfill-small"})
         ckpt = load_checkpoint(ckpt_path)
         enc = actions.register_encoder(Actor.system(), version_tag=ckpt.version_tag, config_name=ckpt.config.name,
                                        weights_digest=weights_digest(ckpt.model()),
