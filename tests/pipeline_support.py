@@ -221,3 +221,50 @@ class Worker:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class WorkerHarness:
+    """Real Celery worker processes for an integration test, and the API side's sends routed to them.
+
+    An API-side Celery app on ``broker`` (the workers' routes and queues, plus ``routes``) receives what
+    ``registry.actions.send_task`` sends by name; ``extra_patches(celery)`` adds patches of other senders.
+    ``worker(**env)`` starts one more worker with ``base_env | env``; ``close()`` stops them all."""
+
+    def __init__(self, tmp_path, broker: str, env: dict | None = None, routes: dict | None = None,
+                 extra_patches=lambda celery: [], set_as_current: bool = True):
+        from unittest import mock
+
+        from celery import Celery
+        from django.conf import settings
+
+        from workers.celery_app import app
+
+        self.tmp, self.broker = tmp_path, broker
+        self.env = {"DATABASE_URL": db_url(), "GAIT_BROKER_URL": broker, "GAIT_RESULT_BACKEND": broker,
+                    "GAIT_VAR_DIR": str(settings.VAR_DIR), "GAIT_JOB_HEARTBEAT_S": "0.5", **(env or {})}
+        self.celery = Celery(broker=broker, set_as_current=set_as_current)
+        self.celery.conf.task_routes = {**app.conf.task_routes, **(routes or {})}
+        self.celery.conf.task_queues = app.conf.task_queues
+
+        def send(name, args, queue, kwargs=None):
+            self.celery.send_task(name, args=args, kwargs=kwargs, queue=queue)
+
+        self.patches = [mock.patch("registry.actions.send_task", side_effect=send), *extra_patches(self.celery)]
+        for p in self.patches:
+            p.start()
+        self.workers: list[Worker] = []
+
+    def worker(self, **env) -> Worker:
+        w = Worker(self.env | env, self.tmp / f"worker-{len(self.workers)}.log").start()
+        self.workers.append(w)
+        return w
+
+    def logs(self) -> str:
+        return "\n".join(w.log()[-4000:] for w in self.workers)
+
+    def close(self):
+        for w in self.workers:
+            w.stop()
+        for p in self.patches:
+            p.stop()
+        self.celery.close()

@@ -16,11 +16,9 @@ import time
 from unittest import mock
 
 import pytest
-from celery import Celery
-from django.conf import settings
 from rest_framework.test import APIClient
 
-from tests.pipeline_support import Worker, db_url
+from tests.pipeline_support import WorkerHarness
 from tests.registry_support import add_session, seed_organisation, subject_record
 from tests.services import redis_url
 
@@ -29,51 +27,24 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 N_SUBJECTS = 220
 
 
-class Registry:
+class Registry(WorkerHarness):
     def __init__(self, tmp_path, broker):
         from tenancy.models import Role
 
         from tests.platform.factories import make_org, make_token
 
-        self.tmp, self.broker = tmp_path, broker
         self.org = make_org("reg-a")
         self.other = make_org("reg-b")
         self.researcher = self.client(make_token(self.org, Role.RESEARCHER))
         self.admin = self.client(make_token(self.org, Role.ADMIN))
-        self.env = {"DATABASE_URL": db_url(), "GAIT_BROKER_URL": broker, "GAIT_RESULT_BACKEND": broker,
-                    "GAIT_VAR_DIR": str(settings.VAR_DIR), "GAIT_JOB_HEARTBEAT_S": "0.5"}
-        from workers.celery_app import app
-
-        self.celery = Celery(broker=broker)
-        self.celery.conf.task_routes = app.conf.task_routes
-        self.celery.conf.task_queues = app.conf.task_queues
-
-        def send(name, args, queue, kwargs=None):
-            self.celery.send_task(name, args=args, kwargs=kwargs, queue=queue)
-
-        self.patches = [mock.patch("registry.actions.send_task", side_effect=send),
-                        mock.patch("workers.celery_app.app.send_task", side_effect=self.celery.send_task)]
-        for p in self.patches:
-            p.start()
-        self.workers: list[Worker] = []
+        super().__init__(tmp_path, broker, extra_patches=lambda celery: [
+            mock.patch("workers.celery_app.app.send_task", side_effect=celery.send_task)])
 
     @staticmethod
     def client(token: str) -> APIClient:
         c = APIClient()
         c.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         return c
-
-    def worker(self, **env) -> Worker:
-        w = Worker(self.env | env, self.tmp / f"worker-{len(self.workers)}.log").start()
-        self.workers.append(w)
-        return w
-
-    def close(self):
-        for w in self.workers:
-            w.stop()
-        for p in self.patches:
-            p.stop()
-        self.celery.close()
 
     def upload_labels(self, data: dict) -> int:
         import io

@@ -20,12 +20,10 @@ import uuid
 from unittest import mock
 
 import pytest
-from celery import Celery
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from tests.helpers import REPO
-from tests.pipeline_support import Worker, db_url, store_windows, synthetic_session_bytes, tiny_checkpoint
+from tests.pipeline_support import WorkerHarness, store_windows, synthetic_session_bytes, tiny_checkpoint
 from tests.platform.sessionfiles import sha256
 from tests.registry_support import seed_organisation, shipped_encoder
 from tests.services import redis_url
@@ -49,7 +47,7 @@ def register_candidate(folder) -> object:
                                     file_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
-class Platform:
+class Platform(WorkerHarness):
     def __init__(self, tmp_path, broker):
         from django.contrib.auth import get_user_model
         from recordings.dispatch import TASK_ROUTES
@@ -57,7 +55,6 @@ class Platform:
 
         from tests.platform.factories import make_org, make_token
 
-        self.tmp = tmp_path
         self.a, self.b = make_org("roll-a"), make_org("roll-b")
         self.staff = APIClient()
         self.staff.force_authenticate(get_user_model().objects.create_user("staff", password="pw-123456789",
@@ -65,39 +62,11 @@ class Platform:
         self.a_admin = APIClient(HTTP_AUTHORIZATION=f"Bearer {make_token(self.a, Role.ADMIN)}")
         self.a_clinician = APIClient(HTTP_AUTHORIZATION=f"Bearer {make_token(self.a, Role.CLINICIAN)}")
         self.b_clinician = APIClient(HTTP_AUTHORIZATION=f"Bearer {make_token(self.b, Role.CLINICIAN)}")
-        self.env = {"DATABASE_URL": db_url(), "GAIT_BROKER_URL": broker, "GAIT_RESULT_BACKEND": broker,
-                    "GAIT_VAR_DIR": str(settings.VAR_DIR), "GAIT_JOB_HEARTBEAT_S": "0.5",
-                    "GAIT_ROLLOUT_TICK_S": "0.3", "GAIT_ROLLOUT_BATCH": "16", "GAIT_INFERENCE_BACKEND": "inprocess",
-                    "GAIT_PREDICTOR": str(REPO / "gaitcore" / "model" / "checkpoints" / "demo-predictor")}
-        from workers.celery_app import app
-
-        self.celery = Celery(broker=broker, set_as_current=False)
-        self.celery.conf.task_routes = {**app.conf.task_routes, **TASK_ROUTES}
-        self.celery.conf.task_queues = app.conf.task_queues
-
-        def send(name, args, queue, kwargs=None):
-            self.celery.send_task(name, args=args, kwargs=kwargs, queue=queue)
-
-        self.patches = [mock.patch("registry.actions.send_task", side_effect=send),
-                        mock.patch("recordings.dispatch.api_app", return_value=self.celery)]
-        for p in self.patches:
-            p.start()
-        self.workers: list[Worker] = []
-
-    def worker(self) -> Worker:
-        w = Worker(self.env, self.tmp / f"worker-{len(self.workers)}.log").start()
-        self.workers.append(w)
-        return w
-
-    def close(self):
-        for w in self.workers:
-            w.stop()
-        for p in self.patches:
-            p.stop()
-        self.celery.close()
-
-    def logs(self) -> str:
-        return "\n".join(w.log()[-4000:] for w in self.workers)
+        super().__init__(
+            tmp_path, broker, routes=TASK_ROUTES, set_as_current=False,
+            env={"GAIT_ROLLOUT_TICK_S": "0.3", "GAIT_ROLLOUT_BATCH": "16", "GAIT_INFERENCE_BACKEND": "inprocess",
+                 "GAIT_PREDICTOR": str(REPO / "gaitcore" / "model" / "checkpoints" / "demo-predictor")},
+            extra_patches=lambda celery: [mock.patch("recordings.dispatch.api_app", return_value=celery)])
 
     def wait(self, what, check, timeout: float = 300):
         deadline = time.monotonic() + timeout
